@@ -1,0 +1,3 @@
+from hyperwatt.cli import main
+
+main()
