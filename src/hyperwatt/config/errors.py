@@ -1,0 +1,95 @@
+"""Turn parser and validation failures into one-line ConfigErrors with the key and a suggestion."""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from hyperwatt.errors import ConfigError
+
+
+def suggest(word: str, candidates: typing.Iterable[str]) -> str:
+    """' (did you mean 'x'?)' when a close candidate exists, else ''."""
+    match = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def render_loc(loc: typing.Sequence[Any], prefix: str = "") -> str:
+    out = prefix
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def from_validation(
+    err: ValidationError, model: type[BaseModel], source: str | Path, prefix: str = ""
+) -> ConfigError:
+    """The first validation error as a ConfigError naming the key, with a suggestion for unknown keys."""
+    first = err.errors()[0]
+    loc = [p for p in first["loc"] if not _is_union_tag(p)]
+    key = render_loc(loc, prefix) or None
+    if first["type"] == "extra_forbidden":
+        known = _fields_at(model, loc[:-1])
+        reason = f"unknown key{suggest(str(loc[-1]), known)}"
+        if known:
+            reason += f"; known keys: {', '.join(sorted(known))}"
+    elif first["type"] == "missing":
+        reason = "required key is missing"
+    else:
+        msg = first["msg"]
+        reason = msg[len("Value error, ") :] if msg.startswith("Value error, ") else msg
+        if "input" in first and first["type"] not in ("value_error", "assertion_error"):
+            reason += f" (got {_short(first['input'])})"
+    return ConfigError(source, key, reason)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _is_union_tag(part: Any) -> bool:
+    # pydantic inserts the union member's type name into the location ('int', 'float', ...)
+    return isinstance(part, str) and (part in {"int", "float", "str", "bool"} or "[" in part)
+
+
+def _fields_at(model: type[BaseModel], loc: typing.Sequence[Any]) -> list[str]:
+    """Field names of the model reached by following `loc` from `model`, if any."""
+    current: Any = model
+    for part in loc:
+        current = _descend(current, part)
+        if current is None:
+            return []
+    return list(current.model_fields) if _is_model(current) else []
+
+
+def _descend(tp: Any, part: Any) -> Any:
+    for candidate in _unwrap(tp):
+        if _is_model(candidate) and isinstance(part, str) and part in candidate.model_fields:
+            return candidate.model_fields[part].annotation
+        origin = typing.get_origin(candidate)
+        args = typing.get_args(candidate)
+        if origin in (list, tuple) and isinstance(part, int) and args:
+            return args[0]
+        if origin is dict and isinstance(part, str) and len(args) == 2:
+            return args[1]
+    return None
+
+
+def _unwrap(tp: Any) -> list[Any]:
+    origin = typing.get_origin(tp)
+    if origin is typing.Union or origin is types.UnionType:
+        return [a for a in typing.get_args(tp) if a is not type(None)]
+    return [tp]
+
+
+def _is_model(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, BaseModel)

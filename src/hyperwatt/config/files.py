@@ -1,0 +1,69 @@
+"""Reading TOML and JSON files into plain data, with one-line errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from hyperwatt.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+MAX_CONFIG_BYTES = 16 * 1024 * 1024
+
+
+def _read_text(path: Path) -> str:
+    try:
+        if path.is_dir():
+            raise ConfigError(path, None, "is a directory, not a file")
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(path, None, f"is larger than {MAX_CONFIG_BYTES // 2**20} MiB")
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(path, None, "file not found") from None
+    except PermissionError:
+        raise ConfigError(path, None, "permission denied") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, None, f"not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(path, None, exc.strerror or str(exc)) from None
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(_read_text(path))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, None, f"invalid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(path, None, "invalid TOML: nested too deeply") from None
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(
+            _read_text(path), parse_constant=_reject_constant, object_pairs_hook=_unique_keys
+        )
+    except json.JSONDecodeError as exc:
+        raise ConfigError(path, None, f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except ValueError as exc:
+        raise ConfigError(path, None, f"invalid JSON: {exc}") from None
+    except RecursionError:
+        raise ConfigError(path, None, "invalid JSON: nested too deeply") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"key {key!r} appears twice in one object")
+        out[key] = value
+    return out

@@ -1,0 +1,145 @@
+"""Load a plan (TOML, or the seed's settings JSON) and check it against the workload registry."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+from pydantic import ValidationError
+
+from hyperwatt.config.errors import from_validation, suggest
+from hyperwatt.config.files import read_json, read_toml
+from hyperwatt.config.plan import ExperimentSpec, Plan
+from hyperwatt.config.registry import Registry
+from hyperwatt.config.workload import Scalar, Workload, coerce
+from hyperwatt.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class LoadedPlan:
+    """A validated plan with the registry it was checked against."""
+
+    plan: Plan
+    registry: Registry
+    source: Path
+
+    @property
+    def workloads(self) -> list[Workload]:
+        """Every workload the plan uses, foreground and background, in first-use order."""
+        names: list[str] = []
+        for spec in self.plan.experiments:
+            for name in (spec.workload, spec.background.workload if spec.background else None):
+                if name and self.registry.canonical(name) not in names:
+                    names.append(self.registry.canonical(name))
+        return [self.registry.get(n) for n in names]
+
+    def resolved_toml(self) -> str:
+        """The plan as run: every policy explicit, user workloads inlined (built-ins by name)."""
+        data = self.plan.model_dump(mode="json", exclude_none=True)
+        user = {w.name: _workload_table(w) for w in self.workloads if w.source != "builtin"}
+        if user:
+            data["workloads"] = user
+        return tomli_w.dumps(data)
+
+    @property
+    def plan_hash(self) -> str:
+        payload = {
+            "plan": self.plan.model_dump(mode="json"),
+            "workloads": [w.model_dump(mode="json", exclude={"source"}) for w in self.workloads],
+        }
+        blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _workload_table(w: Workload) -> dict[str, Any]:
+    return w.model_dump(mode="json", exclude={"name", "source"}, exclude_none=True)
+
+
+def load_plan(path: Path, registry: Registry | None = None) -> LoadedPlan:
+    """Parse, validate and check a plan file; every problem is a one-line ConfigError."""
+    path = Path(path)
+    registry = registry if registry is not None else Registry.builtin()
+    if path.suffix.lower() == ".json":
+        from hyperwatt.config.legacy import plan_data_from_settings
+
+        data = plan_data_from_settings(read_json(path), path, registry)
+    else:
+        data = read_toml(path)
+        registry.add_tables(data.pop("workloads", {}), path)
+    data.setdefault("name", _safe_stem(path))
+    _inherit_timing(data)
+    try:
+        plan = Plan(**data)
+    except ValidationError as err:
+        raise from_validation(err, Plan, path) from None
+    except TypeError as err:
+        raise ConfigError(path, None, str(err)) from None
+    check_plan(plan, registry, path)
+    return LoadedPlan(plan=plan, registry=registry, source=path)
+
+
+def _safe_stem(path: Path) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", path.stem).strip(".")[:100] or "plan"
+
+
+def _inherit_timing(data: dict[str, Any]) -> None:
+    """Each experiment's timing = the plan's timing overridden key by key (cooldown one level deeper)."""
+    base = data.get("timing")
+    experiments = data.get("experiments")
+    if not isinstance(base, dict) or not isinstance(experiments, list):
+        return
+    for exp in experiments:
+        if isinstance(exp, dict) and isinstance(exp.get("timing"), dict):
+            own = exp["timing"]
+            merged = {**base, **own}
+            if isinstance(base.get("cooldown"), dict) and isinstance(own.get("cooldown"), dict):
+                merged["cooldown"] = {**base["cooldown"], **own["cooldown"]}
+            exp["timing"] = merged
+
+
+def check_plan(plan: Plan, registry: Registry, source: Path) -> None:
+    """Workloads exist; fixed values fit their types; mutated parameters exist and can mutate."""
+    labels: set[str] = set()
+    for i, spec in enumerate(plan.experiments):
+        key = f"experiments[{i}]"
+        workload = registry.get(spec.workload, source, f"{key}.workload")
+        check_values(workload, spec.hyperparameters, source, f"{key}.hyperparameters")
+        if spec.mutate is not None:
+            for j, name in enumerate(spec.mutate.parameters):
+                param = workload.hyperparameters.get(name)
+                pkey = f"{key}.mutate.parameters[{j}]"
+                if param is None:
+                    raise ConfigError(source, pkey, _unknown_param(name, workload))
+                if not param.mutable:
+                    raise ConfigError(source, pkey, f"{name!r} has no range or values to mutate within")
+                if name in spec.hyperparameters:
+                    raise ConfigError(source, pkey, f"{name!r} is both fixed and mutated")
+        if spec.background is not None:
+            bg = registry.get(spec.background.workload, source, f"{key}.background.workload")
+            check_values(bg, spec.background.hyperparameters, source, f"{key}.background.hyperparameters")
+        if spec.name is not None:
+            if spec.name in labels:
+                raise ConfigError(source, f"{key}.name", f"duplicate experiment name {spec.name!r}")
+            labels.add(spec.name)
+
+
+def check_values(workload: Workload, values: dict[str, Scalar], source: Path, key: str) -> None:
+    for name, value in values.items():
+        param = workload.hyperparameters.get(name)
+        if param is None:
+            raise ConfigError(source, f"{key}.{name}", _unknown_param(name, workload))
+        try:
+            coerce(param, value)
+        except ValueError as exc:
+            raise ConfigError(source, f"{key}.{name}", str(exc)) from None
+
+
+def _unknown_param(name: str, workload: Workload) -> str:
+    known = list(workload.hyperparameters)
+    return (f"{workload.name} has no hyperparameter {name!r}{suggest(name, known)}; "
+            f"it has: {', '.join(known) or 'none'}")

@@ -1,0 +1,154 @@
+"""Plans: what to run, how to mutate, and the timing, parallel, preflight and sensor policies."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from hyperwatt.config.workload import Scalar, check_workload_name
+
+Mode = Literal["sequential", "parallel"]
+SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
+
+
+def check_safe_name(value: str) -> str:
+    if not SAFE_NAME.match(value) or ".." in value:
+        raise ValueError(
+            f"{value!r} must be 1-100 letters, digits, '_', '-' or '.', with no path separators or '..'"
+        )
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CooldownSettings(_Strict):
+    """Wait after each experiment until the GPU is back near its idle baseline (bounded)."""
+
+    min_s: float = Field(default=5.0, ge=0, le=86_400)
+    max_s: float = Field(default=120.0, ge=0, le=86_400)
+    power_tolerance_w: float = Field(default=10.0, ge=0, le=10_000)
+    power_tolerance_pct: float = Field(default=10.0, ge=0, le=1_000)
+    temp_delta_c: float = Field(default=2.0, ge=0, le=100)
+    stable_samples: int = Field(default=5, ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _order(self) -> CooldownSettings:
+        if self.max_s < self.min_s:
+            raise ValueError(f"cooldown max_s ({self.max_s:g}) is below min_s ({self.min_s:g})")
+        return self
+
+
+class TimingPolicy(_Strict):
+    timeout_s: float | None = Field(default=None, gt=0, le=30 * 86_400)
+    retries: int = Field(default=2, ge=0, le=100)
+    retry_delay_s: float = Field(default=5.0, ge=0, le=86_400)
+    idle_baseline_s: float = Field(default=5.0, ge=0, le=3_600)
+    cooldown: CooldownSettings = Field(default_factory=CooldownSettings)
+
+
+class ParallelPolicy(_Strict):
+    """How the background is started, judged ready, kept effective and stopped."""
+
+    readiness_timeout_s: float = Field(default=180.0, gt=0, le=86_400)
+    util_threshold_pct: float = Field(default=30.0, ge=0, le=100)
+    ready_samples: int = Field(default=5, ge=1, le=10_000)
+    min_run_s: float | None = Field(default=None, gt=0, le=86_400)
+    crash_loop_runs: int = Field(default=3, ge=1, le=1_000)
+    restart_delay_s: float = Field(default=1.0, ge=0, le=3_600)
+    stop_grace_s: float = Field(default=0.05, ge=0, le=600)
+    on_ineffective: Literal["abort", "warn"] = "abort"
+    min_coverage: float = Field(default=0.99, ge=0, le=1)
+
+
+class PreflightPolicy(_Strict):
+    gpu_busy: Literal["wait", "abort", "ignore"] = "abort"
+    gpu_busy_wait_s: float = Field(default=600.0, ge=0, le=7 * 86_400)
+    min_free_disk_mib: float = Field(default=512.0, ge=0)
+
+
+class SensorSettings(_Strict):
+    rate_hz: float = Field(default=20.0, gt=0, le=1_000)
+    gpus: list[int] | None = None
+    cpu_tdp_w: float | None = Field(default=None, gt=0, le=10_000)
+
+
+class MutateSpec(_Strict):
+    parameters: list[str] = Field(min_length=1)
+    strategy: Literal["one_at_a_time", "joint"] = "one_at_a_time"
+    mutations: int = Field(default=1, ge=1, le=100_000)
+
+    @field_validator("parameters")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        dupes = sorted({p for p in v if v.count(p) > 1})
+        if dupes:
+            raise ValueError(f"parameters listed twice: {', '.join(dupes)}")
+        return v
+
+
+class BackgroundSpec(_Strict):
+    workload: str
+    hyperparameters: dict[str, Scalar] = Field(default_factory=dict)
+
+    @field_validator("workload")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_workload_name(v)
+
+
+class ExperimentSpec(_Strict):
+    """One entry of a plan; it expands into one or more experiments."""
+
+    workload: str
+    name: str | None = None
+    mode: Mode = "sequential"
+    repeats: int = Field(default=1, ge=1, le=10_000)
+    include_default: bool = False
+    hyperparameters: dict[str, Scalar] = Field(default_factory=dict)
+    mutate: MutateSpec | None = None
+    background: BackgroundSpec | None = None
+    timing: TimingPolicy | None = None
+    note: str = ""
+
+    @field_validator("workload")
+    @classmethod
+    def _workload(cls, v: str) -> str:
+        return check_workload_name(v)
+
+    @field_validator("name")
+    @classmethod
+    def _label(cls, v: str | None) -> str | None:
+        return v if v is None else check_safe_name(v)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ExperimentSpec:
+        if self.mode == "parallel" and self.background is None:
+            raise ValueError("mode 'parallel' needs a 'background' table with a workload")
+        if self.mode == "sequential" and self.background is not None:
+            raise ValueError("a 'background' only applies to mode 'parallel'")
+        return self
+
+
+class Plan(_Strict):
+    name: str
+    description: str = ""
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    executor: Literal["local", "ray"] = "local"
+    timing: TimingPolicy = Field(default_factory=TimingPolicy)
+    parallel: ParallelPolicy = Field(default_factory=ParallelPolicy)
+    preflight: PreflightPolicy = Field(default_factory=PreflightPolicy)
+    sensors: SensorSettings = Field(default_factory=SensorSettings)
+    governor: str | None = None
+    experiments: list[ExperimentSpec] = Field(min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_safe_name(v)
+
+    def timing_for(self, spec: ExperimentSpec) -> TimingPolicy:
+        return spec.timing or self.timing

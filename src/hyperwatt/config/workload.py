@@ -1,0 +1,219 @@
+"""Workload declarations: how to launch a training, its hyperparameters and how its metrics are read."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Scalar = Union[bool, int, float, str]
+ParamType = Literal["int", "float", "str", "bool"]
+Distribution = Literal["uniform", "log_uniform", "choice"]
+
+NAME_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
+PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+#: Finite values larger than this are rejected: nobody trains with 1e13 epochs.
+MAGNITUDE_LIMIT = 1e12
+PLACEHOLDERS = ("python", "workdir", "repo", "model")
+
+
+def check_workload_name(name: str) -> str:
+    """`repo/model`: two safe path parts, no separators beyond the one slash, no `..`."""
+    parts = name.split("/")
+    if len(parts) != 2 or not all(NAME_PART.match(p) and p not in (".", "..") for p in parts):
+        raise ValueError(
+            f"workload name {name!r} must be 'repo/model' made of letters, digits, '_', '-', '.', '+'"
+        )
+    return name
+
+
+def check_number(value: float, what: str) -> float:
+    if not math.isfinite(value):
+        raise ValueError(f"{what} must be finite, got {value}")
+    if abs(value) > MAGNITUDE_LIMIT:
+        raise ValueError(f"{what} {value:g} is larger than {MAGNITUDE_LIMIT:g}")
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HyperParam(_Strict):
+    """One hyperparameter of a workload. `range` bounds mutation, not values a plan fixes."""
+
+    flag: str = Field(min_length=1)
+    type: ParamType
+    default: Scalar | None = None
+    range: tuple[float, float] | None = None
+    distribution: Distribution = "uniform"
+    values: list[Scalar] | None = None
+    zero_probability: float = Field(default=0.0, ge=0.0, lt=1.0)
+    #: bool only: "switch" passes the bare flag when true; "value" passes `flag true|false`.
+    bool_style: Literal["switch", "value"] = "switch"
+    description: str = ""
+
+    @field_validator("flag")
+    @classmethod
+    def _flag(cls, v: str) -> str:
+        if any(c.isspace() for c in v) or "\0" in v:
+            raise ValueError(f"flag {v!r} must not contain whitespace")
+        return v
+
+    @field_validator("range")
+    @classmethod
+    def _range(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        if v is None:
+            return v
+        lo, hi = (check_number(float(x), "range bound") for x in v)
+        if lo > hi:
+            raise ValueError(f"range [{lo:g}, {hi:g}] has its lower bound above its upper bound")
+        return (lo, hi)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> HyperParam:
+        if self.distribution == "choice":
+            if not self.values:
+                raise ValueError("distribution 'choice' needs a non-empty 'values' list")
+            for v in self.values:
+                coerce(self, v)
+        elif self.values is not None:
+            raise ValueError(f"'values' only goes with distribution 'choice', not {self.distribution!r}")
+        if self.distribution == "log_uniform" and self.range is not None and self.range[0] <= 0:
+            raise ValueError(f"log_uniform needs a positive lower bound, got {self.range[0]:g}")
+        if self.range is not None and self.type not in ("int", "float"):
+            raise ValueError(f"'range' only applies to int and float, not {self.type}")
+        if self.default is not None:
+            object.__setattr__(self, "default", coerce(self, self.default))
+        return self
+
+    @property
+    def mutable(self) -> bool:
+        return self.distribution == "choice" or self.range is not None or self.type == "bool"
+
+
+def coerce(param: HyperParam, value: Scalar) -> Scalar:
+    """Value converted to the parameter's type; ValueError naming the problem otherwise."""
+    t = param.type
+    if t == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise ValueError(f"expected a boolean, got {value!r}")
+    if t == "str":
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise ValueError(f"expected a string, got {value!r}")
+        text = value if isinstance(value, str) else str(value)
+        if "\0" in text:
+            raise ValueError("string values must not contain NUL bytes")
+        return text
+    if isinstance(value, bool):
+        raise ValueError(f"expected {t}, got boolean {value!r}")
+    if isinstance(value, str):
+        try:
+            value = float(value) if t == "float" else int(value)
+        except ValueError:
+            raise ValueError(f"expected {t}, got {value!r}") from None
+    if t == "int":
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise ValueError(f"expected an integer, got {value!r}")
+            value = int(value)
+        check_number(float(value), "value")
+        return int(value)
+    check_number(float(value), "value")
+    return float(value)
+
+
+class LogPattern(_Strict):
+    """A regex whose first group is the metric value; `match` picks which occurrence counts."""
+
+    regex: str
+    match: Literal["first", "last", "max", "min"] = "last"
+    scale: float = 1.0
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, v: str) -> str:
+        try:
+            compiled = re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"regex {v!r} does not compile: {exc}") from None
+        if compiled.groups < 1:
+            raise ValueError(f"regex {v!r} needs a capturing group around the number")
+        return v
+
+
+class MetricsSpec(_Strict):
+    """Where the metrics come from: the metrics file (JSON lines) and/or regexes on the log."""
+
+    file: bool = True
+    patterns: dict[str, LogPattern] = Field(default_factory=dict)
+    required: list[str] = Field(default_factory=list)
+    goals: dict[str, Literal["max", "min"]] = Field(default_factory=dict)
+
+    @field_validator("patterns", mode="before")
+    @classmethod
+    def _shorthand(cls, v: object) -> object:
+        if isinstance(v, dict):
+            return {k: ({"regex": p} if isinstance(p, str) else p) for k, p in v.items()}
+        return v
+
+
+class Workload(_Strict):
+    """A trainable target named `repo/model`, fully resolved (no `extends`, absolute workdir)."""
+
+    name: str
+    description: str = ""
+    argv: list[str] = Field(min_length=1)
+    workdir: Path | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    hyperparameters: dict[str, HyperParam] = Field(default_factory=dict)
+    metrics: MetricsSpec = Field(default_factory=MetricsSpec)
+    #: Pass every hyperparameter with a default on the command line (False: only values set or mutated).
+    pass_defaults: bool = True
+    gpu: bool = True
+    estimated_duration_s: float | None = Field(default=None, gt=0)
+    min_run_s: float | None = Field(default=None, gt=0)
+    gpu_memory_mib: float | None = Field(default=None, gt=0)
+    source: str = "builtin"
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_workload_name(v)
+
+    @field_validator("hyperparameters")
+    @classmethod
+    def _param_names(cls, v: dict[str, HyperParam]) -> dict[str, HyperParam]:
+        for name in v:
+            if not PARAM_NAME.match(name):
+                raise ValueError(f"hyperparameter name {name!r} must be an identifier")
+        return v
+
+    @field_validator("argv")
+    @classmethod
+    def _placeholders(cls, v: list[str]) -> list[str]:
+        for arg in v:
+            for field in re.findall(r"\{([^{}]*)\}", arg):
+                if field not in PLACEHOLDERS:
+                    raise ValueError(
+                        f"unknown placeholder {{{field}}} in argv; known: "
+                        + ", ".join("{" + p + "}" for p in PLACEHOLDERS)
+                    )
+        return v
+
+    @property
+    def repo(self) -> str:
+        return self.name.split("/")[0]
+
+    @property
+    def model(self) -> str:
+        return self.name.split("/")[1]
+
+    def defaults(self) -> dict[str, Scalar]:
+        return {k: p.default for k, p in self.hyperparameters.items() if p.default is not None}

@@ -1,0 +1,181 @@
+"""Records of what ran: the schema of experiment.json and of the store's rows.
+
+Shared by engine (writes them), store (persists them), verify and analysis (read them).
+Energy that could not be measured is `None` with a reason — never 0.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+Status = Literal["pending", "running", "succeeded", "failed", "invalid", "interrupted", "skipped"]
+FINAL_STATUSES = ("succeeded", "failed", "invalid", "interrupted")
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class Attempt(_Record):
+    number: int
+    argv: list[str]
+    cwd: str
+    log: str  # relative to the experiment directory
+    started_wall: float
+    ended_wall: float | None = None
+    duration_s: float | None = None
+    exit_code: int | None = None
+    timed_out: bool = False
+    interrupted: bool = False
+    metrics: dict[str, float] = Field(default_factory=dict)
+    metric_matches: dict[str, int] = Field(default_factory=dict)
+    missing_metrics: list[str] = Field(default_factory=list)
+    metric_problems: list[str] = Field(default_factory=list)
+    error: str | None = None
+    succeeded: bool = False
+
+
+class SensorEnergy(_Record):
+    sensor: str
+    domain: str
+    method: str
+    device: str = ""
+    energy_j: float | None
+    uncertainty_j: float | None = None
+    net_energy_j: float | None = None
+    idle_power_w: float | None = None
+    mean_power_w: float | None = None
+    peak_power_w: float | None = None
+    duration_s: float
+    sample_count: int = 0
+    achieved_rate_hz: float | None = None
+    update_period_s: float | None = None
+    gap_count: int = 0
+    max_gap_s: float | None = None
+    partial: bool = False
+    reason: str | None = None
+
+
+class Attribution(_Record):
+    """Parallel mode: how the device's energy splits between foreground and background."""
+
+    device_energy_j: float | None
+    background_alone_power_w: float | None
+    background_alone_source: str
+    foreground_marginal_energy_j: float | None
+    foreground_util_share: float | None
+    foreground_util_share_energy_j: float | None
+    note: str = ""
+
+
+class Energy(_Record):
+    available: bool
+    reason: str | None = None
+    window_start_wall: float | None = None
+    window_end_wall: float | None = None
+    duration_s: float | None = None
+    gpu_energy_j: float | None = None
+    gpu_uncertainty_j: float | None = None
+    gpu_net_energy_j: float | None = None
+    cpu_energy_j: float | None = None
+    cpu_uncertainty_j: float | None = None
+    cpu_method: str | None = None
+    dram_energy_j: float | None = None
+    total_energy_j: float | None = None
+    partial: bool = False
+    sensors: list[SensorEnergy] = Field(default_factory=list)
+    idle_baseline: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    attribution: Attribution | None = None
+    timeline: str | None = None
+    unavailable_sensors: dict[str, str] = Field(default_factory=dict)
+
+
+class BackgroundRunRecord(_Record):
+    index: int
+    started_wall: float
+    ended_wall: float | None
+    duration_s: float | None
+    exit_code: int | None
+    log: str
+    stopped_by_us: bool
+    effective: bool
+
+
+class Readiness(_Record):
+    ready: bool
+    waited_s: float
+    reason: str
+    gpu_util_pct: float | None = None
+    background_alone_power_w: float | None = None
+
+
+class StopRecord(_Record):
+    latency_s: float
+    escalated: bool
+    survivors: list[int] = Field(default_factory=list)
+
+
+class BackgroundRecord(_Record):
+    workload: str
+    hyperparameters: dict[str, Any]
+    argv: list[str]
+    runs: list[BackgroundRunRecord] = Field(default_factory=list)
+    effective: bool = False
+    ineffective_reason: str | None = None
+    readiness: Readiness | None = None
+    stop: StopRecord | None = None
+    coverage: float | None = None
+    gpu_util_share: float | None = None
+    mean_gpu_util_pct: float | None = None
+
+
+class Flag(_Record):
+    code: str
+    severity: Literal["error", "warning"]
+    message: str
+    fix: str = ""
+
+
+class Cooldown(_Record):
+    duration_s: float
+    reached: bool
+    reason: str
+
+
+class ExperimentRecord(_Record):
+    schema_version: int = SCHEMA_VERSION
+    experiment_id: str
+    session_id: str
+    slot: int
+    label: str
+    workload: str
+    mode: Literal["sequential", "parallel"]
+    status: Status
+    status_reason: str = ""
+    key: str
+    key_hash: str
+    repeat_index: int = 0
+    mutated: list[str] = Field(default_factory=list)
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    hyperparameter_args: dict[str, str] = Field(default_factory=dict)
+    argv: list[str] = Field(default_factory=list)
+    workdir: str = ""
+    started_wall: float | None = None
+    ended_wall: float | None = None
+    duration_s: float | None = None
+    attempts: list[Attempt] = Field(default_factory=list)
+    metrics: dict[str, float] = Field(default_factory=dict)
+    energy: Energy = Field(default_factory=lambda: Energy(available=False, reason="not measured yet"))
+    background: BackgroundRecord | None = None
+    cooldown: Cooldown | None = None
+    flags: list[Flag] = Field(default_factory=list)
+    leaks: list[str] = Field(default_factory=list)
+    environment: dict[str, Any] = Field(default_factory=dict)
+    plan_hash: str = ""
+
+    @property
+    def valid(self) -> bool:
+        return self.status == "succeeded" and not any(f.severity == "error" for f in self.flags)
