@@ -1,1 +1,11 @@
-"""engine"""
+"""The experiment lifecycle, sessions (run, resume) and executors."""
+
+from hyperwatt.engine.context import EngineContext, Interrupted, Slot
+from hyperwatt.engine.session import (
+    SessionEvents, SessionOptions, SessionResult, find_resumable, resume, run_plan,
+)
+
+__all__ = [
+    "EngineContext", "Interrupted", "SessionEvents", "SessionOptions", "SessionResult", "Slot",
+    "find_resumable", "resume", "run_plan",
+]

@@ -48,6 +48,15 @@ CREATE TABLE IF NOT EXISTS experiments (
 );
 CREATE INDEX IF NOT EXISTS experiments_by_key ON experiments(key_hash, status);
 CREATE INDEX IF NOT EXISTS experiments_by_session ON experiments(session_id, slot);
+CREATE TABLE IF NOT EXISTS slots (
+    session_id TEXT NOT NULL REFERENCES sessions(session_id),
+    slot INTEGER NOT NULL,
+    key_hash TEXT NOT NULL,
+    workload TEXT NOT NULL,
+    label TEXT NOT NULL,
+    skip_reason TEXT,
+    PRIMARY KEY (session_id, slot)
+);
 CREATE TABLE IF NOT EXISTS attempts (
     experiment_id TEXT NOT NULL REFERENCES experiments(experiment_id),
     number INTEGER NOT NULL,
@@ -87,6 +96,17 @@ class SessionRow:
     pid: int
     version: str
     ended_wall: float | None = None
+
+
+@dataclass
+class SlotRow:
+    """One planned experiment of a session; `skip_reason` set when dedup skipped it."""
+
+    slot: int
+    key_hash: str
+    workload: str
+    label: str
+    skip_reason: str | None = None
 
 
 class Store:
@@ -144,6 +164,22 @@ class Store:
         with self._lock:
             rows = self._db.execute("SELECT * FROM sessions ORDER BY started_wall").fetchall()
         return [SessionRow(**dict(r)) for r in rows]
+
+    # planned slots ----------------------------------------------------------------------------
+    def save_slots(self, session_id: str, slots: Iterable[SlotRow]) -> None:
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO slots VALUES (?, ?, ?, ?, ?, ?)",
+                [(session_id, s.slot, s.key_hash, s.workload, s.label, s.skip_reason) for s in slots],
+            )
+
+    def slots(self, session_id: str) -> list[SlotRow]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT slot, key_hash, workload, label, skip_reason FROM slots WHERE session_id = ? ORDER BY slot",
+                (session_id,),
+            ).fetchall()
+        return [SlotRow(**dict(r)) for r in rows]
 
     # experiments ------------------------------------------------------------------------------
     def save_experiment(self, record: ExperimentRecord) -> None:

@@ -1,0 +1,58 @@
+"""What every experiment of a session shares: store, layout, plan, clock, sensors, interrupt flag."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from hyperwatt.clock import SYSTEM_CLOCK, Clock
+from hyperwatt.config import Plan
+from hyperwatt.store import SessionLayout, Store
+
+
+class Interrupted(Exception):
+    """The runner was asked to stop (SIGINT/SIGTERM); the experiment in flight is marked interrupted."""
+
+
+@dataclass
+class Slot:
+    """Where an experiment runs: one GPU (its NVML index and sensor) or the CPU alone."""
+
+    gpu_index: int | None = None
+    gpu: Any | None = None  # hyperwatt.sensors.GpuSensor
+
+    @property
+    def label(self) -> str:
+        return f"gpu{self.gpu_index}" if self.gpu_index is not None else "cpu"
+
+
+@dataclass
+class EngineContext:
+    session_id: str
+    layout: SessionLayout
+    store: Store
+    plan: Plan
+    plan_hash: str
+    environment: dict[str, Any]
+    monitor: Any | None = None  # hyperwatt.sensors.Monitor
+    sensors: Any | None = None  # hyperwatt.sensors.SensorSet
+    clock: Clock = SYSTEM_CLOCK
+    python: str = sys.executable
+    echo: Callable[[str], None] | None = None
+    interrupt: threading.Event = field(default_factory=threading.Event)
+
+    def check_interrupt(self) -> None:
+        if self.interrupt.is_set():
+            raise Interrupted()
+
+    def pause(self, seconds: float) -> None:
+        """Sleep, but wake at once on interrupt (and raise)."""
+        end = self.clock.monotonic() + seconds
+        while True:
+            self.check_interrupt()
+            left = end - self.clock.monotonic()
+            if left <= 0:
+                return
+            self.clock.sleep(min(left, 0.05))

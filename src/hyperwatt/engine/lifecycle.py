@@ -1,0 +1,339 @@
+"""One experiment, start to finish: baseline, background, readiness, measured foreground, stop,
+verification, record. Cooldown is the session's step after the record is written."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from statistics import fmean
+from typing import Any
+
+from hyperwatt import metrics as metrics_mod
+from hyperwatt.engine import energy as energy_mod
+from hyperwatt.engine.command import build_argv, build_env, workdir
+from hyperwatt.engine.context import EngineContext, Interrupted, Slot
+from hyperwatt.engine.readiness import wait_until_ready
+from hyperwatt.errors import HyperwattError
+from hyperwatt.mutation import PlannedExperiment
+from hyperwatt.process import BackgroundLoop, ProcessHandle, kill_tagged, leak_scan, spawn
+from hyperwatt.records import (
+    Attempt, BackgroundRecord, BackgroundRunRecord, ExperimentRecord, StopRecord,
+)
+from hyperwatt.store import ExperimentLayout, SessionLayout, Store, write_experiment_json
+from hyperwatt.verify import checks
+from hyperwatt.verify.coverage import coverage, effective_intervals
+
+log = logging.getLogger(__name__)
+POLL_S = 0.05
+PID_POLL_S = 1.0
+DEFAULT_MIN_RUN_S = 10.0
+
+
+def new_experiment_id(pe: PlannedExperiment) -> str:
+    w = pe.workload
+    return f"{w.repo}_{w.model}_{pe.slot + 1:03d}_{pe.mode}_{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class _Window:
+    """The measured foreground window and the pids seen in it (for utilisation shares)."""
+
+    t0_mono: float = 0.0
+    t1_mono: float = 0.0
+    t0_wall: float = 0.0
+    t1_wall: float = 0.0
+    fg_pids: set[int] = field(default_factory=set)
+    bg_pids: set[int] = field(default_factory=set)
+
+
+class ExperimentRun:
+    def __init__(self, ctx: EngineContext, pe: PlannedExperiment, slot: Slot) -> None:
+        self.ctx = ctx
+        self.pe = pe
+        self.slot = slot
+        self.policy = ctx.plan.parallel
+        self.timing = pe.timing
+        self.id = new_experiment_id(pe)
+        self.layout: ExperimentLayout = ctx.layout.experiment(self.id)
+        self.token = f"hw-{self.id}"
+        self.tokens: list[str] = []
+        self.baselines: dict[str, Any] = {}
+        self.loop: BackgroundLoop | None = None
+        self.min_run_s = DEFAULT_MIN_RUN_S
+        self.window = _Window()
+        self.record = self._new_record()
+
+    # the lifecycle ----------------------------------------------------------------------------
+    def run(self) -> ExperimentRecord:
+        rec = self.record
+        self._save()
+        try:
+            self.baselines = self._idle_baseline()
+            if self.pe.mode == "parallel" and not self._start_background():
+                return rec
+            self._attempts()
+        except Interrupted:
+            rec.status = "interrupted"
+            rec.status_reason = "the runner was interrupted"
+        except Exception as exc:  # a bug must not lose the record or leave processes behind
+            rec.status = "failed"
+            rec.status_reason = f"internal error: {exc!r}"
+            log.exception("experiment %s failed inside hyperwatt", self.id)
+        finally:
+            self._stop_background()
+            self._finish()
+        return rec
+
+    def _new_record(self) -> ExperimentRecord:
+        pe, ctx = self.pe, self.ctx
+        return ExperimentRecord(
+            experiment_id=self.id, session_id=ctx.session_id, slot=pe.slot, label=pe.label,
+            workload=pe.workload.name, mode=pe.mode, status="running", key=pe.key, key_hash=pe.key_hash,
+            repeat_index=pe.repeat_index, mutated=list(pe.mutated),
+            hyperparameters=pe.foreground.typed(), hyperparameter_args=pe.foreground.args(),
+            argv=build_argv(pe.foreground, ctx.python), workdir=str(workdir(pe.foreground)),
+            started_wall=ctx.clock.time(), environment={**ctx.environment, "slot": self.slot.label},
+            plan_hash=ctx.plan_hash,
+        )
+
+    def _idle_baseline(self) -> dict[str, Any]:
+        if self.ctx.monitor is None or self.timing.idle_baseline_s <= 0:
+            return {}
+        from hyperwatt.sensors import measure_idle
+
+        self.ctx.check_interrupt()
+        return measure_idle(self.ctx.monitor, self.timing.idle_baseline_s, self.ctx.clock)
+
+    # background -------------------------------------------------------------------------------
+    def _start_background(self) -> bool:
+        """Start the loop and wait until it loads the GPU; False when the foreground must not run."""
+        bg = self.pe.background
+        assert bg is not None
+        ctx = self.ctx
+        min_run_s = self.min_run_s = self.policy.min_run_s or bg.workload.min_run_s or DEFAULT_MIN_RUN_S
+        argv = build_argv(bg, ctx.python)
+        self.record.background = BackgroundRecord(workload=bg.workload.name, hyperparameters=bg.typed(), argv=argv)
+        self.loop = BackgroundLoop(
+            argv, cwd=workdir(bg), env=build_env(bg, None, self.slot.gpu_index),
+            log_dir=self.layout.background_dir, token=self._token("bg"),
+            restart_delay_s=self.policy.restart_delay_s, min_run_s=min_run_s,
+            crash_loop_runs=self.policy.crash_loop_runs, clock=ctx.clock,
+        )
+        self.loop.start()
+        readiness = wait_until_ready(ctx, self.slot, self.loop, self.policy, min_run_s)
+        self.record.background.readiness = readiness
+        if readiness.ready or self.policy.on_ineffective == "warn":
+            return True
+        self.record.status = "invalid"
+        self.record.status_reason = f"foreground not run: {readiness.reason}"
+        return False
+
+    def _stop_background(self) -> None:
+        if self.loop is None:
+            return
+        stop = self.loop.stop(grace_s=self.policy.stop_grace_s)
+        bg = self.record.background
+        assert bg is not None
+        bg.stop = StopRecord(latency_s=stop.latency_s, escalated=stop.escalated, survivors=list(stop.survivors))
+        readiness = bg.readiness
+        startup_s = readiness.waited_s if readiness is not None and readiness.ready else 0.0
+        runs = self.loop.runs
+        min_run_s = self.min_run_s
+        bg.runs = [
+            BackgroundRunRecord(
+                index=r.index, started_wall=r.started_wall, ended_wall=r.ended_wall, duration_s=r.duration_s,
+                exit_code=r.exit_code, log=self.layout.relative(r.log_path), stopped_by_us=r.stopped_by_us,
+                effective=r.stopped_by_us or (r.duration_s or 0.0) >= min_run_s,
+            )
+            for r in runs
+        ]
+        bg.effective = not self.loop.ineffective and any(r.effective for r in bg.runs)
+        bg.ineffective_reason = self.loop.ineffective_reason
+        if self.record.attempts and self.window.t1_mono > self.window.t0_mono:
+            spans = [(r.started_mono, r.ended_mono, rec.effective) for r, rec in zip(runs, bg.runs)]
+            intervals = effective_intervals(spans, self.window.t1_mono, startup_s)
+            bg.coverage = coverage((self.window.t0_mono, self.window.t1_mono), intervals)
+
+    # foreground -------------------------------------------------------------------------------
+    def _attempts(self) -> None:
+        rec = self.record
+        for number in range(1, self.timing.retries + 2):
+            attempt = self._attempt(number)
+            rec.attempts.append(attempt)
+            self._save()
+            if attempt.succeeded:
+                rec.status = "succeeded"
+                rec.metrics = attempt.metrics
+                return
+            if attempt.interrupted:
+                raise Interrupted()
+            if number <= self.timing.retries:
+                self.ctx.pause(self.timing.retry_delay_s)
+        rec.status = "failed"
+        rec.status_reason = rec.attempts[-1].error or "training failed"
+
+    def _attempt(self, number: int) -> Attempt:
+        ctx, pe = self.ctx, self.pe
+        log = self.layout.attempt_log(number)
+        metrics_file = self.layout.metrics_file(number)
+        argv = build_argv(pe.foreground, ctx.python)
+        env = build_env(pe.foreground, metrics_file, self.slot.gpu_index)
+        if ctx.monitor is not None:
+            ctx.monitor.sample_now()
+        attempt = Attempt(number=number, argv=argv, cwd=str(workdir(pe.foreground)),
+                          log=self.layout.relative(log), started_wall=ctx.clock.time())
+        try:
+            handle = spawn(argv, cwd=workdir(pe.foreground), env=env, log_path=log,
+                           token=self._token(f"a{number}"), echo=ctx.echo, clock=ctx.clock)
+        except HyperwattError as exc:
+            attempt.error = f"could not start: {exc}"
+            return attempt
+        self._track_cpu(handle)
+        attempt.started_wall = handle.started_wall
+        self.window = _Window(t0_mono=handle.started_mono, t0_wall=handle.started_wall)
+        code = self._wait(handle, attempt)
+        if ctx.monitor is not None:
+            ctx.monitor.sample_now()
+        self.window.t1_mono = handle.ended_mono or ctx.clock.monotonic()
+        self.window.t1_wall = handle.ended_wall or ctx.clock.time()
+        attempt.ended_wall = self.window.t1_wall
+        attempt.duration_s = self.window.t1_mono - self.window.t0_mono
+        attempt.exit_code = code
+        self._measure(attempt)
+        found = metrics_mod.collect(pe.workload.metrics, metrics_file, log)
+        attempt.metrics, attempt.metric_matches = found.values, found.matches
+        attempt.missing_metrics, attempt.metric_problems = found.missing, found.problems
+        if attempt.timed_out:
+            attempt.error = f"timed out after {self.timing.timeout_s:g} s; the whole process tree was killed"
+        elif attempt.interrupted:
+            attempt.error = "interrupted"
+        elif code != 0:
+            attempt.error = f"exit code {code}" + _last_line(log)
+        elif found.missing:
+            attempt.error = "required metrics missing: " + ", ".join(found.missing)
+        attempt.succeeded = attempt.error is None
+        return attempt
+
+    def _wait(self, handle: ProcessHandle, attempt: Attempt) -> int | None:
+        clock = self.ctx.clock
+        deadline = None if self.timing.timeout_s is None else handle.started_mono + self.timing.timeout_s
+        next_pids = clock.monotonic()
+        while True:
+            code = handle.wait(timeout=POLL_S)
+            if code is not None:
+                return code
+            now = clock.monotonic()
+            if now >= next_pids:
+                self._note_pids(handle)
+                next_pids = now + PID_POLL_S
+            if self.ctx.interrupt.is_set():
+                attempt.interrupted = True
+                handle.stop(grace_s=1.0)
+                return handle.returncode
+            if deadline is not None and now >= deadline:
+                attempt.timed_out = True
+                handle.stop(grace_s=2.0)
+                return handle.returncode
+
+    def _note_pids(self, handle: ProcessHandle) -> None:
+        self.window.fg_pids.update(handle.pids())
+        if self.loop is not None:
+            self.window.bg_pids.update(self.loop.live_pids())
+
+    def _track_cpu(self, handle: ProcessHandle) -> None:
+        sensors = self.ctx.sensors
+        for sensor in getattr(sensors, "sensors", []):
+            if hasattr(sensor, "track"):
+                sensor.track(handle.pids)
+
+    # measurement ------------------------------------------------------------------------------
+    def _measure(self, attempt: Attempt) -> None:
+        ctx, w = self.ctx, self.window
+        if ctx.monitor is None:
+            return
+        estimates = ctx.monitor.measure(w.t0_mono, w.t1_mono)
+        devices = {s.info.name: s.info.device for s in ctx.sensors.sensors}
+        unavailable = {u.name: u.reason for u in ctx.sensors.unavailable}
+        energy = energy_mod.energy_record(estimates, devices, self.baselines, self.slot.gpu_index,
+                                          unavailable, (w.t0_wall, w.t1_wall))
+        if self.pe.mode == "parallel" and self.record.background is not None:
+            self._attribute(energy)
+        self.record.energy = energy
+
+    def _attribute(self, energy: Any) -> None:
+        bg = self.record.background
+        assert bg is not None
+        share = None
+        if self.slot.gpu is not None:
+            util = self.slot.gpu.process_utilization(self.window.t0_wall)
+            fg = sum(v for pid, v in util.items() if pid in self.window.fg_pids)
+            back = sum(v for pid, v in util.items() if pid in self.window.bg_pids)
+            if fg + back > 0:
+                share = fg / (fg + back)
+                bg.gpu_util_share = back / (fg + back)
+            samples = self.ctx.monitor.samples(self.slot.label, self.window.t0_mono, self.window.t1_mono)
+            utils = [s.util_pct for s in samples if s.util_pct is not None]
+            bg.mean_gpu_util_pct = fmean(utils) if utils else None
+        alone = bg.readiness.background_alone_power_w if bg.readiness else None
+        energy.attribution = energy_mod.attribution(energy, alone, "readiness gate samples", share)
+
+    # record -----------------------------------------------------------------------------------
+    def _finish(self) -> None:
+        rec, ctx = self.record, self.ctx
+        leaks = leak_scan(self.tokens)
+        rec.leaks = [f"pid {leak.pid}: {leak.cmdline}" for leak in leaks]
+        for leak_token in {leak.token for leak in leaks}:
+            kill_tagged(leak_token, grace_s=0.5)
+        rec.ended_wall = ctx.clock.time()
+        done = [a for a in rec.attempts if a.duration_s is not None]
+        rec.duration_s = done[-1].duration_s if done else None
+        if done:
+            rec.argv = done[-1].argv
+        if ctx.monitor is not None:
+            from hyperwatt.store.timeline import write_timeline_csv
+
+            started = rec.started_wall or rec.ended_wall
+            span = rec.ended_wall - started
+            t_end = ctx.clock.monotonic()
+            samples = ctx.monitor.samples(None, t_end - span - 1.0, t_end)
+            write_timeline_csv(self.layout.timeline, samples)
+            rec.energy.timeline = self.layout.relative(self.layout.timeline)
+        checks.apply(rec, self.policy)
+        self._save()
+
+    def _token(self, role: str) -> str:
+        token = f"{self.token}-{role}"
+        self.tokens.append(token)
+        return token
+
+    def _save(self) -> None:
+        save_record(self.ctx.layout, self.ctx.store, self.record)
+
+
+def _last_line(log: Any) -> str:
+    try:
+        with open(log, "rb") as fh:
+            fh.seek(0, 2)
+            fh.seek(max(0, fh.tell() - 4096))
+            lines = [ln for ln in fh.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return f"; last log line: {lines[-1].strip()[:200]!r}" if lines else ""
+
+
+def save_record(layout: SessionLayout, store: Store, record: ExperimentRecord) -> None:
+    """experiment.json (atomic) first, then the store row (one transaction)."""
+    write_experiment_json(layout.experiment(record.experiment_id), record)
+    store.save_experiment(record)
+
+
+def tokens_of(record: ExperimentRecord) -> list[str]:
+    """Every process token an experiment may have handed out (for cleaning up after a crash)."""
+    base = f"hw-{record.experiment_id}"
+    # the attempt in flight when the runner died is not in the record yet
+    return [f"{base}-bg"] + [f"{base}-a{n}" for n in range(1, len(record.attempts) + 2)]
+
+
+def run_experiment(ctx: EngineContext, pe: PlannedExperiment, slot: Slot) -> ExperimentRecord:
+    return ExperimentRun(ctx, pe, slot).run()

@@ -1,0 +1,69 @@
+"""Checks before any training starts: results directory, disk, workloads, a GPU free of strangers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterable
+
+from hyperwatt.clock import Clock
+from hyperwatt.config import PreflightPolicy, Workload
+from hyperwatt.engine.command import build_argv
+from hyperwatt.engine.context import Slot
+from hyperwatt.errors import PreflightError
+from hyperwatt.mutation import resolve
+
+
+def check_results_dir(results_dir: Path, policy: PreflightPolicy) -> None:
+    try:
+        results_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=results_dir, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise PreflightError(f"{results_dir}: results directory is not writable ({exc.strerror or exc})") from None
+    free_mib = shutil.disk_usage(results_dir).free / 2**20
+    if free_mib < policy.min_free_disk_mib:
+        raise PreflightError(f"{results_dir}: only {free_mib:.0f} MiB free, the plan needs "
+                             f"preflight.min_free_disk_mib = {policy.min_free_disk_mib:g}")
+
+
+def check_workloads(workloads: Iterable[Workload], python: str) -> None:
+    for w in workloads:
+        where = w.workdir or Path.cwd()
+        if not where.is_dir():
+            raise PreflightError(f"{w.source}: workloads.\"{w.name}\".workdir: {where} does not exist")
+        exe = build_argv(resolve(w, {}), python)[0]
+        if os.sep in exe:
+            path = Path(exe) if Path(exe).is_absolute() else where / exe
+            if not path.is_file():
+                raise PreflightError(f"{w.source}: workloads.\"{w.name}\".argv: {path} does not exist")
+            if not os.access(path, os.X_OK):
+                raise PreflightError(f"{w.source}: workloads.\"{w.name}\".argv: {path} is not executable "
+                                     f"(chmod +x it, or start argv with an interpreter)")
+        elif shutil.which(exe) is None:
+            raise PreflightError(f"{w.source}: workloads.\"{w.name}\".argv: {exe!r} is not on PATH")
+
+
+def check_gpus_free(slots: Iterable[Slot], policy: PreflightPolicy, clock: Clock,
+                    warn: Callable[[str], None], own_pids: set[int] | None = None) -> None:
+    """Foreign compute processes on a target GPU: abort, wait (bounded) or ignore, per policy."""
+    own = own_pids or {os.getpid()}
+    deadline = clock.monotonic() + policy.gpu_busy_wait_s
+    for slot in slots:
+        if slot.gpu is None:
+            continue
+        while True:
+            foreign = [p for p in slot.gpu.processes() if p.pid not in own]
+            if not foreign or policy.gpu_busy == "ignore":
+                if foreign:
+                    warn(f"{slot.label} is busy with pids {[p.pid for p in foreign]}; measuring anyway "
+                         "(preflight.gpu_busy = 'ignore')")
+                break
+            desc = ", ".join(f"pid {p.pid}" + (f" ({p.used_memory_mib:.0f} MiB)" if p.used_memory_mib else "")
+                             for p in foreign)
+            if policy.gpu_busy == "abort" or clock.monotonic() >= deadline:
+                raise PreflightError(f"{slot.label} is busy with foreign processes: {desc}; free it, or set "
+                                     "preflight.gpu_busy = 'wait' or 'ignore'")
+            clock.sleep(min(5.0, max(0.0, deadline - clock.monotonic())))

@@ -1,0 +1,249 @@
+"""A session: one invocation of a plan — dedup, preflight, sensors, the executor, cooldowns,
+summary and verification report. Resumable after a crash or an interrupt."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+import psutil
+
+from hyperwatt import __version__
+from hyperwatt.clock import SYSTEM_CLOCK, Clock
+from hyperwatt.config import LoadedPlan, Plan, Registry, load_plan
+from hyperwatt.engine import environment, preflight
+from hyperwatt.engine.context import EngineContext, Slot
+from hyperwatt.engine.executors import LocalExecutor
+from hyperwatt.engine.lifecycle import ExperimentRun, save_record, tokens_of
+from hyperwatt.engine.signals import interrupt_on_signals
+from hyperwatt.errors import ConfigError, HyperwattError
+from hyperwatt.mutation import PlannedExperiment, expand
+from hyperwatt.process import kill_tagged
+from hyperwatt.records import Cooldown, ExperimentRecord
+from hyperwatt.sensors.governor import governed
+from hyperwatt.store import SessionLayout, SessionRow, SlotRow, Store, atomic_write_text, open_store, write_summary
+from hyperwatt.verify.report import write_verification
+
+FINISHED = ("succeeded", "failed", "invalid")
+
+
+class SessionEvents:
+    """Hooks for progress displays; every method is optional."""
+
+    def planned(self, session_id: str, total: int, skipped: int, pending: list[PlannedExperiment]) -> None: ...
+    def experiment_started(self, pe: PlannedExperiment, slot: Slot) -> None: ...
+    def experiment_finished(self, record: ExperimentRecord) -> None: ...
+    def cooling(self, record: ExperimentRecord) -> None: ...
+    def message(self, text: str) -> None: ...
+
+
+@dataclass
+class SessionOptions:
+    results_dir: Path = Path("results")
+    rerun: bool = False
+    echo: Callable[[str], None] | None = None
+    #: Builds the sensors for a plan; None discovers the real ones. Tests pass fakes.
+    sensors_factory: Callable[[Plan], Any] | None = None
+    clock: Clock = SYSTEM_CLOCK
+    python: str = sys.executable
+
+
+@dataclass
+class SessionResult:
+    session_id: str
+    layout: SessionLayout
+    records: list[ExperimentRecord] = field(default_factory=list)
+    skipped: int = 0
+    signum: int | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum if self.signum else 0
+
+    @property
+    def invalid(self) -> list[ExperimentRecord]:
+        return [r for r in self.records if r.status in ("invalid", "failed")]
+
+
+def new_session_id(clock: Clock) -> str:
+    stamp = datetime.fromtimestamp(clock.time()).strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{uuid.uuid4().hex[:4]}"
+
+
+def run_plan(loaded: LoadedPlan, options: SessionOptions, events: SessionEvents | None = None) -> SessionResult:
+    """Start a new session of the plan and run it to the end (or to an interrupt)."""
+    events = events or SessionEvents()
+    plan = loaded.plan
+    expansion = expand(loaded)
+    for warning in expansion.warnings:
+        events.message(warning)
+    preflight.check_results_dir(options.results_dir, plan.preflight)
+    preflight.check_workloads(loaded.workloads, options.python)
+    store = open_store(options.results_dir)
+    try:
+        counts = {} if options.rerun else store.succeeded_counts(pe.key_hash for pe in expansion.experiments)
+        rows = [
+            SlotRow(pe.slot, pe.key_hash, pe.workload.name, pe.label,
+                    skip_reason=(f"the store already holds {counts[pe.key_hash]} succeeded run(s) of this setting"
+                                 if counts.get(pe.key_hash, 0) > pe.repeat_index else None))
+            for pe in expansion.experiments
+        ]
+        session_id = new_session_id(options.clock)
+        layout = SessionLayout(options.results_dir, session_id)
+        layout.dir.mkdir(parents=True)
+        atomic_write_text(layout.plan, loaded.resolved_toml())
+        store.begin_session(SessionRow(
+            session_id=session_id, name=plan.name, plan_path=str(loaded.source.resolve()),
+            plan_hash=loaded.plan_hash, results_dir=str(options.results_dir.resolve()),
+            started_wall=options.clock.time(), status="running", planned=len(rows),
+            host=socket.gethostname(), pid=os.getpid(), version=__version__,
+        ))
+        store.save_slots(session_id, rows)
+        pending = [pe for pe, row in zip(expansion.experiments, rows) if row.skip_reason is None]
+        events.planned(session_id, len(rows), len(rows) - len(pending), pending)
+        return _execute(loaded, session_id, layout, store, pending, options, events, len(rows) - len(pending))
+    finally:
+        store.close()
+
+
+def find_resumable(results_dir: Path, loaded: LoadedPlan) -> str | None:
+    """The latest unfinished session of this very plan, if any."""
+    store = open_store(results_dir)
+    try:
+        for row in reversed(store.sessions()):
+            if row.plan_hash == loaded.plan_hash and row.status != "completed":
+                return row.session_id
+    finally:
+        store.close()
+    return None
+
+
+def resume(session_id: str, options: SessionOptions, events: SessionEvents | None = None) -> SessionResult:
+    """Finish a session: stale `running` experiments become `interrupted`, then every slot not yet
+    finished runs (interrupted ones again); nothing finished runs twice, nothing is skipped."""
+    events = events or SessionEvents()
+    db = Path(options.results_dir) / "hyperwatt.db"
+    if not db.exists():
+        raise ConfigError(db, None, "no results store here; pass --results-dir")
+    store = open_store(options.results_dir)
+    try:
+        row = store.session(session_id)
+        if row is None:
+            known = [s.session_id for s in store.sessions()][-5:]
+            raise ConfigError(db, "session", f"no session {session_id!r}; recent: {', '.join(known) or 'none'}")
+        if row.status == "completed":
+            raise HyperwattError(f"session {session_id} is already complete")
+        if row.status == "running" and _alive(row):
+            raise HyperwattError(f"session {session_id} is still running (pid {row.pid} on {row.host})")
+        layout = SessionLayout(options.results_dir, session_id)
+        loaded = load_plan(layout.plan, Registry.builtin())
+        expansion = expand(loaded)
+        rows = store.slots(session_id)
+        if [r.key_hash for r in rows] != [pe.key_hash for pe in expansion.experiments]:
+            raise ConfigError(layout.plan, None, "the plan no longer expands to the session's experiments; "
+                              "was plan.toml or a workload changed? start a new session instead")
+        for stale in store.running(session_id):
+            for token in tokens_of(stale):
+                kill_tagged(token, grace_s=1.0)
+            stale.status = "interrupted"
+            stale.status_reason = "the runner stopped while this experiment ran (found on resume)"
+            stale.ended_wall = stale.ended_wall or options.clock.time()
+            save_record(layout, store, stale)
+        finished = {r.slot for r in store.experiments(session_id) if r.status in FINISHED}
+        skipped = {r.slot for r in rows if r.skip_reason}
+        pending = [pe for pe in expansion.experiments if pe.slot not in finished and pe.slot not in skipped]
+        store.update_session(session_id, status="running", pid=os.getpid(), host=socket.gethostname())
+        events.planned(session_id, len(rows), len(skipped) + len(finished), pending)
+        return _execute(loaded, session_id, layout, store, pending, options, events, len(skipped))
+    finally:
+        store.close()
+
+
+def _alive(row: SessionRow) -> bool:
+    if row.host != socket.gethostname() or not psutil.pid_exists(row.pid):
+        return False
+    try:
+        return "hyperwatt" in " ".join(psutil.Process(row.pid).cmdline())
+    except psutil.Error:
+        return False
+
+
+def _execute(loaded: LoadedPlan, session_id: str, layout: SessionLayout, store: Store,
+             pending: list[PlannedExperiment], options: SessionOptions, events: SessionEvents,
+             skipped: int) -> SessionResult:
+    plan = loaded.plan
+    sensors = _sensors(plan, options)
+    monitor = None
+    result = SessionResult(session_id=session_id, layout=layout, skipped=skipped)
+    try:
+        slots = _slots(sensors)
+        if pending:
+            preflight.check_gpus_free(slots, plan.preflight, options.clock, events.message)
+        if sensors is not None:
+            from hyperwatt.sensors import Monitor
+
+            monitor = Monitor(sensors, rate_hz=plan.sensors.rate_hz, clock=options.clock)
+            monitor.start()
+        ctx = EngineContext(
+            session_id=session_id, layout=layout, store=store, plan=plan, plan_hash=loaded.plan_hash,
+            environment=environment.capture(sensors, loaded.plan_hash), monitor=monitor, sensors=sensors,
+            clock=options.clock, python=options.python, echo=options.echo,
+        )
+        with interrupt_on_signals(ctx.interrupt) as sig, governed(plan.governor, events.message):
+            def work(pe: PlannedExperiment, slot: Slot, more: bool) -> None:
+                events.experiment_started(pe, slot)
+                run = ExperimentRun(ctx, pe, slot)
+                record = run.run()
+                if more and record.status != "interrupted" and not ctx.interrupt.is_set():
+                    events.cooling(record)
+                    record.cooldown = _cooldown(ctx, run, pe)
+                    save_record(layout, store, record)
+                write_summary(layout.summary, store.experiments(session_id))
+                events.experiment_finished(record)
+
+            LocalExecutor(slots).run(pending, work, ctx.interrupt)
+            result.signum = sig.signum
+    finally:
+        if monitor is not None:
+            monitor.stop()
+        if sensors is not None:
+            sensors.close()
+        status = "interrupted" if result.signum else "completed"
+        store.update_session(session_id, status=status, ended_wall=options.clock.time())
+        result.records = store.experiments(session_id)
+        write_summary(layout.summary, result.records)
+        write_verification(layout, store.session(session_id), store.slots(session_id), result.records, plan)
+    return result
+
+
+def _sensors(plan: Plan, options: SessionOptions) -> Any:
+    if options.sensors_factory is not None:
+        return options.sensors_factory(plan)
+    from hyperwatt.sensors import discover
+
+    return discover(gpu_indices=plan.sensors.gpus, cpu_tdp_w=plan.sensors.cpu_tdp_w, clock=options.clock)
+
+
+def _slots(sensors: Any) -> list[Slot]:
+    gpus = sensors.gpus() if sensors is not None else []
+    return [Slot(gpu_index=g.index, gpu=g) for g in gpus] or [Slot()]
+
+
+def _cooldown(ctx: EngineContext, run: ExperimentRun, pe: PlannedExperiment) -> Cooldown | None:
+    if ctx.monitor is None:
+        return None
+    from hyperwatt.engine.cooldown import CooldownPolicy, wait_for_cooldown
+
+    c = pe.timing.cooldown
+    policy = CooldownPolicy(min_s=c.min_s, max_s=c.max_s, power_tolerance_w=c.power_tolerance_w,
+                            power_tolerance_pct=c.power_tolerance_pct, temp_delta_c=c.temp_delta_c,
+                            stable_samples=c.stable_samples)
+    baselines = {k: v for k, v in run.baselines.items() if k == run.slot.label or not k.startswith("gpu")}
+    res = wait_for_cooldown(ctx.monitor, baselines, policy, ctx.clock, should_stop=ctx.interrupt.is_set)
+    return Cooldown(duration_s=res.duration_s, reached=res.reached, reason=res.reason)

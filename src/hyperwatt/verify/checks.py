@@ -1,0 +1,98 @@
+"""Validity checks on one experiment record. Pure functions: they read records and run nothing."""
+
+from __future__ import annotations
+
+from hyperwatt.config import ParallelPolicy
+from hyperwatt.records import ExperimentRecord, Flag
+
+#: Stop latency above this is worth a warning (the target is p99 <= 100 ms).
+STOP_WARN_S = 0.1
+#: Stop latency above this invalidates the experiment: the background outlived the window.
+STOP_ERROR_S = 1.0
+#: A sampling gap longer than this makes the energy figure suspect.
+GAP_WARN_S = 1.0
+
+
+def check(record: ExperimentRecord, policy: ParallelPolicy) -> list[Flag]:
+    flags: list[Flag] = []
+    if record.status == "failed":
+        last = record.attempts[-1] if record.attempts else None
+        why = record.status_reason or (last.error if last else "") or "training failed"
+        flags.append(Flag(code="foreground_failed", severity="error", message=why,
+                          fix="read attempt-*/training.log; fix the workload or its hyperparameters"))
+    if record.leaks:
+        flags.append(Flag(code="process_leak", severity="error",
+                          message=f"{len(record.leaks)} process(es) survived the experiment: "
+                          + "; ".join(record.leaks[:3]),
+                          fix="the leaked processes were killed; check the workload for daemons it starts"))
+    flags += _energy_flags(record)
+    if record.mode == "parallel":
+        flags += _background_flags(record, policy)
+    if record.cooldown is not None and not record.cooldown.reached:
+        flags.append(Flag(code="cooldown_not_reached", severity="warning", message=record.cooldown.reason,
+                          fix="raise timing.cooldown.max_s or the tolerances; the next experiment started warm"))
+    return flags
+
+
+def _energy_flags(record: ExperimentRecord) -> list[Flag]:
+    e = record.energy
+    out: list[Flag] = []
+    if record.status in ("interrupted", "pending", "running"):
+        return out
+    if not e.available:
+        out.append(Flag(code="energy_unavailable", severity="warning", message=e.reason or "no energy figure",
+                        fix="run `hyperwatt doctor` to see which sensors are missing and why"))
+        return out
+    if e.partial:
+        reasons = "; ".join(f"{s.sensor}: {s.reason}" for s in e.sensors if s.partial and s.reason)
+        out.append(Flag(code="energy_partial", severity="warning", message=reasons or "a sensor failed mid-window",
+                        fix="check the sensor (driver, permissions); the figure covers only what was read"))
+    gaps = [s for s in e.sensors if s.max_gap_s is not None and s.max_gap_s > GAP_WARN_S]
+    if gaps:
+        worst = max(gaps, key=lambda s: s.max_gap_s or 0)
+        out.append(Flag(code="sampling_gap", severity="warning",
+                        message=f"{worst.sensor}: a {worst.max_gap_s:.2f} s gap between samples",
+                        fix="the machine was overloaded; lower sensors.rate_hz or free a CPU core"))
+    return out
+
+
+def _background_flags(record: ExperimentRecord, policy: ParallelPolicy) -> list[Flag]:
+    bg = record.background
+    if bg is None:
+        return [Flag(code="background_missing", severity="error", message="parallel experiment without a background record")]
+    out: list[Flag] = []
+    if not bg.effective:
+        out.append(Flag(code="background_ineffective", severity="error",
+                        message=bg.ineffective_reason or "the background never loaded the GPU",
+                        fix=f"run `{bg.workload}` alone and read background/run-1.log; replace or fix it"))
+    if bg.readiness is not None and not bg.readiness.ready and bg.effective:
+        out.append(Flag(code="background_not_ready", severity="error", message=bg.readiness.reason,
+                        fix="raise parallel.readiness_timeout_s or lower parallel.util_threshold_pct"))
+    ran_foreground = any(a.started_wall for a in record.attempts)
+    if ran_foreground and bg.coverage is not None and bg.coverage < policy.min_coverage:
+        out.append(Flag(code="low_coverage", severity="error",
+                        message=f"background load covered {bg.coverage:.1%} of the foreground window "
+                                f"(needs {policy.min_coverage:.0%})",
+                        fix="the background crashed or restarted during the foreground; see background/run-*.log"))
+    if bg.stop is not None:
+        if bg.stop.survivors:
+            out.append(Flag(code="background_survived_stop", severity="error",
+                            message=f"pids {bg.stop.survivors} survived the stop",
+                            fix="a process ignores SIGKILL (uninterruptible I/O?); check the host"))
+        if bg.stop.latency_s > STOP_ERROR_S:
+            out.append(Flag(code="slow_stop", severity="error",
+                            message=f"background took {bg.stop.latency_s:.2f} s to stop",
+                            fix="lower parallel.stop_grace_s"))
+        elif bg.stop.latency_s > STOP_WARN_S:
+            out.append(Flag(code="slow_stop", severity="warning",
+                            message=f"background took {bg.stop.latency_s * 1000:.0f} ms to stop"))
+    return out
+
+
+def apply(record: ExperimentRecord, policy: ParallelPolicy) -> None:
+    """Attach the flags; a succeeded experiment with an error flag becomes `invalid`."""
+    record.flags = check(record, policy)
+    errors = [f for f in record.flags if f.severity == "error" and f.code != "foreground_failed"]
+    if record.status == "succeeded" and errors:
+        record.status = "invalid"
+        record.status_reason = "; ".join(f.message for f in errors)
