@@ -68,7 +68,8 @@ def workloads_from_models_config(path: Path) -> list[Workload]:
             argv += table["extra_args"]
             fields = {k: v for k, v in table.items() if k != "extra_args"}
             try:
-                out.append(Workload(name=f"{repo}/{model}", argv=argv, source=str(path), **fields))
+                name = Registry.canonical(f"{repo}/{model}")
+                out.append(Workload(name=name, argv=argv, source=str(path), **fields))
             except ValidationError as err:
                 raise from_validation(err, Workload, path, rkey) from None
     return out

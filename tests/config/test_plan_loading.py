@@ -1,0 +1,135 @@
+"""Plans and workloads from TOML: good input loads, bad input is one line naming file, key and reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hyperwatt.config import Registry, load_plan, load_registry
+from hyperwatt.errors import ConfigError
+
+
+def _err(path: Path, registry: Registry | None = None) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        load_plan(path, registry or Registry.builtin())
+    err = info.value
+    assert "\n" not in str(err) and str(path) in str(err)
+    return err
+
+
+def test_good_plan_loads_with_inline_workload_and_inherited_timing(write_plan):
+    path = write_plan("""
+        [[experiments]]
+        workload = "toy/net"
+        mutate = { parameters = ["lr"], mutations = 2 }
+        timing = { retries = 4, cooldown = { max_s = 30 } }
+        [[experiments]]
+        workload = "toy/net"
+    """)
+    loaded = load_plan(path, Registry.builtin())
+    a, b = loaded.plan.experiments
+    assert a.timing.retries == 4 and a.timing.idle_baseline_s == 0  # plan timing, overridden key by key
+    assert a.timing.cooldown.max_s == 30 and a.timing.cooldown.min_s == 0
+    assert loaded.plan.timing_for(b).retries == 0
+    assert loaded.workloads[0].workdir == path.parent.resolve()
+    assert "[workloads" in loaded.resolved_toml() and len(loaded.plan_hash) == 16
+
+
+@pytest.mark.parametrize("body, key, reason", [
+    ('[[experiments]]\nworkload = "toy/net"\nmutat = { parameters = ["lr"] }', "experiments[0].mutat",
+     "did you mean 'mutate'"),
+    ('[[experiments]]\nworkload = "toy/nett"', "experiments[0].workload", "did you mean 'toy/net'"),
+    ('[[experiments]]\nworkload = "toy/net"\nhyperparameters = { lrr = 0.1 }',
+     "experiments[0].hyperparameters.lrr", "did you mean 'lr'"),
+    ('[[experiments]]\nworkload = "toy/net"\nhyperparameters = { epochs = "many" }',
+     "experiments[0].hyperparameters.epochs", "expected int"),
+    ('[[experiments]]\nworkload = "toy/net"\nhyperparameters = { lr = nan }',
+     "experiments[0].hyperparameters.lr", "finite"),
+    ('[[experiments]]\nworkload = "toy/net"\nhyperparameters = { epochs = 100000000000000 }',
+     "experiments[0].hyperparameters.epochs", "larger than"),
+    ('[[experiments]]\nworkload = "toy/net"\nmutate = { parameters = ["name"] }',
+     "experiments[0].mutate.parameters[0]", "no range"),
+    ('[[experiments]]\nworkload = "toy/net"\nmutate = { parameters = ["lr"], strategy = "random" }',
+     "experiments[0].mutate.strategy", "one_at_a_time"),
+    ('[[experiments]]\nworkload = "toy/net"\nmode = "parallel"', "experiments[0]", "background"),
+    ('[[experiments]]\nworkload = "../etc/passwd"', "experiments[0].workload", "repo/model"),
+    ('[[experiments]]\nname = "a"\nworkload = "toy/net"\n[[experiments]]\nname = "a"\nworkload = "toy/net"',
+     "experiments[1].name", "duplicate"),
+    ('[[experiments]]\nname = "../x"\nworkload = "toy/net"', "experiments[0].name", "path separators"),
+    ('[[experiments]]\nworkload = "toy/net"\ntiming = { retries = -1 }', "experiments[0].timing.retries",
+     "greater than"),
+])
+def test_bad_plans_name_key_and_reason(write_plan, body, key, reason):
+    path = write_plan(body)
+    err = _err(path)
+    assert err.key == key, str(err)
+    assert reason in err.reason, str(err)
+
+
+def test_unknown_top_level_key_suggests(tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_text('sed = 1\n[[experiments]]\nworkload = "examples/mnist"\n')
+    err = _err(path)
+    assert err.key == "sed" and "did you mean 'seed'" in err.reason
+
+
+def test_missing_file_and_bad_syntax(tmp_path):
+    assert "file not found" in str(_err(tmp_path / "nope.toml"))
+    bad = tmp_path / "bad.toml"
+    bad.write_text("name = [unclosed")
+    assert "invalid TOML" in str(_err(bad))
+    empty = tmp_path / "empty.toml"
+    empty.write_text("")
+    assert _err(empty).key == "experiments"
+
+
+@pytest.mark.parametrize("table, key, reason", [
+    ('argv = []', 'workloads."a/b".argv', "at least 1"),
+    ('argv = ["x"]\nhyperparameters = { lr = { flag = "--lr", type = "float", range = [0, 1], '
+     'distribution = "log_uniform" } }', 'workloads."a/b".hyperparameters.lr', "positive lower bound"),
+    ('argv = ["x"]\nhyperparameters = { lr = { flag = "--lr", type = "float", range = [1, 0] } }',
+     'workloads."a/b".hyperparameters.lr.range', "lower bound above"),
+    ('argv = ["x"]\nhyperparameters = { o = { flag = "--o", type = "str", distribution = "choice" } }',
+     'workloads."a/b".hyperparameters.o', "values"),
+    ('argv = ["{pyhton}"]', 'workloads."a/b".argv', "unknown placeholder"),
+    ('argv = ["x"]\nmetrics = { patterns = { acc = "no group" } }', 'workloads."a/b".metrics.patterns.acc.regex',
+     "capturing group"),
+    ('argv = ["x"]\nextends = "a/zzz"', 'workloads."a/b".extends', "unknown workload"),
+    ('argv = ["x"]\nhyperparameters = { "bad name" = { flag = "-x", type = "int" } }',
+     'workloads."a/b".hyperparameters', "identifier"),
+])
+def test_bad_workload_declarations(tmp_path, table, key, reason):
+    path = tmp_path / "w.toml"
+    path.write_text(f'[workloads."a/b"]\n{table}\n')
+    with pytest.raises(ConfigError) as info:
+        load_registry([path])
+    assert info.value.key == key, str(info.value)
+    assert reason in info.value.reason, str(info.value)
+
+
+def test_extends_merges_hyperparameters_per_name(tmp_path):
+    path = tmp_path / "w.toml"
+    path.write_text('''
+[workloads."base/a"]
+argv = ["{python}", "a.py"]
+[workloads."base/a".hyperparameters]
+lr = { flag = "--lr", type = "float", default = 0.1, range = [0.01, 1] }
+bs = { flag = "--bs", type = "int", default = 8 }
+[workloads."base/b"]
+extends = "base/a"
+argv = ["{python}", "b.py"]
+hyperparameters = { lr = { default = 0.2 } }
+''')
+    reg = load_registry([path])
+    b = reg.get("base/b")
+    assert b.argv == ["{python}", "b.py"]
+    assert b.hyperparameters["lr"].default == 0.2 and b.hyperparameters["lr"].range == (0.01, 1.0)
+    assert b.hyperparameters["bs"].default == 8
+
+
+def test_workload_name_with_unsafe_characters_is_rejected(tmp_path):
+    path = tmp_path / "w.toml"
+    path.write_text('[workloads."a/../b"]\nargv = ["x"]\n')
+    with pytest.raises(ConfigError, match="repo/model"):
+        load_registry([path])

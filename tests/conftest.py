@@ -1,0 +1,100 @@
+"""Shared fixtures: a tiny external training script and helpers to write plans and run them."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from hyperwatt.config import Registry, load_plan
+from hyperwatt.engine import SessionOptions, SessionResult, run_plan
+
+TOY_TRAIN = r'''
+import argparse, json, os, sys, time
+p = argparse.ArgumentParser()
+p.add_argument("--epochs", type=int, default=2)
+p.add_argument("--lr", type=float, default=0.1)
+p.add_argument("--fail-first", type=int, default=0)   # fail while the marker file is absent
+p.add_argument("--exit-code", type=int, default=0)
+p.add_argument("--sleep", type=float, default=0.0)
+p.add_argument("--no-metrics", type=int, default=0)
+p.add_argument("--name", default="x")
+p.add_argument("--spawn-child", type=int, default=0)
+a = p.parse_args()
+print("args", json.dumps(sys.argv[1:]), flush=True)
+if a.spawn_child:
+    import subprocess
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    print(f"child {child.pid}", flush=True)
+if a.fail_first and not os.path.exists("marker"):
+    open("marker", "w").close()
+    print("first attempt fails", flush=True)
+    sys.exit(5)
+for e in range(a.epochs):
+    print(f"epoch {e + 1} loss {1 / (e + 1):.3f}", flush=True)
+time.sleep(a.sleep)
+if a.exit_code:
+    sys.exit(a.exit_code)
+print(f"Test Accuracy: {90 + a.epochs}.5%", flush=True)
+if not a.no_metrics:
+    with open(os.environ["HYPERWATT_METRICS_FILE"], "a") as f:
+        f.write(json.dumps({"epoch": a.epochs, "acc": 0.5 + a.epochs / 100, "loss": a.lr}) + "\n")
+'''
+
+TOY_WORKLOAD = '''
+[workloads."toy/net"]
+argv = ["{python}", "train.py"]
+workdir = "."
+[workloads."toy/net".hyperparameters]
+epochs = { flag = "--epochs", type = "int", default = 2, range = [1, 6] }
+lr = { flag = "--lr", type = "float", default = 0.1, range = [0.01, 1.0], distribution = "log_uniform" }
+fail_first = { flag = "--fail-first", type = "int", default = 0 }
+exit_code = { flag = "--exit-code", type = "int", default = 0 }
+sleep = { flag = "--sleep", type = "float", default = 0.0 }
+no_metrics = { flag = "--no-metrics", type = "int", default = 0 }
+name = { flag = "--name", type = "str", default = "x" }
+spawn_child = { flag = "--spawn-child", type = "int", default = 0 }
+[workloads."toy/net".metrics]
+required = ["acc"]
+patterns = { test_accuracy = { regex = "Test Accuracy: ([0-9.]+)%", scale = 0.01 } }
+'''
+
+FAST_TIMING = '''
+[timing]
+idle_baseline_s = 0
+retries = 0
+retry_delay_s = 0
+[timing.cooldown]
+min_s = 0
+max_s = 0
+'''
+
+
+@pytest.fixture
+def toy_dir(tmp_path: Path) -> Path:
+    (tmp_path / "train.py").write_text(TOY_TRAIN)
+    return tmp_path
+
+
+@pytest.fixture
+def write_plan(toy_dir: Path) -> Callable[[str], Path]:
+    """Write a plan with the toy workload and fast timings; `body` adds experiments (and overrides)."""
+
+    def write(body: str, name: str = "plan.toml") -> Path:
+        path = toy_dir / name
+        path.write_text(f'name = "toy"\nseed = 7\n{FAST_TIMING}\n{TOY_WORKLOAD}\n{textwrap.dedent(body)}')
+        return path
+
+    return write
+
+
+@pytest.fixture
+def run_toy(toy_dir: Path) -> Callable[..., SessionResult]:
+    def run(plan: Path, **options: Any) -> SessionResult:
+        loaded = load_plan(plan, Registry.builtin())
+        opts = SessionOptions(results_dir=toy_dir / "results", sensors_factory=lambda p: None, **options)
+        return run_plan(loaded, opts)
+
+    return run
