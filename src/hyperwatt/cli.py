@@ -151,8 +151,11 @@ def resume_cmd(
 
 @app.command("mutate")
 def mutate(
-    workload: str = typer.Option(..., "--workload", "-w", help="repo/model"),
-    params: str = typer.Option(..., "--params", "-p", help="Comma-separated hyperparameters to mutate ('all' for every one)."),
+    workload: Optional[str] = typer.Option(None, "--workload", "-w", help="repo/model"),
+    params: str = typer.Option(..., "--params", "-p", "--mt", "-mt",
+                               help="Comma-separated hyperparameters to mutate ('all' for every one)."),
+    repo: Optional[str] = typer.Option(None, "--repo", "-r", help="With --model: the seed's way to name a workload."),
+    model: Optional[str] = typer.Option(None, "--model", "-m"),
     mutations: int = typer.Option(1, "--mutations", "-n", min=1),
     strategy: str = typer.Option("joint", "--strategy", help="joint | one_at_a_time"),
     fixed: Optional[List[str]] = typer.Option(None, "--set", "-s", help="Fix a hyperparameter: NAME=VALUE. Repeatable."),
@@ -171,6 +174,10 @@ def mutate(
     from hyperwatt.config.oneliner import oneliner_plan
     from hyperwatt.engine import run_plan
 
+    if workload is None:
+        if not (repo and model):
+            raise ConfigError("<command line>", "--workload", "name a workload: -w repo/model (or -r repo -m model)")
+        workload = f"{repo}/{model}"
     loaded = oneliner_plan(_registry(workloads), workload, params, mutations, strategy, fixed or [],
                            background, repeats, include_default, seed)
     with _events(results_dir, quiet) as events:
@@ -314,13 +321,11 @@ def main() -> None:
     except KeyboardInterrupt:
         print("hyperwatt: interrupted", file=sys.stderr)
         sys.exit(130)
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+    except Exception as exc:  # usage errors (typer's click, vendored or not: matched by shape)
+        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
             sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
+        if type(exc).__name__ == "Abort":
             sys.exit(130)
         if os.environ.get("HYPERWATT_DEBUG"):
             raise
