@@ -1,0 +1,299 @@
+"""Launching one training under a guard process: `spawn()` and the `ProcessHandle` it returns."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import psutil
+
+from hyperwatt.clock import SYSTEM_CLOCK, Clock
+from hyperwatt.errors import HyperwattError
+from hyperwatt.process.logstream import LogPump
+from hyperwatt.process.tree import (
+    TOKEN_ENV,
+    StopResult,
+    check_token,
+    find_tagged,
+    is_alive,
+    terminate_processes,
+)
+
+GUARD_SCRIPT = Path(__file__).with_name("_guard.py")
+ORPHAN_GRACE_S = 0.5  # the guard's SIGTERM-to-SIGKILL grace once the runner has died
+START_TIMEOUT_S = 30.0  # how long spawn() waits for the guard to report the training's pid
+FINISH_WAIT_S = 1.0  # how long stop() waits for the exit status and the log after the kill
+UNKNOWN_EXIT = 255  # exit code recorded if someone else reaped the guard
+
+
+class ProcessHandle:
+    """One training started by `spawn()`: its identity, timestamps, exit status, tree and stop.
+
+    `pid` is the training's pid, `guard_pid` (= `pgid`) the guard's, which leads the process
+    group. `started_*` is stamped when the training process exists, `ended_*` when it has
+    exited (the guard exits with it); both with the clock given to `spawn()`.
+    """
+
+    def __init__(
+        self,
+        *,
+        proc: subprocess.Popen[bytes],
+        pid: int,
+        argv: list[str],
+        cwd: Path,
+        log_path: Path,
+        token: str,
+        pump: LogPump,
+        clock: Clock,
+    ) -> None:
+        self.pid = pid
+        self.guard_pid = proc.pid
+        self.pgid = proc.pid
+        self.argv = argv
+        self.cwd = cwd
+        self.log_path = log_path
+        self.token = token
+        self.started_mono = clock.monotonic()
+        self.started_wall = clock.time()
+        self.ended_mono: float | None = None
+        self.ended_wall: float | None = None
+        self._returncode: int | None = None
+        self._proc = proc
+        self._pump = pump
+        self._clock = clock
+        try:
+            self._guard: psutil.Process | None = psutil.Process(proc.pid)
+        except psutil.Error:
+            self._guard = None
+        self._reap_lock = threading.Lock()  # held while reaping the guard, and while killpg'ing
+        self._reaped = False
+        self._stop_lock = threading.Lock()
+        self._finished = threading.Event()
+        self._reaper = threading.Thread(target=self._reap, name=f"reap:{pid}", daemon=True)
+        self._reaper.start()
+
+    def __repr__(self) -> str:
+        return f"<ProcessHandle pid={self.pid} returncode={self._returncode} argv={self.argv!r}>"
+
+    @property
+    def returncode(self) -> int | None:
+        """Exit code; negative = killed by that signal; None while running."""
+        return self._returncode
+
+    def poll(self) -> int | None:
+        """The exit code if the training has exited, else None; never blocks."""
+        return self._returncode
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Wait until the training has exited and its log is drained; None on timeout."""
+        if self._finished.wait(timeout):
+            return self._returncode
+        return None
+
+    def pids(self) -> list[int]:
+        """Live pids of the whole tree: guard, its descendants, and every process with our token."""
+        return sorted(p.pid for p in self._tree() if is_alive(p))
+
+    def stop(self, grace_s: float = 2.0) -> StopResult:
+        """SIGTERM the group and every process of the tree, SIGKILL after grace_s; idempotent.
+
+        Also kills stragglers carrying the token after the training has exited.
+        """
+        with self._stop_lock:
+            result = terminate_processes(
+                self._tree, grace_s, clock=self._clock, signal_groups=self._signal_group
+            )
+        self._finished.wait(FINISH_WAIT_S)
+        return result
+
+    def _tree(self) -> set[psutil.Process]:
+        found: set[psutil.Process] = set()
+        guard = self._guard
+        if guard is not None and is_alive(guard):
+            found.add(guard)
+            try:
+                found.update(guard.children(recursive=True))
+            except psutil.Error:
+                pass
+        found.update(find_tagged(self.token))
+        return found
+
+    def _signal_group(self, sig: int) -> None:
+        # Until the guard is reaped its pid cannot be reused, so the group is surely ours.
+        with self._reap_lock:
+            if self._reaped:
+                return
+            try:
+                os.killpg(self.pgid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def _reap(self) -> None:
+        if hasattr(os, "waitid"):
+            try:  # wait for the exit without reaping, so the pid stays ours until we lock
+                os.waitid(os.P_PID, self.guard_pid, os.WEXITED | os.WNOWAIT)
+            except ChildProcessError:
+                pass
+        ended_mono, ended_wall = self._clock.monotonic(), self._clock.time()
+        with self._reap_lock:
+            try:
+                _, status = os.waitpid(self.guard_pid, 0)
+                code = os.waitstatus_to_exitcode(status)
+            except ChildProcessError:
+                code = UNKNOWN_EXIT
+            self._proc.returncode = code
+            self._reaped = True
+        self.ended_mono, self.ended_wall = ended_mono, ended_wall
+        self._returncode = code
+        self._pump.request_drain()
+        self._pump.drained.wait()
+        self._finished.set()
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    log_path: Path,
+    token: str,
+    echo: Callable[[str], None] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> ProcessHandle:
+    """Start argv (never through a shell) under a guard, in a new session, output to log_path.
+
+    stdin is /dev/null; stdout and stderr are merged and streamed to log_path (parents created)
+    and, line by line, to echo. The environment is `env` plus HYPERWATT_TOKEN=token, inherited
+    by every descendant. Raises HyperwattError if the program cannot be started.
+    """
+    if os.name != "posix":
+        raise HyperwattError("process management needs a POSIX system (Linux is supported)")
+    args = _check_argv(argv)
+    check_token(token)
+    cwd, log_path = Path(cwd), Path(log_path)
+    if not cwd.is_dir():
+        raise HyperwattError(f"cannot start {args[0]!r}: working directory {cwd} does not exist")
+    child_env = _check_env(env)
+    child_env[TOKEN_ENV] = token
+
+    log_r, log_w = os.pipe()
+    try:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        pump = LogPump(log_r, log_path, echo)
+    except OSError as exc:
+        os.close(log_r)
+        os.close(log_w)
+        raise HyperwattError(f"cannot write log {log_path}: {exc.strerror}") from None
+    status_r, status_w = os.pipe()
+    guard_argv = [sys.executable, "-I", "-S", str(GUARD_SCRIPT), str(status_w), str(os.getpid())]
+    try:
+        proc = subprocess.Popen(
+            [*guard_argv, repr(ORPHAN_GRACE_S), "--", *args],
+            cwd=cwd,
+            env=child_env,
+            stdin=subprocess.DEVNULL,
+            stdout=log_w,
+            stderr=subprocess.STDOUT,
+            pass_fds=(status_w,),
+            start_new_session=True,
+        )
+    except OSError as exc:
+        os.close(status_r)
+        raise HyperwattError(f"cannot start the process guard {sys.executable}: {exc}") from None
+    finally:
+        os.close(log_w)
+        os.close(status_w)
+    pump.start()
+    try:
+        message = _read_status(status_r)
+    finally:
+        os.close(status_r)
+    if "pid" not in message:
+        if message.get("timeout"):
+            os.killpg(proc.pid, signal.SIGKILL)
+        returncode = proc.wait()
+        pump.finished.wait(FINISH_WAIT_S)
+        raise HyperwattError(_start_error(args[0], cwd, log_path, message, returncode))
+    return ProcessHandle(
+        proc=proc,
+        pid=int(message["pid"]),
+        argv=args,
+        cwd=cwd,
+        log_path=log_path,
+        token=token,
+        pump=pump,
+        clock=clock,
+    )
+
+
+def _check_argv(argv: Sequence[str]) -> list[str]:
+    if isinstance(argv, (str, bytes)) or not argv:
+        raise HyperwattError(f"cannot start {argv!r}: a command is a non-empty list of strings")
+    args = [os.fspath(a) if isinstance(a, os.PathLike) else a for a in argv]
+    for index, arg in enumerate(args):
+        if not isinstance(arg, str):
+            raise TypeError(f"argv[{index}] is {type(arg).__name__}, not str: {arg!r}")
+        if "\0" in arg:
+            raise HyperwattError(f"cannot start {args[0]!r}: argument {index} contains a NUL byte")
+    return args
+
+
+def _check_env(env: Mapping[str, str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in env.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise TypeError(f"environment entries must be str: {key!r}={value!r}")
+        if not key or "=" in key or "\0" in key or "\0" in value:
+            raise HyperwattError(f"environment variable {key!r}: bad name or NUL byte in value")
+        out[key] = value
+    return out
+
+
+def _read_status(fd: int) -> dict[str, object]:
+    """The guard's one-line JSON report: {"pid": N}, an exec error, {} (it died), or timeout."""
+    data = b""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return {"timeout": True}
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if not ready:
+            continue
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+    try:
+        message = json.loads(data.decode() or "{}")
+    except ValueError:
+        return {}
+    return message if isinstance(message, dict) else {}
+
+
+def _start_error(
+    program: str, cwd: Path, log_path: Path, message: dict[str, object], returncode: int
+) -> str:
+    code = message.get("errno")
+    if code == errno.ENOENT:
+        return f"cannot start {program!r}: executable not found (on PATH or in {cwd})"
+    if code == errno.EACCES:
+        return f"cannot start {program!r}: permission denied (is it executable?)"
+    if code == errno.ENOEXEC:
+        return f"cannot start {program!r}: not an executable format (missing #! line?)"
+    if code is not None:
+        return f"cannot start {program!r}: {message.get('strerror')}"
+    if "error" in message:
+        return f"cannot start {program!r}: {message['error']}"
+    if message.get("timeout"):
+        return f"cannot start {program!r}: its guard did not report within {START_TIMEOUT_S:g} s"
+    return f"cannot start {program!r}: its guard exited with status {returncode}; see {log_path}"

@@ -1,0 +1,125 @@
+"""Log streaming: a thread that copies a child's output pipe to a log file and an echo callback."""
+
+from __future__ import annotations
+
+import os
+import select
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+CHUNK = 65536
+MAX_LINE = 65536  # a longer run of bytes without a newline is echoed in pieces
+
+
+class LogPump:
+    """Copies everything read from `fd` to `log_path` as it comes, and complete lines to `echo`.
+
+    The log file is opened for appending (never truncated) and written unbuffered, so every
+    chunk is in the file as soon as it is read; a partial last line is kept as is. `echo` gets
+    lines without their newline, decoded as UTF-8 with errors="replace"; an echo callback that
+    raises is dropped and the log goes on. `request_drain()` (called once the child has exited)
+    makes the pump read everything already in the pipe and set `drained`, even if leftover
+    grandchildren keep the pipe open; the pump then goes on until end of file.
+    """
+
+    def __init__(self, fd: int, log_path: Path, echo: Callable[[str], None] | None) -> None:
+        self._fd = fd
+        self._log = open(log_path, "ab", buffering=0)  # closed by the pump thread
+        self._echo = echo
+        self._partial = b""
+        self._lock = threading.Lock()
+        self._closed = False
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._fd, False)
+        os.set_blocking(self._wake_w, False)
+        self.drained = threading.Event()
+        self.finished = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"log:{log_path.name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def request_drain(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                os.write(self._wake_w, b"d")
+            except BlockingIOError:
+                pass
+
+    def _run(self) -> None:
+        poller = select.poll()
+        poller.register(self._fd, select.POLLIN)
+        poller.register(self._wake_r, select.POLLIN)
+        try:
+            while True:
+                for fd, _ in poller.poll():
+                    if fd == self._wake_r:
+                        poller.unregister(self._wake_r)
+                        if not self._read_available():
+                            return
+                        self.drained.set()
+                    elif not self._read_available():
+                        return
+        finally:
+            self._close()
+
+    def _read_available(self) -> bool:
+        """Read until the pipe is empty; False at end of file."""
+        while True:
+            try:
+                data = os.read(self._fd, CHUNK)
+            except BlockingIOError:
+                return True
+            if not data:
+                return False
+            self._log.write(data)
+            if self._echo is not None:
+                self._split(data)
+
+    def _split(self, data: bytes) -> None:
+        lines = (self._partial + data).split(b"\n")
+        self._partial = lines.pop()
+        while len(self._partial) > MAX_LINE:
+            lines.append(self._partial[:MAX_LINE])
+            self._partial = self._partial[MAX_LINE:]
+        for line in lines:
+            self._emit(line)
+
+    def _emit(self, line: bytes) -> None:
+        if self._echo is None:
+            return
+        try:
+            self._echo(line.rstrip(b"\r").decode("utf-8", errors="replace"))
+        except Exception:  # a broken echo must not stop the log
+            self._echo = None
+
+    def _close(self) -> None:
+        if self._partial:
+            self._emit(self._partial)
+            self._partial = b""
+        with self._lock:
+            self._closed = True
+            for fd in (self._fd, self._wake_r, self._wake_w):
+                os.close(fd)
+        self._log.close()
+        self.drained.set()
+        self.finished.set()
+
+
+def last_line(path: Path, max_bytes: int = 4096) -> str | None:
+    """The last non-empty line of a log file (decoded leniently), or None."""
+    try:
+        with open(path, "rb") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, size - max_bytes))
+            tail = fh.read()
+    except OSError:
+        return None
+    for line in reversed(tail.splitlines()):
+        text = line.decode("utf-8", errors="replace").strip()
+        if text:
+            return text
+    return None

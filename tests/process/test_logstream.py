@@ -1,0 +1,133 @@
+"""Log streaming: bytes to the file as they come, lines to echo, partial lines, large output."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from hyperwatt.process import last_line, spawn
+from hyperwatt.process.logstream import MAX_LINE, LogPump
+from proc_helpers import base_env, wait_for
+
+
+def _pump(tmp_path: Path, echo=None):  # noqa: ANN001, ANN202
+    read_fd, write_fd = os.pipe()
+    pump = LogPump(read_fd, tmp_path / "x.log", echo)
+    pump.start()
+    return pump, write_fd
+
+
+def test_bytes_reach_the_file_before_the_writer_closes(tmp_path):
+    lines: list[str] = []
+    pump, fd = _pump(tmp_path, lines.append)
+    os.write(fd, b"first line\nsecond ")
+    log = tmp_path / "x.log"
+    assert wait_for(lambda: log.read_bytes() == b"first line\nsecond ", 5)
+    assert lines == ["first line"]
+    os.write(fd, b"half\r\nno newline at end")
+    os.close(fd)
+    assert pump.finished.wait(5)
+    assert log.read_bytes() == b"first line\nsecond half\r\nno newline at end"
+    assert lines == ["first line", "second half", "no newline at end"]
+
+
+def test_invalid_utf8_is_replaced_in_echo_but_kept_in_the_file(tmp_path):
+    lines: list[str] = []
+    pump, fd = _pump(tmp_path, lines.append)
+    os.write(fd, b"caf\xc3\xa9 \xff\xfe\n")
+    os.close(fd)
+    assert pump.finished.wait(5)
+    assert (tmp_path / "x.log").read_bytes() == b"caf\xc3\xa9 \xff\xfe\n"
+    assert lines == ["café \ufffd\ufffd"]
+
+
+def test_a_raising_echo_is_dropped_and_the_log_goes_on(tmp_path):
+    calls = []
+
+    def echo(line: str) -> None:
+        calls.append(line)
+        raise RuntimeError("terminal gone")
+
+    pump, fd = _pump(tmp_path, echo)
+    os.write(fd, b"a\nb\nc\n")
+    os.close(fd)
+    assert pump.finished.wait(5)
+    assert calls == ["a"]
+    assert (tmp_path / "x.log").read_bytes() == b"a\nb\nc\n"
+
+
+def test_an_overlong_line_is_echoed_in_pieces(tmp_path):
+    lines: list[str] = []
+    pump, fd = _pump(tmp_path, lines.append)
+    writer = threading.Thread(target=lambda: (os.write(fd, b"x" * (2 * MAX_LINE + 10)), os.close(fd)))
+    writer.start()
+    assert pump.finished.wait(5)
+    writer.join()
+    assert [len(line) for line in lines] == [MAX_LINE, MAX_LINE, 10]
+
+
+def test_drain_returns_while_another_writer_keeps_the_pipe_open(tmp_path):
+    pump, fd = _pump(tmp_path)
+    os.write(fd, b"all that was written\n")
+    pump.request_drain()
+    assert pump.drained.wait(5)
+    assert not pump.finished.is_set()
+    assert (tmp_path / "x.log").read_bytes() == b"all that was written\n"
+    os.close(fd)
+    assert pump.finished.wait(5)
+
+
+def test_log_is_appended_never_truncated(tmp_path):
+    (tmp_path / "x.log").write_bytes(b"earlier\n")
+    pump, fd = _pump(tmp_path)
+    os.write(fd, b"later\n")
+    os.close(fd)
+    assert pump.finished.wait(5)
+    assert (tmp_path / "x.log").read_bytes() == b"earlier\nlater\n"
+
+
+def test_large_output_is_complete_and_echoed_in_order(script, tmp_path, token):
+    argv = script(
+        "chatty",
+        """
+        import sys
+        for i in range(50000):
+            print(f"line {i:06d} " + "y" * 80)
+        sys.stderr.write("to stderr, no newline")
+        """,
+    )
+    lines: list[str] = []
+    log = tmp_path / "deep" / "dir" / "training.log"
+    handle = spawn(argv, cwd=tmp_path, env=base_env(), log_path=log, token=token, echo=lines.append)
+    assert handle.wait(30) == 0
+    expected = [f"line {i:06d} " + "y" * 80 for i in range(50000)] + ["to stderr, no newline"]
+    assert lines == expected
+    assert log.read_text() == "\n".join(expected)
+
+
+def test_output_is_on_disk_while_the_training_runs(script, tmp_path, token):
+    argv = script(
+        "slow",
+        """
+        import sys, time
+        print("epoch 1 done", flush=True)
+        time.sleep(30)
+        """,
+    )
+    log = tmp_path / "training.log"
+    handle = spawn(argv, cwd=tmp_path, env=base_env(), log_path=log, token=token)
+    assert wait_for(lambda: log.exists() and log.read_text() == "epoch 1 done\n", 5)
+    assert handle.poll() is None
+    handle.stop(grace_s=1.0)
+
+
+def test_last_line_skips_trailing_blank_lines(tmp_path):
+    path = tmp_path / "run.log"
+    assert last_line(path) is None
+    path.write_bytes(b"")
+    assert last_line(path) is None
+    path.write_bytes(b"start\nCNN training not yet implemented\n\n  \n")
+    assert last_line(path) == "CNN training not yet implemented"
+    path.write_bytes(b"x" * 10000 + b"\ntail")
+    assert last_line(path) == "tail"

@@ -1,0 +1,108 @@
+"""Stopping whole trees: grandchildren that escaped into their own session or group, escalation."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+
+from hyperwatt.process import find_tagged, kill_tagged, spawn
+from proc_helpers import TREE_SCRIPT, base_env, running, tree_pids, wait_for
+
+
+def _spawn_tree(tmp_path: Path, token: str, *extra: str):  # noqa: ANN202
+    path = tmp_path / "tree.py"
+    path.write_text(TREE_SCRIPT)
+    out = tmp_path / "out"
+    out.mkdir()
+    argv = [sys.executable, str(path), str(out), *extra]
+    handle = spawn(argv, cwd=tmp_path, env=base_env(), log_path=tmp_path / "log.txt", token=token)
+    return handle, tree_pids(out)
+
+
+def test_stop_kills_the_whole_tree_including_escaped_grandchildren(tmp_path, token):
+    handle, pids = _spawn_tree(tmp_path, token)
+    assert handle.pid == pids["training"]
+    assert set(pids.values()) <= set(handle.pids())  # the scrubbed one is found through the guard
+    tagged = {p.pid for p in find_tagged(token)}
+    assert {pids["plain"], pids["session"], pids["group"]} <= tagged
+    assert pids["scrubbed"] not in tagged
+
+    result = handle.stop(grace_s=2.0)
+
+    assert result.survivors == [] and not result.escalated
+    assert 0 < result.latency_s < 2.0
+    assert not any(running(pid) for pid in pids.values())
+    assert handle.returncode == -signal.SIGTERM
+    assert handle.pids() == [] and find_tagged(token) == []
+
+
+def test_stop_escalates_to_sigkill_when_sigterm_is_ignored(tmp_path, token):
+    handle, pids = _spawn_tree(tmp_path, token, "ignore-term")
+    result = handle.stop(grace_s=0.2)
+    assert result.escalated and result.survivors == []
+    assert 0.2 <= result.latency_s < 3.0
+    assert handle.returncode == -signal.SIGKILL
+    assert not any(running(pid) for pid in pids.values())
+
+
+def test_stop_is_idempotent_and_fast_once_stopped(tmp_path, token):
+    handle, _ = _spawn_tree(tmp_path, token)
+    first = handle.stop(grace_s=1.0)
+    second = handle.stop(grace_s=1.0)
+    assert first.survivors == second.survivors == []
+    assert not second.escalated
+    assert handle.returncode == -signal.SIGTERM
+
+
+def test_stop_after_exit_kills_leftover_daemons(script, tmp_path, token):
+    argv = script(
+        "daemonize",
+        """
+        import subprocess, sys
+        kid = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                               start_new_session=True, stdout=subprocess.DEVNULL)
+        print(kid.pid)
+        """,
+    )
+    handle = spawn(argv, cwd=tmp_path, env=base_env(), log_path=tmp_path / "log.txt", token=token)
+    assert handle.wait(10) == 0
+    daemon = int((tmp_path / "log.txt").read_text())
+    assert running(daemon) and daemon in handle.pids()
+    result = handle.stop(grace_s=1.0)
+    assert result.survivors == [] and not running(daemon)
+
+
+def test_wait_returns_even_if_a_leftover_grandchild_holds_the_log_pipe(script, tmp_path, token):
+    argv = script(
+        "holder",
+        """
+        import subprocess, sys
+        subprocess.Popen([sys.executable, "-c",
+                          "import time; print('late line', flush=True); time.sleep(0.5);"
+                          "print('after parent', flush=True); time.sleep(60)"])
+        print("parent done", flush=True)
+        """,
+    )
+    handle = spawn(argv, cwd=tmp_path, env=base_env(), log_path=tmp_path / "log.txt", token=token)
+    assert handle.wait(5) == 0
+    assert "parent done" in (tmp_path / "log.txt").read_text()
+    log = tmp_path / "log.txt"
+    assert wait_for(lambda: "after parent" in log.read_text(), 5)  # still streamed
+    assert handle.stop(grace_s=1.0).survivors == []
+
+
+def test_kill_tagged_kills_every_process_with_the_token_and_only_those(script, tmp_path, token):
+    other = token + "-other"
+    sleeper = script("sleeper", "import time; time.sleep(60)")
+    mine = spawn(sleeper, cwd=tmp_path, env=base_env(), log_path=tmp_path / "a.log", token=token)
+    theirs = spawn(sleeper, cwd=tmp_path, env=base_env(), log_path=tmp_path / "b.log", token=other)
+    try:
+        result = kill_tagged(token, grace_s=1.0)
+        assert result.survivors == [] and not result.escalated
+        assert mine.wait(5) == -signal.SIGTERM
+        assert theirs.poll() is None and running(theirs.pid)
+    finally:
+        theirs.stop(grace_s=1.0)
+
+
