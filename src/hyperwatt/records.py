@@ -36,6 +36,8 @@ class Attempt(_Record):
     metric_problems: list[str] = Field(default_factory=list)
     error: str | None = None
     succeeded: bool = False
+    #: processes the training left behind when its main process exited (killed by us)
+    orphans: list[str] = Field(default_factory=list)
 
 
 class SensorEnergy(_Record):

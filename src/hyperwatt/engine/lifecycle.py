@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from statistics import fmean
 from typing import Any
 
+import psutil
+
 from hyperwatt import metrics as metrics_mod
 from hyperwatt.engine import energy as energy_mod
 from hyperwatt.engine.command import build_argv, build_env, workdir
@@ -195,6 +197,7 @@ class ExperimentRun:
         code = self._wait(handle, attempt)
         if ctx.monitor is not None:
             ctx.monitor.sample_now()
+        self._reap_orphans(handle, attempt)
         self.window.t1_mono = handle.ended_mono or ctx.clock.monotonic()
         self.window.t1_wall = handle.ended_wall or ctx.clock.time()
         attempt.ended_wall = self.window.t1_wall
@@ -235,6 +238,19 @@ class ExperimentRun:
                 attempt.timed_out = True
                 handle.stop(grace_s=2.0)
                 return handle.returncode
+
+    @staticmethod
+    def _reap_orphans(handle: ProcessHandle, attempt: Attempt) -> None:
+        """Children that outlive the training's main process are killed at once and named."""
+        left = []
+        for pid in handle.pids():
+            try:
+                left.append(f"pid {pid}: {' '.join(psutil.Process(pid).cmdline())[:200]}")
+            except psutil.Error:
+                continue
+        if left:
+            handle.stop(grace_s=0.5)
+            attempt.orphans = left
 
     def _note_pids(self, handle: ProcessHandle) -> None:
         self.window.fg_pids.update(handle.pids())

@@ -25,6 +25,12 @@ def check(record: ExperimentRecord, policy: ParallelPolicy) -> list[Flag]:
                           message=f"{len(record.leaks)} process(es) survived the experiment: "
                           + "; ".join(record.leaks[:3]),
                           fix="the leaked processes were killed; check the workload for daemons it starts"))
+    orphans = [o for a in record.attempts for o in a.orphans]
+    if orphans:
+        flags.append(Flag(code="orphan_processes", severity="warning",
+                          message=f"the training left {len(orphans)} process(es) running at exit (killed): "
+                          + "; ".join(orphans[:3]),
+                          fix="make the training wait for (or stop) the processes it starts"))
     flags += _energy_flags(record)
     if record.mode == "parallel":
         flags += _background_flags(record, policy)
