@@ -12,11 +12,13 @@ Every training runs under a small guard process (`_guard.py`, standard library o
   descendant can be found by a /proc scan (`find_tagged`, `leak_scan`) even after ``setsid`` or a
   process-group change. The guard is a child subreaper, so orphaned descendants (even ones that
   scrubbed their environment) stay below it while it lives.
-- **Stop** (`ProcessHandle.stop`, `kill_tagged`, `BackgroundLoop.stop`): SIGTERM to the process
-  group at once, then to every descendant and tagged process one by one; poll every 5 ms; SIGKILL
-  after the grace period; a last scan catches late forks. The latency, whether SIGKILL was needed,
-  and any survivors come back in a `StopResult`. The process group is signalled only while the
-  guard is unreaped, so a recycled pid can never be hit.
+- **Stop** (`ProcessHandle.stop`, `kill_tagged`, `BackgroundLoop.stop`): one /proc snapshot
+  lists the tree (read directly by `proctable.py`, several times faster than psutil); each
+  process gets SIGTERM, then the process group; poll every 5 ms; SIGKILL after the grace period;
+  once all are gone a full token scan verifies nothing is left (and stops anything it finds).
+  The latency (until the last process was seen gone), whether SIGKILL was needed and any
+  survivors come back in a `StopResult`. The group is signalled only while the guard is
+  unreaped, so a recycled pid can never be hit.
 - **kill -9 of the runner.** The guard watches the runner's *process* through a pidfd (a 50 ms
   ``getppid`` poll where pidfds are missing), not through PR_SET_PDEATHSIG, which fires when the
   forking *thread* exits. When the runner dies it SIGTERMs the group, its descendants and every

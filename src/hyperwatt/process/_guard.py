@@ -24,7 +24,6 @@ The guard
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import json
 import os
 import resource
@@ -33,8 +32,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
-TOKEN_ENV = "HYPERWATT_TOKEN"
+TOKEN_ENV = "HYPERWATT_TOKEN"  # as in proctable.py
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 _PARENT_POLL_S = 0.05
@@ -91,10 +91,11 @@ def _ignore(signum: int, frame: object) -> None:
 
 
 def _libc() -> ctypes.CDLL | None:
+    """libc through the interpreter's own symbols (find_library would run ldconfig)."""
     if not sys.platform.startswith("linux"):
         return None
     try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return ctypes.CDLL(None, use_errno=True)
     except OSError:
         return None
 
@@ -106,7 +107,7 @@ def _pidfd(pid: int) -> int | None:
         return None
 
 
-def _die_with(libc: ctypes.CDLL | None, guard_pid: int):  # type: ignore[no-untyped-def]
+def _die_with(libc: ctypes.CDLL | None, guard_pid: int) -> Callable[[], None]:
     """The training's pre-exec hook: SIGKILL when the guard dies (safe: one thread here)."""
 
     def setup() -> None:
@@ -171,25 +172,33 @@ def _exit_like(status: int) -> None:
 def _kill_tree(token: str, training_pid: int, grace_s: float) -> None:
     """SIGTERM the tree, wait up to grace_s, SIGKILL what is left, wait for it to go."""
     pgid = os.getpgid(0)
-    if _process_table() is None:  # no /proc: the process group is all we can reach
+    if not os.path.isdir("/proc"):  # the process group is all we can reach
         os.killpg(pgid, signal.SIGTERM)
         time.sleep(grace_s)
         os.killpg(pgid, signal.SIGKILL)  # the guard goes with it, its duty done
         return
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from proctable import descendants, snapshot  # beside this file; stdlib only on Linux
+
+    def targets() -> list[int]:
+        """Live pids of the tree: our descendants, our group, every process with the token."""
+        table = snapshot(read_tokens=bool(token))
+        found = descendants(table, os.getpid())
+        found |= {p for p, row in table.items() if row.pgrp == pgid or row.token == token}
+        return sorted(p for p in found if not table[p].zombie)
+
     deadline = time.monotonic() + grace_s
     sig = signal.SIGTERM
     sent: set[tuple[int, int]] = set()
     while True:
         _reap(training_pid)
-        targets = _targets(token, pgid)
-        if not targets:
-            return
+        pids = targets()
         now = time.monotonic()
-        if now >= deadline + _KILL_WAIT_S:
+        if not pids or now >= deadline + _KILL_WAIT_S:
             return
         if now >= deadline:
             sig = signal.SIGKILL
-        for pid in targets:
+        for pid in pids:
             if (pid, sig) not in sent:
                 sent.add((pid, sig))
                 try:
@@ -197,57 +206,6 @@ def _kill_tree(token: str, training_pid: int, grace_s: float) -> None:
                 except OSError:
                     pass
         time.sleep(_KILL_POLL_S)
-
-
-def _targets(token: str, pgid: int) -> list[int]:
-    """Live pids of the tree: our group, our descendants and every process carrying the token."""
-    me = os.getpid()
-    table = _process_table() or {}
-    children: dict[int, list[int]] = {}
-    for pid, (_, ppid, _) in table.items():
-        children.setdefault(ppid, []).append(pid)
-    found: set[int] = set()
-    stack = [me]
-    while stack:
-        for kid in children.get(stack.pop(), []):
-            if kid not in found:
-                found.add(kid)
-                stack.append(kid)
-    found.update(pid for pid, (_, _, pgrp) in table.items() if pgrp == pgid)
-    if token:
-        needle = f"\0{TOKEN_ENV}={token}\0".encode()
-        found.update(pid for pid in table if pid not in found and _carries(pid, needle))
-    found.discard(me)
-    return sorted(pid for pid in found if table[pid][0] != "Z")
-
-
-def _process_table() -> dict[int, tuple[str, int, int]] | None:
-    """pid -> (state, ppid, pgrp) from /proc; None where /proc is missing."""
-    try:
-        names = os.listdir("/proc")
-    except OSError:
-        return None
-    table: dict[int, tuple[str, int, int]] = {}
-    for name in names:
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as fh:
-                raw = fh.read()
-        except OSError:
-            continue
-        fields = raw[raw.rfind(b")") + 2 :].split()
-        if len(fields) >= 3:
-            table[int(name)] = (fields[0].decode(), int(fields[1]), int(fields[2]))
-    return table
-
-
-def _carries(pid: int, needle: bytes) -> bool:
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as fh:
-            return needle in b"\0" + fh.read()
-    except OSError:
-        return False
 
 
 if __name__ == "__main__":

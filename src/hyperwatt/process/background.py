@@ -35,6 +35,7 @@ class BackgroundRun:
 
     @property
     def duration_s(self) -> float | None:
+        """Monotonic seconds from start to end; None while running."""
         if self.ended_mono is None:
             return None
         return self.ended_mono - self.started_mono
@@ -62,8 +63,8 @@ class BackgroundLoop:
         crash_loop_runs: int = 3,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        if crash_loop_runs < 1:
-            raise ValueError("crash_loop_runs must be at least 1")
+        if crash_loop_runs < 1 or restart_delay_s < 0 or min_run_s < 0:
+            raise ValueError("need crash_loop_runs >= 1, restart_delay_s >= 0, min_run_s >= 0")
         self._argv = list(argv)
         self._cwd = Path(cwd)
         self._env = dict(env)
@@ -82,7 +83,7 @@ class BackgroundLoop:
         self._stop_lock = threading.Lock()
         self._stop_grace_s = 0.0
         self._stop_result: StopResult | None = None
-        self._late_stop: StopResult | None = None  # a run started while stop() was running
+        self._late_stop: tuple[float, StopResult] | None = None  # a run spawned during stop()
         self._reason: str | None = None
         self._thread = threading.Thread(target=self._supervise, name="background", daemon=True)
 
@@ -98,7 +99,7 @@ class BackgroundLoop:
     def stop(self, grace_s: float = 0.05) -> StopResult:
         """Stop restarting and stop the live run's whole tree; idempotent (the first result).
 
-        latency_s runs from the request until no process carrying the token is left.
+        latency_s runs from the request until the last process carrying the token was seen gone.
         """
         with self._stop_lock:
             if self._stop_result is not None:
@@ -109,16 +110,18 @@ class BackgroundLoop:
                 self._stop_grace_s = grace_s
                 self._stop_event.set()
                 handle = self._current
-            parts = [handle.stop(grace_s)] if handle is not None else []
+            parts = [self._timed_stop(handle, grace_s)] if handle is not None else []
             if self._thread.is_alive():
                 self._thread.join(JOIN_TIMEOUT_S)
             if self._late_stop is not None:
                 parts.append(self._late_stop)
-            parts.append(kill_tagged(self._token, grace_s, clock=self._clock))
+            if not parts:  # between runs: make sure no leftover carries the token
+                called = self._clock.monotonic()
+                parts.append((called, kill_tagged(self._token, grace_s, clock=self._clock)))
             self._stop_result = StopResult(
-                latency_s=self._clock.monotonic() - start,
-                escalated=any(r.escalated for r in parts),
-                survivors=sorted({pid for r in parts for pid in r.survivors}),
+                latency_s=max(called + r.latency_s for called, r in parts) - start,
+                escalated=any(r.escalated for _, r in parts),
+                survivors=sorted({pid for _, r in parts for pid in r.survivors}),
             )
             return self._stop_result
 
@@ -165,6 +168,13 @@ class BackgroundLoop:
     # --- the supervisor thread
 
     def _supervise(self) -> None:
+        try:
+            self._restart_until_stopped()
+        except Exception as exc:  # never die silently: the engine reads the reason
+            with self._lock:
+                self._reason = self._reason or f"background supervisor failed: {exc!r}"
+
+    def _restart_until_stopped(self) -> None:
         while True:
             with self._lock:
                 handle = self._current
@@ -194,7 +204,11 @@ class BackgroundLoop:
                     self._reason = f"run {index} could not start: {exc}"
                 return
             if self._stop_event.is_set():  # stop() came while we were spawning: stop it here
-                self._late_stop = handle.stop(self._stop_grace_s)
+                self._late_stop = self._timed_stop(handle, self._stop_grace_s)
+
+    def _timed_stop(self, handle: ProcessHandle, grace_s: float) -> tuple[float, StopResult]:
+        called = self._clock.monotonic()
+        return called, handle.stop(grace_s)
 
     def _launch(self, index: int) -> ProcessHandle:
         handle = spawn(
@@ -221,17 +235,19 @@ class BackgroundLoop:
         return False
 
     def _record(self, index: int, handle: ProcessHandle) -> BackgroundRun:
-        ended = handle.ended_mono
+        code = handle.returncode  # read first: the handle sets ended_* before returncode
+        ended_mono = handle.ended_mono if code is not None else None
+        ended_wall = handle.ended_wall if code is not None else None
         stop = self._stop_mono
         return BackgroundRun(
             index=index,
             started_wall=handle.started_wall,
             started_mono=handle.started_mono,
-            ended_wall=handle.ended_wall,
-            ended_mono=ended,
-            exit_code=handle.returncode,
+            ended_wall=ended_wall,
+            ended_mono=ended_mono,
+            exit_code=code,
             log_path=handle.log_path,
-            stopped_by_us=stop is not None and (ended is None or ended >= stop),
+            stopped_by_us=stop is not None and (ended_mono is None or ended_mono >= stop),
         )
 
 

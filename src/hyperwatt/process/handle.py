@@ -19,13 +19,14 @@ import psutil
 from hyperwatt.clock import SYSTEM_CLOCK, Clock
 from hyperwatt.errors import HyperwattError
 from hyperwatt.process.logstream import LogPump
+from hyperwatt.process.proctable import descendants, snapshot
 from hyperwatt.process.tree import (
     TOKEN_ENV,
     StopResult,
     check_token,
-    find_tagged,
     is_alive,
     terminate_processes,
+    to_processes,
 )
 
 GUARD_SCRIPT = Path(__file__).with_name("_guard.py")
@@ -101,7 +102,7 @@ class ProcessHandle:
 
     def pids(self) -> list[int]:
         """Live pids of the whole tree: guard, its descendants, and every process with our token."""
-        return sorted(p.pid for p in self._tree() if is_alive(p))
+        return sorted(p.pid for p in self._tree(with_tokens=True) if is_alive(p))
 
     def stop(self, grace_s: float = 2.0) -> StopResult:
         """SIGTERM the group and every process of the tree, SIGKILL after grace_s; idempotent.
@@ -110,22 +111,30 @@ class ProcessHandle:
         """
         with self._stop_lock:
             result = terminate_processes(
-                self._tree, grace_s, clock=self._clock, signal_groups=self._signal_group
+                lambda: self._tree(with_tokens=not self._guard_alive()),
+                grace_s,
+                clock=self._clock,
+                signal_groups=self._signal_group,
+                verify=lambda: self._tree(with_tokens=True),
             )
         self._finished.wait(FINISH_WAIT_S)
         return result
 
-    def _tree(self) -> set[psutil.Process]:
-        found: set[psutil.Process] = set()
-        guard = self._guard
-        if guard is not None and is_alive(guard):
-            found.add(guard)
-            try:
-                found.update(guard.children(recursive=True))
-            except psutil.Error:
-                pass
-        found.update(find_tagged(self.token))
-        return found
+    def _guard_alive(self) -> bool:
+        return self._guard is not None and is_alive(self._guard)
+
+    def _tree(self, with_tokens: bool) -> list[psutil.Process]:
+        """The guard, its descendants and its group members (all found while the guard lives:
+        it is a subreaper), plus every process carrying our token if with_tokens."""
+        table = snapshot(read_tokens=with_tokens)
+        pids: set[int] = set()
+        if self._guard_alive():
+            pids.add(self.guard_pid)
+            pids |= descendants(table, self.guard_pid)
+            pids |= {pid for pid, row in table.items() if row.pgrp == self.pgid}
+        if with_tokens:
+            pids |= {pid for pid, row in table.items() if row.token == self.token}
+        return to_processes(pid for pid in pids if pid in table and not table[pid].zombie)
 
     def _signal_group(self, sig: int) -> None:
         # Until the guard is reaped its pid cannot be reused, so the group is surely ours.
@@ -193,6 +202,7 @@ def spawn(
         os.close(log_r)
         os.close(log_w)
         raise HyperwattError(f"cannot write log {log_path}: {exc.strerror}") from None
+    pump.start()  # before the launch: if it fails, closing log_w ends the pump
     status_r, status_w = os.pipe()
     guard_argv = [sys.executable, "-I", "-S", str(GUARD_SCRIPT), str(status_w), str(os.getpid())]
     try:
@@ -212,14 +222,16 @@ def spawn(
     finally:
         os.close(log_w)
         os.close(status_w)
-    pump.start()
     try:
         message = _read_status(status_r)
     finally:
         os.close(status_r)
     if "pid" not in message:
         if message.get("timeout"):
-            os.killpg(proc.pid, signal.SIGKILL)
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         returncode = proc.wait()
         pump.finished.wait(FINISH_WAIT_S)
         raise HyperwattError(_start_error(args[0], cwd, log_path, message, returncode))
@@ -260,14 +272,15 @@ def _check_env(env: Mapping[str, str]) -> dict[str, str]:
 
 def _read_status(fd: int) -> dict[str, object]:
     """The guard's one-line JSON report: {"pid": N}, an exec error, {} (it died), or timeout."""
+    poller = select.poll()  # not select(): the runner may hold more than 1024 descriptors
+    poller.register(fd, select.POLLIN)
     data = b""
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return {"timeout": True}
-        ready, _, _ = select.select([fd], [], [], remaining)
-        if not ready:
+        if not poller.poll(remaining * 1000):
             continue
         chunk = os.read(fd, 4096)
         if not chunk:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import sys
 import uuid
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
@@ -13,21 +11,19 @@ from dataclasses import dataclass, field
 import psutil
 
 from hyperwatt.clock import SYSTEM_CLOCK, Clock
+from hyperwatt.process.proctable import TOKEN_ENV, snapshot
 
-TOKEN_ENV = "HYPERWATT_TOKEN"
 POLL_S = 0.005
 KILL_WAIT_S = 5.0
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]{0,199}")
-_TOKEN_PREFIX = f"{TOKEN_ENV}=".encode()
-_HAS_PROC = sys.platform.startswith("linux") and os.path.isdir("/proc")
 
 
 @dataclass(frozen=True)
 class StopResult:
     """How stopping a process tree went."""
 
-    latency_s: float  # from the stop request until no process of the tree is left
+    latency_s: float  # from the stop request until the last process of the tree was seen gone
     escalated: bool  # SIGKILL was needed after the grace period
     survivors: list[int] = field(default_factory=list)  # pids still alive afterwards
 
@@ -49,6 +45,13 @@ def find_tagged(token: str) -> list[psutil.Process]:
     return [p for p, _ in scan_tokens({check_token(token)})]
 
 
+def scan_tokens(tokens: Collection[str]) -> list[tuple[psutil.Process, str]]:
+    """Every live process (but this one) carrying one of the tokens, with the token it carries."""
+    table = snapshot(read_tokens=True)
+    hits = {pid: row.token for pid, row in table.items() if row.token in tokens and not row.zombie}
+    return [(proc, hits[proc.pid]) for proc in to_processes(hits) if is_alive(proc)]
+
+
 def kill_tagged(token: str, grace_s: float = 2.0, *, clock: Clock = SYSTEM_CLOCK) -> StopResult:
     """SIGTERM every process carrying the token, SIGKILL what is left after grace_s."""
     check_token(token)
@@ -61,83 +64,70 @@ def terminate_processes(
     *,
     clock: Clock = SYSTEM_CLOCK,
     signal_groups: Callable[[int], None] | None = None,
+    verify: Callable[[], Iterable[psutil.Process]] | None = None,
 ) -> StopResult:
-    """Stop every process `collect()` returns, and whatever it returns later, as one tree.
+    """Stop every process `collect()` returns as one tree.
 
-    The processes are listed and signalled one by one first (listing after a parent died could
-    miss its orphans), then `signal_groups(sig)` is called (and again on escalation) so whole
-    process groups get the signal. They are polled every POLL_S and sent SIGKILL after grace_s. `collect` is asked again once all known ones are gone, to catch late
-    forks; the tree counts as stopped when that finds nothing new. Gives up KILL_WAIT_S after
-    escalating and reports the survivors.
+    The processes are listed and signalled (SIGTERM) one by one first, so a parent dying early
+    cannot orphan children before they are known; then `signal_groups(sig)` signals whole
+    process groups. They are polled every POLL_S and sent SIGKILL after grace_s. Once all are
+    gone, `verify()` (default: `collect`) looks again; anything new is stopped the same way.
+    The latency ends when the last process was seen gone (a verification that finds nothing
+    does not count). Gives up KILL_WAIT_S after the escalation and reports the survivors.
     """
+    verify = verify or collect
     start = clock.monotonic()
     targets: set[psutil.Process] = set()
     sig = signal.SIGTERM
 
-    def sweep() -> bool:
-        fresh = [p for p in collect() if p not in targets]
+    def add(procs: Iterable[psutil.Process]) -> bool:
+        fresh = [p for p in procs if p not in targets]
         for proc in fresh:
             targets.add(proc)
             _send(proc, sig)
         return bool(fresh)
 
-    sweep()  # before the group signal: a dying parent would orphan its untagged children
+    add(collect())
     if signal_groups is not None:
-        signal_groups(signal.SIGTERM)
+        signal_groups(sig)
     escalated = False
     deadline = start + grace_s
+    gone_mono: float | None = None
     while True:
         alive = [p for p in targets if is_alive(p)]
         now = clock.monotonic()
         if not alive:
-            if sweep() and now < deadline + KILL_WAIT_S:
-                continue
+            gone_mono = now
+            if add(verify()):
+                gone_mono = None
+                if now < deadline + KILL_WAIT_S:
+                    continue
             break
         if not escalated and now >= deadline:
             escalated = True
             sig = signal.SIGKILL
             if signal_groups is not None:
-                signal_groups(signal.SIGKILL)
+                signal_groups(sig)
             for proc in alive:
                 _send(proc, sig)
-            sweep()
+            add(collect())
         elif escalated and now >= deadline + KILL_WAIT_S:
             break
         clock.sleep(POLL_S)
-    latency_s = clock.monotonic() - start
+    end = gone_mono if gone_mono is not None else clock.monotonic()
     survivors = sorted(p.pid for p in targets if is_alive(p))
-    return StopResult(latency_s=latency_s, escalated=escalated, survivors=survivors)
+    return StopResult(latency_s=end - start, escalated=escalated, survivors=survivors)
 
 
-def scan_tokens(tokens: Collection[str]) -> list[tuple[psutil.Process, str]]:
-    """Every live process (but this one) carrying one of the tokens, with the token it carries."""
-    me = os.getpid()
-    found: list[tuple[psutil.Process, str]] = []
-    for proc in psutil.process_iter():
-        if proc.pid == me:
-            continue
-        carried = _token_of(proc)
-        if carried in tokens and is_alive(proc):
-            found.append((proc, carried))
-    return found
-
-
-def _token_of(proc: psutil.Process) -> str | None:
-    """The process's HYPERWATT_TOKEN, or None (also when its environment cannot be read)."""
-    if _HAS_PROC:  # raw read: several times cheaper than psutil's parsed environ()
+def to_processes(pids: Iterable[int]) -> list[psutil.Process]:
+    """psutil handles (which detect pid reuse from here on) for the pids still there."""
+    procs = []
+    for pid in pids:
         try:
-            with open(f"/proc/{proc.pid}/environ", "rb") as fh:
-                raw = fh.read()
-        except OSError:
-            return None
-        for entry in raw.split(b"\0"):
-            if entry.startswith(_TOKEN_PREFIX):
-                return entry[len(_TOKEN_PREFIX) :].decode(errors="replace")
-        return None
-    try:
-        return proc.environ().get(TOKEN_ENV)
-    except psutil.Error:
-        return None
+            procs.append(psutil.Process(pid))
+        except psutil.Error:
+            pass
+    return procs
 
 
 def is_alive(proc: psutil.Process) -> bool:
