@@ -60,10 +60,15 @@ def test_zombies_are_not_leaks(tmp_path, token):
     zombie.wait()
 
 
-@pytest.mark.parametrize("bad", ["", "a b", "a=b", "x\0y", "-leading-dash"])
+@pytest.mark.parametrize("bad", ["", "a b", "x\0y", "tab\there", "new\nline", "x" * 257, 42])
 def test_bad_tokens_are_rejected(bad):
     with pytest.raises(ValueError):
         check_token(bad)
+
+
+@pytest.mark.parametrize("good", ["hw-examples_mnist_ff_001_parallel_a1b2c3-bg", "a=b", "x" * 256])
+def test_experiment_style_tokens_are_accepted(good):
+    assert check_token(good) == good
 
 
 def test_new_tokens_are_unique_and_valid():

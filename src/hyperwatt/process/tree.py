@@ -16,7 +16,7 @@ from hyperwatt.process.proctable import TOKEN_ENV, snapshot
 POLL_S = 0.005
 KILL_WAIT_S = 5.0
 
-_TOKEN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]{0,199}")
+_TOKEN_RE = re.compile(r"[^\s\x00-\x1f\x7f]{1,256}")  # printable, no spaces
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def new_token(prefix: str = "hw") -> str:
 def check_token(token: str) -> str:
     """Return token if it is usable in an environment variable and a /proc scan, else raise."""
     if not isinstance(token, str) or not _TOKEN_RE.fullmatch(token):
-        raise ValueError(f"bad process token {token!r}: use letters, digits and ._:@+- only")
+        raise ValueError(f"bad process token {token!r}: 1-256 printable characters, no spaces")
     return token
 
 
