@@ -1,0 +1,164 @@
+"""Effects of hyperparameters: Spearman rank correlations and changes relative to the default setting."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal, Sequence
+
+from scipy import stats as _st
+
+from hyperwatt.analysis.formatting import p_phrase
+from hyperwatt.analysis.goals import percent_scale
+from hyperwatt.analysis.quantities import Quantity, measure
+from hyperwatt.analysis.settings import format_value, numeric
+from hyperwatt.analysis.stats import COVERAGE_K, SettingStats, Summary
+from hyperwatt.records import ExperimentRecord
+
+#: Fewer points than this give no correlation.
+MIN_POINTS = 3
+
+
+@dataclass(frozen=True)
+class Correlation:
+    """Spearman's ρ between a hyperparameter and a quantity over individual valid runs."""
+
+    hyperparameter: str
+    quantity: Quantity
+    n: int
+    rho: float
+    p_value: float
+
+    def text(self) -> str:
+        rho = f"{self.rho:+.2f}".replace("-", "−")
+        return f"{self.hyperparameter} vs {self.quantity.label}: ρ = {rho} ({p_phrase(self.p_value)}, n = {self.n})"
+
+
+def correlations(records: Sequence[ExperimentRecord], hyperparameters: Sequence[str],
+                 quantities: Sequence[Quantity]) -> list[Correlation]:
+    """ρ and its p-value for every numeric hyperparameter × quantity with ≥ 3 runs and variation in both."""
+    out = []
+    for hp in hyperparameters:
+        xs_all = [numeric(r.hyperparameters.get(hp)) for r in records]
+        for q in quantities:
+            pairs = [(x, measure(r, q)[0]) for x, r in zip(xs_all, records, strict=True)]
+            pts = [(x, y) for x, y in pairs if x is not None and y is not None]
+            if len(pts) < MIN_POINTS or len({x for x, _ in pts}) < 2 or len({y for _, y in pts}) < 2:
+                continue
+            res = _st.spearmanr([x for x, _ in pts], [y for _, y in pts])
+            rho, p = float(res.statistic), float(res.pvalue)
+            if math.isfinite(rho):
+                out.append(Correlation(hp, q, len(pts), rho, p))
+    return out
+
+
+@dataclass(frozen=True)
+class HyperparameterChange:
+    name: str
+    reference: Any
+    value: Any
+
+    @property
+    def ratio(self) -> float | None:
+        a, b = numeric(self.reference), numeric(self.value)
+        if a is None or b is None or isinstance(self.value, bool) or a == 0 or b / a <= 0:
+            return None
+        return b / a
+
+    def text(self, compact: bool = False) -> str:
+        r = self.ratio
+        if compact and r is not None:
+            return f"{self.name} ×{r:.3g}"
+        move = f"{self.name} {format_value(self.reference)}→{format_value(self.value)}"
+        return move + (f" (×{r:.3g})" if r is not None else "")
+
+
+@dataclass(frozen=True)
+class Delta:
+    """A quantity of a setting against the default setting.
+
+    `change` is relative (fraction) for energy, duration and most metrics, or a difference in
+    percentage points (`unit` "pp") for proportion metrics such as accuracy. `uncertainty` is the
+    expanded (k = 2) uncertainty of `change`, from both settings' spread and measurement bounds;
+    None when neither setting has a spread or bound. `p_value`: Welch's t-test over runs (n ≥ 2 each).
+    """
+
+    quantity: Quantity
+    reference: float
+    value: float
+    change: float
+    uncertainty: float | None
+    unit: Literal["%", "pp"]
+    p_value: float | None
+
+    def text(self) -> str:
+        if self.unit == "pp":
+            body = f"{_pp(self.change)} pp"
+            unc = "" if self.uncertainty is None else f" ± {self.uncertainty:.2g}"
+        else:
+            body = f"{self.change * 100:+.1f}%"
+            unc = "" if self.uncertainty is None else f" ± {self.uncertainty * 100:.1f}%"
+        return f"{self.quantity.label} {body.replace('-', '−')}{unc}"
+
+
+def _pp(x: float) -> str:
+    """Signed percentage points: one decimal; two significant digits below 0.1."""
+    return format(x, "+.2g" if 0 < abs(x) < 0.1 else "+.1f")
+
+
+@dataclass(frozen=True)
+class SettingChange:
+    """A setting against the group's default: what changed and what it did."""
+
+    setting: SettingStats
+    changes: tuple[HyperparameterChange, ...]
+    deltas: tuple[Delta, ...]
+
+    def delta(self, q: Quantity) -> Delta | None:
+        return next((d for d in self.deltas if d.quantity.key == q.key), None)
+
+    def text(self, quantities: Sequence[Quantity] | None = None) -> str:
+        """e.g. `learning_rate ×2 → GPU energy −3.0% ± 1.0%, test_accuracy +0.40 pp`."""
+        wanted = self.deltas if quantities is None else [d for q in quantities if (d := self.delta(q))]
+        what = ", ".join(c.text(compact=True) for c in self.changes) or self.setting.name
+        return f"{what} → " + (", ".join(d.text() for d in wanted) or "no common quantity measured")
+
+
+def changes_vs_reference(settings: Sequence[SettingStats], reference: SettingStats,
+                         quantities: Sequence[Quantity]) -> list[SettingChange]:
+    out = []
+    for s in settings:
+        if s.key_hash == reference.key_hash:
+            continue
+        names = sorted(set(s.hyperparameters) | set(reference.hyperparameters),
+                       key=lambda k: (k not in s.mutated, k))
+        changes = tuple(HyperparameterChange(k, reference.hyperparameters.get(k), s.hyperparameters.get(k))
+                        for k in names if reference.hyperparameters.get(k) != s.hyperparameters.get(k))
+        deltas = []
+        for q in quantities:
+            ref, cur = reference.get(q), s.get(q)
+            if ref is not None and cur is not None:
+                d = delta(q, ref, cur)
+                if d is not None:
+                    deltas.append(d)
+        out.append(SettingChange(s, changes, tuple(deltas)))
+    return out
+
+
+def delta(q: Quantity, ref: Summary, cur: Summary) -> Delta | None:
+    """`cur` against `ref`; None when a relative change is undefined (reference mean 0)."""
+    p = None
+    if ref.n >= 2 and cur.n >= 2 and (ref.std or cur.std):
+        p = float(_st.ttest_ind(cur.values, ref.values, equal_var=False).pvalue)
+    scale = percent_scale(q.metric, ref.values + cur.values) if q.metric else None
+    u_ref, u_cur = ref.standard_uncertainty, cur.standard_uncertainty
+    known = [u for u in (u_ref, u_cur) if u is not None]
+    if scale is not None:
+        unc = COVERAGE_K * scale * math.sqrt(sum(u * u for u in known)) if known else None
+        return Delta(q, ref.mean, cur.mean, (cur.mean - ref.mean) * scale, unc, "pp", p)
+    if ref.mean == 0:
+        return None
+    ratio = cur.mean / ref.mean
+    rel = [(u / m) ** 2 for u, m in ((u_ref, ref.mean), (u_cur, cur.mean)) if u is not None and m != 0]
+    unc = COVERAGE_K * abs(ratio) * math.sqrt(sum(rel)) if rel else None
+    return Delta(q, ref.mean, cur.mean, ratio - 1.0, unc, "%", p)

@@ -1,0 +1,105 @@
+"""The per-run quantities the analysis aggregates: energies (with their error bounds), duration, metrics."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+from hyperwatt.records import ExperimentRecord
+
+Kind = Literal["energy", "duration", "metric"]
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """One thing measured per run. `key` is a record field name, or `metric:<name>` for a model metric."""
+
+    key: str
+    label: str
+    unit: str
+    kind: Kind
+
+    @property
+    def metric(self) -> str | None:
+        return self.key.split(":", 1)[1] if self.kind == "metric" else None
+
+
+GPU_ENERGY = Quantity("gpu_energy_j", "GPU energy", "J", "energy")
+CPU_ENERGY = Quantity("cpu_energy_j", "CPU energy", "J", "energy")
+TOTAL_ENERGY = Quantity("total_energy_j", "total energy", "J", "energy")
+NET_ENERGY = Quantity("gpu_net_energy_j", "GPU energy above idle", "J", "energy")
+MARGINAL_ENERGY = Quantity("fg_marginal_energy_j", "foreground marginal GPU energy", "J", "energy")
+SHARE_ENERGY = Quantity("fg_util_share_energy_j", "foreground utilisation-share GPU energy", "J", "energy")
+DURATION = Quantity("duration_s", "duration", "s", "duration")
+ENERGIES = (GPU_ENERGY, CPU_ENERGY, TOTAL_ENERGY, NET_ENERGY, MARGINAL_ENERGY, SHARE_ENERGY)
+#: Which energy the trade-off numbers use: the first of these that the group's runs measured most often.
+#: Parallel mode prefers the foreground's marginal energy: whole-device energy includes the background's.
+PRIMARY_PREFERENCE = {
+    "sequential": (GPU_ENERGY, TOTAL_ENERGY, CPU_ENERGY),
+    "parallel": (MARGINAL_ENERGY, GPU_ENERGY, TOTAL_ENERGY, CPU_ENERGY),
+}
+
+
+def metric_quantity(name: str) -> Quantity:
+    return Quantity(f"metric:{name}", name, "", "metric")
+
+
+def _finite(x: object) -> float | None:
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return None
+    return float(x) if math.isfinite(x) else None
+
+
+def measure(record: ExperimentRecord, q: Quantity) -> tuple[float | None, float | None]:
+    """(value, worst-case error bound) of one run; (None, None) when not measured.
+
+    Energy of a run whose energy is partial is None: it covers only part of the window.
+    The bound of net and attributed energies is the GPU counter's alone (idle and background-alone
+    power, and utilisation shares, add errors the records do not quantify).
+    """
+    if q.kind == "metric":
+        return _finite(record.metrics.get(q.metric or "")), None
+    if q.kind == "duration":
+        return _finite(record.duration_s), None
+    e = record.energy
+    if e.partial:
+        return None, None
+    if q.key in ("fg_marginal_energy_j", "fg_util_share_energy_j"):
+        return _attributed(record, q.key)
+    value = _finite(getattr(e, q.key))
+    if value is None:
+        return None, None
+    if q.key in ("gpu_energy_j", "gpu_net_energy_j"):
+        return value, _finite(e.gpu_uncertainty_j)
+    if q.key == "cpu_energy_j":
+        return value, _finite(e.cpu_uncertainty_j)
+    bounds = [s.uncertainty_j for s in e.sensors if s.energy_j is not None]
+    ok = bool(bounds) and all(_finite(b) is not None for b in bounds)
+    return value, (sum(b for b in bounds if b is not None) if ok else None)
+
+
+def _attributed(record: ExperimentRecord, key: str) -> tuple[float | None, float | None]:
+    a, gpu_bound = record.energy.attribution, _finite(record.energy.gpu_uncertainty_j)
+    if a is None:
+        return None, None
+    if key == "fg_marginal_energy_j":
+        return _finite(a.foreground_marginal_energy_j), gpu_bound
+    share = _finite(a.foreground_util_share)
+    bound = gpu_bound * share if gpu_bound is not None and share is not None else None
+    return _finite(a.foreground_util_share_energy_j), bound
+
+
+def metric_names(records: Sequence[ExperimentRecord]) -> list[str]:
+    """Every numeric metric any of the records reported, sorted."""
+    return sorted({k for r in records for k, v in r.metrics.items() if _finite(v) is not None})
+
+
+def primary_energy(mode: str, records: Sequence[ExperimentRecord]) -> Quantity | None:
+    """The energy the trade-off numbers use; None when no run of the group measured any."""
+    best: tuple[int, Quantity] | None = None
+    for q in PRIMARY_PREFERENCE.get(mode, PRIMARY_PREFERENCE["sequential"]):
+        count = sum(measure(r, q)[0] is not None for r in records)
+        if count and (best is None or count > best[0]):
+            best = (count, q)
+    return best[1] if best else None

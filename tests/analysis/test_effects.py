@@ -1,0 +1,78 @@
+import math
+
+import pytest
+
+from hyperwatt.analysis import HyperparameterChange, analyse, correlations
+from hyperwatt.analysis.quantities import GPU_ENERGY, metric_quantity
+
+from .factories import record
+
+ACC = metric_quantity("test_accuracy")
+
+
+def _goals(workload: str, metric: str):
+    return {"test_accuracy": "max", "test_loss": "min"}.get(metric)
+
+
+def test_spearman_signs_on_monotone_data() -> None:
+    runs = [record(hp={"learning_rate": lr}, mutated=("learning_rate",), gpu_j=100 + 10 * i,
+                   metrics={"test_accuracy": 0.99 - 0.01 * i * i})
+            for i, lr in enumerate([0.001, 0.002, 0.005, 0.01, 0.02])]
+    out = {c.quantity.key: c for c in correlations(runs, ["learning_rate"], [GPU_ENERGY, ACC])}
+    assert out["gpu_energy_j"].rho == pytest.approx(1.0) and out["gpu_energy_j"].n == 5
+    assert out["metric:test_accuracy"].rho == pytest.approx(-1.0)  # monotone, not linear
+    assert out["gpu_energy_j"].p_value < 0.01
+
+
+def test_spearman_with_ties_matches_hand_ranks() -> None:
+    xs = [1, 1, 2, 2, 3, 3]
+    runs = [record(hp={"epochs": x}, mutated=("epochs",), gpu_j=float(y)) for x, y in zip(xs, range(1, 7), strict=True)]
+    (c,) = correlations(runs, ["epochs"], [GPU_ENERGY])
+    # ranks x: 1.5 1.5 3.5 3.5 5.5 5.5; ranks y: 1..6 -> Σdxdy = 16, Σdx² = 16, Σdy² = 17.5
+    assert c.rho == pytest.approx(16 / math.sqrt(16 * 17.5))
+
+
+def test_no_correlation_without_enough_points_or_variation() -> None:
+    two = [record(hp={"epochs": e}, gpu_j=float(e)) for e in (1, 2)]
+    assert correlations(two, ["epochs"], [GPU_ENERGY]) == []
+    flat = [record(hp={"epochs": e}, gpu_j=50.0) for e in (1, 2, 3)]
+    assert correlations(flat, ["epochs"], [GPU_ENERGY]) == []
+    text = [record(hp={"optimizer": o}, gpu_j=float(i)) for i, o in enumerate(["sgd", "adam", "rmsprop"])]
+    assert correlations(text, ["optimizer"], [GPU_ENERGY]) == []
+
+
+def test_changes_relative_to_the_default_setting() -> None:
+    ref = {"learning_rate": 0.01, "epochs": 10}
+    lr2 = {"learning_rate": 0.02, "epochs": 10}
+    runs = [record(hp=ref, gpu_j=100.0, gpu_unc_j=1.0, metrics={"test_accuracy": a}) for a in (0.899, 0.901)]
+    runs += [record(hp=lr2, mutated=("learning_rate",), gpu_j=97.0, gpu_unc_j=1.0, metrics={"test_accuracy": a})
+             for a in (0.903, 0.905)]
+    (g,) = analyse(runs, goals=_goals).groups
+    assert g.reference is not None and g.reference.name == "default"
+    (ch,) = g.changes
+    assert [c.name for c in ch.changes] == ["learning_rate"]
+    assert ch.changes[0].ratio == pytest.approx(2.0)
+    energy = ch.delta(GPU_ENERGY)
+    assert energy.unit == "%" and energy.change == pytest.approx(-0.03)
+    u = 1 / math.sqrt(3)  # no spread; bound 1 J as rectangular
+    assert energy.uncertainty == pytest.approx(2 * 0.97 * math.sqrt((u / 100) ** 2 + (u / 97) ** 2))
+    acc = ch.delta(ACC)
+    assert acc.unit == "pp" and acc.change == pytest.approx(0.4)
+    assert acc.uncertainty == pytest.approx(2 * 100 * math.sqrt(2 * 0.001 ** 2))
+    # Welch, df = 2: t = 2√2, two-sided p = 1 - t / √(2 + t²)
+    assert acc.p_value == pytest.approx(1 - 2 * math.sqrt(2) / math.sqrt(10), rel=1e-6)
+    assert ch.text([GPU_ENERGY, ACC]) == "learning_rate ×2 → GPU energy −3.0% ± 1.6%, test_accuracy +0.4 pp ± 0.28"
+
+
+def test_no_default_measured_no_changes() -> None:
+    runs = [record(hp={"learning_rate": lr}, mutated=("learning_rate",)) for lr in (0.02, 0.03)]
+    (g,) = analyse(runs, goals=_goals).groups
+    assert g.reference is None and g.changes == []
+
+
+def test_hyperparameter_change_wording() -> None:
+    assert HyperparameterChange("learning_rate", 0.01, 0.02).text() == "learning_rate 0.01→0.02 (×2)"
+    assert HyperparameterChange("learning_rate", 0.01, 0.02).text(compact=True) == "learning_rate ×2"
+    assert HyperparameterChange("optimizer", "sgd", "adam").text(compact=True) == "optimizer sgd→adam"
+    assert HyperparameterChange("weight_decay", 0.0, 0.001).text() == "weight_decay 0→0.001"
+    assert HyperparameterChange("nesterov", False, True).ratio is None

@@ -1,0 +1,46 @@
+import math
+
+from hyperwatt.analysis.quantities import (
+    CPU_ENERGY, DURATION, GPU_ENERGY, MARGINAL_ENERGY, NET_ENERGY, SHARE_ENERGY, TOTAL_ENERGY, measure,
+    metric_names, metric_quantity, primary_energy,
+)
+
+from .factories import record
+
+
+def test_energies_come_with_their_bounds() -> None:
+    r = record(gpu_j=200.0, gpu_unc_j=2.0, cpu_j=50.0, cpu_unc_j=5.0, idle_w=5.0, duration_s=10.0)
+    assert measure(r, GPU_ENERGY) == (200.0, 2.0)
+    assert measure(r, CPU_ENERGY) == (50.0, 5.0)
+    assert measure(r, TOTAL_ENERGY) == (250.0, 7.0)  # worst-case bounds add
+    assert measure(r, NET_ENERGY) == (150.0, 2.0)
+    assert measure(r, DURATION) == (10.0, None)
+
+
+def test_parallel_attributions() -> None:
+    r = record(mode="parallel", background="pytorch_resnet_cifar10/resnet20", gpu_j=300.0, gpu_unc_j=3.0,
+               marginal_j=120.0, share=0.4)
+    assert measure(r, MARGINAL_ENERGY) == (120.0, 3.0)
+    value, bound = measure(r, SHARE_ENERGY)
+    assert math.isclose(value, 120.0) and math.isclose(bound, 1.2)
+    assert primary_energy("parallel", [r]) == MARGINAL_ENERGY
+
+
+def test_unmeasured_partial_and_non_finite_values_are_none_never_zero() -> None:
+    none = record(gpu_j=None)
+    assert measure(none, GPU_ENERGY) == (None, None)
+    assert measure(none, TOTAL_ENERGY) == (None, None)
+    partial = record(gpu_j=80.0, partial=True)
+    assert measure(partial, GPU_ENERGY) == (None, None)
+    nan = record(metrics={"test_accuracy": float("nan"), "test_loss": 0.2})
+    assert measure(nan, metric_quantity("test_accuracy")) == (None, None)
+    assert metric_names([nan]) == ["test_loss"]
+
+
+def test_primary_energy_prefers_gpu_then_total_then_cpu() -> None:
+    gpu = record(gpu_j=100.0, cpu_j=20.0)
+    cpu_only = record(gpu_j=None, cpu_j=20.0)
+    assert primary_energy("sequential", [gpu]) == GPU_ENERGY
+    assert primary_energy("sequential", [cpu_only]) == CPU_ENERGY
+    assert primary_energy("sequential", [cpu_only, cpu_only, gpu]) == CPU_ENERGY  # measured most often
+    assert primary_energy("sequential", [record(gpu_j=None)]) is None
