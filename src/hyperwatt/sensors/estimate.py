@@ -1,0 +1,97 @@
+"""A CPU energy estimate for machines without readable RAPL: process-tree CPU time x power per CPU."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import psutil
+
+from hyperwatt.clock import SYSTEM_CLOCK, Clock
+from hyperwatt.sensors.base import Sensor
+from hyperwatt.sensors.records import Sample, SensorInfo
+
+DEFAULT_CPU_POWER_W = 5.0  # W per busy logical CPU without a TDP (servers/desktops span ~2-10 W)
+REL_UNCERTAINTY_TDP = 0.5  # a busy thread draws ~0.5x-1.5x of TDP / threads (SMT, turbo, IPC)
+REL_UNCERTAINTY_DEFAULT = 1.0  # the default per-CPU figure may be off by a factor of two
+
+
+class CpuEstimateSensor(Sensor):
+    """Energy attributed to the tracked process trees: CPU seconds x watts per busy logical CPU.
+
+    Only CPU time spent after `track()` counts (processes older than that count from first sight);
+    idle and uncore power are not included. The method is labelled "cpu-time-estimate" and carries
+    a large relative uncertainty.
+    """
+
+    min_read_interval_s = 0.5  # a process-tree scan walks /proc: twice a second is enough
+
+    def __init__(self, cpu_tdp_w: float | None = None, clock: Clock = SYSTEM_CLOCK,
+                 logical_cpus: int | None = None) -> None:
+        cpus = logical_cpus or psutil.cpu_count(logical=True) or 1
+        self.cpu_power_w = cpu_tdp_w / cpus if cpu_tdp_w else DEFAULT_CPU_POWER_W
+        source = f"TDP {cpu_tdp_w:g} W / {cpus} logical CPUs" if cpu_tdp_w else "hyperwatt's default"
+        self._clock = clock
+        self._roots: Callable[[], Iterable[int]] | None = None
+        self._since_wall = 0.0
+        self._cpu: dict[tuple[int, float], tuple[float, float]] = {}  # (pid, create time) -> (base, latest)
+        self._last: tuple[float, float, float] | None = None  # t, cpu_s, energy_j
+        self.info = SensorInfo(
+            name="cpu-estimate", domain="cpu", method="cpu-time-estimate",
+            device=f"{cpus} logical CPUs at {self.cpu_power_w:.2f} W per busy CPU ({source})",
+            update_period_s=None, resolution_j=None,
+            notes="estimate: tracked process trees' CPU time x power per busy CPU; excludes idle and uncore power",
+            relative_uncertainty=REL_UNCERTAINTY_TDP if cpu_tdp_w else REL_UNCERTAINTY_DEFAULT,
+        )
+
+    def track(self, pids: Callable[[], Iterable[int]]) -> None:
+        """Follow these process roots (and all their descendants) from now on."""
+        self._roots = pids
+        self._since_wall = self._clock.time()
+
+    def check(self) -> str | None:
+        try:
+            psutil.Process().cpu_times()
+        except psutil.Error as exc:
+            return f"cannot read process CPU times: {exc}"
+        return None
+
+    def read(self) -> Sample:
+        t_wall, t_a = self._clock.time(), self._clock.monotonic()
+        if self._roots is None:
+            return Sample(self.name, t_a, t_wall, error="no process tree tracked yet")
+        try:
+            roots = list(self._roots())
+        except Exception as exc:  # the caller's pid source failed
+            return Sample(self.name, t_a, t_wall, error=f"cannot list tracked pids: {exc!r}")
+        for proc in self._tree(roots):
+            try:
+                with proc.oneshot():
+                    key = (proc.pid, proc.create_time())
+                    times = proc.cpu_times()
+            except psutil.Error:
+                continue
+            cpu = times.user + times.system
+            base = self._cpu[key][0] if key in self._cpu else (0.0 if key[1] >= self._since_wall - 1.0 else cpu)
+            self._cpu[key] = (base, cpu)
+        t = (t_a + self._clock.monotonic()) / 2
+        busy = sum(latest - base for base, latest in self._cpu.values())
+        energy = busy * self.cpu_power_w
+        power = util = None
+        if self._last is not None and t > self._last[0]:
+            power = (energy - self._last[2]) / (t - self._last[0])
+            util = 100 * (busy - self._last[1]) / (t - self._last[0])
+        self._last = (t, busy, energy)
+        return Sample(self.name, t, t_wall, power_w=power, energy_j=energy, util_pct=util)
+
+    @staticmethod
+    def _tree(roots: list[int]) -> list[psutil.Process]:
+        procs: dict[int, psutil.Process] = {}
+        for pid in roots:
+            try:
+                root = psutil.Process(pid)
+                procs[root.pid] = root
+                for child in root.children(recursive=True):
+                    procs[child.pid] = child
+            except psutil.Error:
+                continue
+        return list(procs.values())
