@@ -28,11 +28,13 @@ kids = {
     "group": subprocess.Popen(sleeper, preexec_fn=lambda: os.setpgid(0, 0)),
     "scrubbed": subprocess.Popen(sleeper, start_new_session=True, env={}),
 }
+def record(name, pid):  # atomically: readers never see a half-written file
+    with open(os.path.join(out, name + ".tmp"), "w") as fh:
+        fh.write(str(pid))
+    os.rename(os.path.join(out, name + ".tmp"), os.path.join(out, name + ".pid"))
 for name, kid in kids.items():
-    with open(os.path.join(out, name + ".pid"), "w") as fh:
-        fh.write(str(kid.pid))
-with open(os.path.join(out, "training.pid"), "w") as fh:
-    fh.write(str(os.getpid()))
+    record(name, kid.pid)
+record("training", os.getpid())  # last: its presence means all are there
 print("tree ready", flush=True)
 time.sleep(120)
 """

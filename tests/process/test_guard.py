@@ -18,10 +18,10 @@ import os, sys, threading, time
 from pathlib import Path
 from hyperwatt.process import spawn
 
-tree, out, token, mode = sys.argv[1:]
+tree, out, token, mode, *tree_args = sys.argv[1:]
 
 def go():
-    spawn([sys.executable, tree, out], cwd=Path(out), env=dict(os.environ),
+    spawn([sys.executable, tree, out, *tree_args], cwd=Path(out), env=dict(os.environ),
           log_path=Path(out) / "training.log", token=token)
 
 if mode == "thread":  # the spawning thread ends long before the runner dies
@@ -35,14 +35,20 @@ time.sleep(120)
 """
 
 
-@pytest.mark.parametrize("mode", ["main", "thread"])
-def test_kill_9_of_the_runner_leaves_no_process_behind(tmp_path: Path, token: str, mode: str):
+@pytest.mark.parametrize(
+    ("mode", "tree_args"),
+    [("main", []), ("thread", []), ("main", ["ignore-term"])],  # the last needs SIGKILL
+)
+def test_kill_9_of_the_runner_leaves_no_process_behind(
+    tmp_path: Path, token: str, mode: str, tree_args: list[str]
+):
     (tmp_path / "tree.py").write_text(TREE_SCRIPT)
     (tmp_path / "runner.py").write_text(RUNNER)
     out = tmp_path / "out"
     out.mkdir()
     runner = subprocess.Popen(
-        [sys.executable, str(tmp_path / "runner.py"), str(tmp_path / "tree.py"), str(out), token, mode],
+        [sys.executable, str(tmp_path / "runner.py"), str(tmp_path / "tree.py"), str(out), token, mode]
+        + tree_args,
         stdout=subprocess.PIPE,
     )
     try:
