@@ -74,13 +74,13 @@ class BackgroundLoop:
         self._min_run_s = min_run_s
         self._crash_loop_runs = crash_loop_runs
         self._clock = clock
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a signal handler may call in
         self._handles: list[ProcessHandle] = []
         self._current: ProcessHandle | None = None  # the run the supervisor has not finished
         self._started = False
         self._stop_mono: float | None = None
         self._stop_event = threading.Event()
-        self._stop_lock = threading.Lock()
+        self._stop_lock = threading.RLock()
         self._stop_grace_s = 0.0
         self._stop_result: StopResult | None = None
         self._late_stop: tuple[float, StopResult] | None = None  # a run spawned during stop()

@@ -75,9 +75,9 @@ class ProcessHandle:
             self._guard: psutil.Process | None = psutil.Process(proc.pid)
         except psutil.Error:
             self._guard = None
-        self._reap_lock = threading.Lock()  # held while reaping the guard, and while killpg'ing
+        self._reap_lock = threading.RLock()  # held while reaping the guard and while killpg'ing
         self._reaped = False
-        self._stop_lock = threading.Lock()
+        self._stop_lock = threading.RLock()  # re-entrant: a signal handler may stop() too
         self._finished = threading.Event()
         self._reaper = threading.Thread(target=self._reap, name=f"reap:{pid}", daemon=True)
         self._reaper.start()
@@ -180,9 +180,11 @@ def spawn(
 ) -> ProcessHandle:
     """Start argv (never through a shell) under a guard, in a new session, output to log_path.
 
-    stdin is /dev/null; stdout and stderr are merged and streamed to log_path (parents created)
-    and, line by line, to echo. The environment is `env` plus HYPERWATT_TOKEN=token, inherited
-    by every descendant. Raises HyperwattError if the program cannot be started.
+    stdin is /dev/null; stdout and stderr are merged and streamed to log_path (parents created,
+    appended to) and, line by line, to echo (called from the log thread). The environment is
+    `env` plus HYPERWATT_TOKEN=token, inherited by every descendant. Returns once the training
+    process exists (about 30 ms: the guard starts first). Raises HyperwattError if the program
+    cannot be started.
     """
     if os.name != "posix":
         raise HyperwattError("process management needs a POSIX system (Linux is supported)")
