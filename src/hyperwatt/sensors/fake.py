@@ -88,7 +88,7 @@ def square_wave(idle_w: float, busy_w: float, start: float, duration_s: float, o
     t = start
     while t < start + duration_s - 1e-12:
         on_end = min(t + on_s, start + duration_s)
-        points += [(t, busy_w), (on_end, busy_w), (on_end, idle_w)]
+        points += [(t, idle_w), (t, busy_w), (on_end, busy_w), (on_end, idle_w)]
         t = on_end + off_s
     return PiecewiseLinear(points)
 

@@ -126,9 +126,7 @@ class CounterSchedule:
             if self.mode == LOCKED and self.misses < 3:
                 self._start_seek(t)
             else:
-                self.mode = COARSE
-                self._retry_at = t + self._retry_s
-                self._next_at = t + self._coarse_interval_s
+                self._go_coarse(t)
         elif not self._seeking and self.mode in (COARSE, FINE):
             interval = self._coarse_interval_s if self.mode == COARSE else self.lock_interval_s
             self._next_at = max(self._next_at, t + interval) if self._next_at > t else t + interval
@@ -136,8 +134,9 @@ class CounterSchedule:
     def _start_seek(self, now: float) -> None:
         self._seeking = True
         self._seek_deadline = now + self._seek_timeout_s
-        if self.mode == COARSE:
+        if self.mode == COARSE:  # a fresh attempt at locking
             self.mode = SEEK
+            self.jitter_s = 0.0
 
     def _on_step(self, step: _Step, t: float) -> None:
         self.steps_located += 1
@@ -158,9 +157,17 @@ class CounterSchedule:
         if self.mode == FINE:
             self._next_at = t + self.lock_interval_s
             return
+        if self.jitter_s > self.period_s / 4:  # steps stray too far from any grid: stop predicting
+            self._go_coarse(t)
+            return
         self.mode = LOCKED
         self.misses = 0
         self._plan(t, t + self.lock_interval_s - self.period_s)
+
+    def _go_coarse(self, t: float) -> None:
+        self.mode = COARSE
+        self._retry_at = t + self._retry_s
+        self._next_at = t + self._coarse_interval_s
 
     def _first_lock(self, step: _Step, t: float) -> None:
         if self._last is None:  # keep seeking: the next step gives the period
@@ -172,9 +179,7 @@ class CounterSchedule:
         self._seek_deadline = None
         if period <= 0 or period > 2.0:
             self._last = self._ref = None
-            self.mode = COARSE
-            self._retry_at = t + self._retry_s
-            self._next_at = t + self._coarse_interval_s
+            self._go_coarse(t)
             return
         self.period_s = period
         self.period_err_s = step.half + self._last.half
@@ -219,8 +224,8 @@ class CounterSchedule:
                 k += 1
             return k
 
-        k_max = 1
-        while k_max < 10_000 and self._margin(k_max + 1) <= period / 4:
+        k_max = 1  # while the period is still uncertain, predict only as far as it allows
+        while k_max < 10_000 and (k_max + 1) * self.period_err_s <= period / 8:
             k_max += 1
         k = max(first_k(now), min(first_k(desired), k_max))
         self._next_at = last + k * period - self._margin(k) - self._latency_s

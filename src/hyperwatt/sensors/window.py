@@ -21,7 +21,7 @@ from hyperwatt.sensors.records import EnergyEstimate, Sample, SensorInfo
 POWER_REL_ERR = 0.05  # instant power vs the energy counter's scale (NVML documents +/-5 %)
 COUNTER_RESET = "energy counter reset"  # error prefix a sensor uses when its counter went backwards
 EDGE_SEARCH_S = 2.0  # anchors farther than this from an edge are not considered
-_PRECISE_FRACTION = 0.125  # an anchor is "precise" when its half-width is at most this x period
+_PRECISE_FRACTION = 0.0625  # an anchor is "precise" when its half-width is at most this x period
 _GRID_MAX_K = 4  # grid refinement reaches at most this many periods from a precise anchor
 
 
