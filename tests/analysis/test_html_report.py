@@ -86,10 +86,10 @@ def test_no_experiments_at_all() -> None:
 def test_hundreds_of_experiments() -> None:
     runs = [record(hp={"learning_rate": 0.001 * (1 + s), "epochs": 5 + s % 10}, mutated=("learning_rate", "epochs"),
                    gpu_j=100.0 + s + r, metrics={"test_accuracy": 0.5 + s / 400, "test_loss": 1.0 - s / 200})
-            for s in range(100) for r in range(3)]
+            for s in range(100) for r in range(2)]
     html = _render(runs)
-    assert "300 valid run(s) of 100 setting(s)" in html
-    assert "<b>300</b> of 300" in html
+    assert "200 valid run(s) of 100 setting(s)" in html
+    assert "<b>200</b> of 200" in html
 
 
 def test_summary_text_names_effects_changes_and_front() -> None:

@@ -51,10 +51,12 @@ def test_latest_session_report_reuses_the_deduplicated_default(results: Path) ->
     assert summary.endswith(f"report: {path}")
 
 
-def test_all_sessions_and_explicit_out(results: Path, tmp_path: Path) -> None:
-    assert report_command(None, results, None, True) == results / "report.html"
+def test_all_sessions_to_an_explicit_out(results: Path, tmp_path: Path) -> None:
     out = tmp_path / "elsewhere" / "r.html"
-    assert report_command("s1", results, out, False) == out and "session s1" in out.read_text()
+    assert report_command(None, results, out, True) == out
+    html = out.read_text()
+    assert "all sessions" in html and "plan-s1" in html and "plan-s2" in html
+    assert not (results / "report.html").exists()
 
 
 @pytest.mark.parametrize("session, all_sessions, needle", [

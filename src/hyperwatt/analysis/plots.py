@@ -174,7 +174,7 @@ def power_timeline(record: ExperimentRecord, samples: pd.DataFrame) -> Plot:
     ax.set_xlabel("time since the window opened (s)", fontsize=8)
     ax.set_ylabel("power (W)", fontsize=8)
     ax.tick_params(labelsize=7)
-    ax.legend(fontsize=6, loc="upper right", ncol=2)
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     methods = ", ".join(sorted({f"{s.sensor}: {s.method}" for s in e.sensors})) or "no sensor"
     return Plot(f"power timeline of {record.experiment_id}",
                 f"{record.workload} ({record.label}, {record.mode}); sensors {methods}.", _png(fig))
