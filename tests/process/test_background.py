@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import hyperwatt.process.background as background
 from hyperwatt.process import (
     BackgroundLoop,
     BackgroundRun,
+    ProcessHandle,
     crash_loop_reason,
     describe_exit,
     find_tagged,
@@ -112,7 +116,8 @@ def test_stop_is_fast_and_kills_the_live_tree(script, tmp_path, token):
         "trainer",
         """
         import subprocess, sys, time
-        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+        sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+        subprocess.Popen(sleeper, start_new_session=True)
         print("training", flush=True)
         time.sleep(60)
         """,
@@ -213,7 +218,12 @@ def test_crash_loop_rule_counts_only_consecutive_short_runs_we_did_not_stop(tmp_
     assert crash_loop_reason([*short, _run(3, 12.0, 0, log)], 10.0, 3) is None
     assert crash_loop_reason([*short, _run(3, None, None, log)], 10.0, 3) is None
     assert crash_loop_reason([*short, _run(3, 0.1, -15, log, stopped=True)], 10.0, 3) is None
-    mixed = [_run(1, 30.0, 0, log), _run(2, 0.5, 1, log), _run(3, 2.0, -11, log), _run(4, 0.5, 1, log)]
+    mixed = [
+        _run(1, 30.0, 0, log),
+        _run(2, 0.5, 1, log),
+        _run(3, 2.0, -11, log),
+        _run(4, 0.5, 1, log),
+    ]
     assert crash_loop_reason(mixed, 10.0, 3) == (
         "3 consecutive runs exited within 10 s (exit 1, killed by SIGSEGV, exit 1); "
         "last log line: 'RuntimeError: CUDA out of memory'"
@@ -231,3 +241,40 @@ def test_run_duration_and_exit_descriptions(tmp_path):
     assert describe_exit(None) == "running"
     assert describe_exit(-9) == "killed by SIGKILL"
     assert describe_exit(-200) == "killed by signal 200"
+
+
+def test_stop_while_the_next_run_is_being_spawned_stops_that_run_too(
+    script, tmp_path, token, monkeypatch
+):
+    spawning = threading.Event()
+    real_spawn = background.spawn
+
+    def slow_spawn(*args: Any, **kwargs: Any) -> ProcessHandle:
+        if kwargs["log_path"].name == "run-2.log":
+            spawning.set()
+            time.sleep(0.3)  # stop() arrives in here
+        return real_spawn(*args, **kwargs)
+
+    monkeypatch.setattr(background, "spawn", slow_spawn)
+    argv = script(
+        "first_quick",
+        """
+        import os, sys, time
+        flag = os.path.join(sys.argv[1], "ran-once")
+        if not os.path.exists(flag):
+            open(flag, "w").close()
+            sys.exit(0)
+        time.sleep(60)
+        """,
+    ) + [str(tmp_path)]
+    loop = _loop(argv, tmp_path, token, restart_delay_s=0.0, min_run_s=0.0)
+    loop.start()
+    assert spawning.wait(10)
+    result = loop.stop(grace_s=0.5)
+    first, second = loop.runs
+    assert first.exit_code == 0 and not first.stopped_by_us
+    assert second.stopped_by_us and second.exit_code == -signal.SIGTERM
+    assert result.survivors == [] and find_tagged(token) == []
+    assert second.ended_mono is not None
+    # the run started after the stop request, so the latency covers its whole life
+    assert result.latency_s >= second.ended_mono - second.started_mono

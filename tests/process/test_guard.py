@@ -46,10 +46,9 @@ def test_kill_9_of_the_runner_leaves_no_process_behind(
     (tmp_path / "runner.py").write_text(RUNNER)
     out = tmp_path / "out"
     out.mkdir()
+    runner_argv = [sys.executable, str(tmp_path / "runner.py"), str(tmp_path / "tree.py")]
     runner = subprocess.Popen(
-        [sys.executable, str(tmp_path / "runner.py"), str(tmp_path / "tree.py"), str(out), token, mode]
-        + tree_args,
-        stdout=subprocess.PIPE,
+        [*runner_argv, str(out), token, mode, *tree_args], stdout=subprocess.PIPE
     )
     try:
         assert runner.stdout is not None and runner.stdout.readline() == b"spawned\n"

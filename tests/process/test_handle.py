@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from hyperwatt.clock import FakeClock
 from hyperwatt.errors import HyperwattError
-from hyperwatt.process import TOKEN_ENV, spawn
+from hyperwatt.process import TOKEN_ENV, ProcessHandle, spawn
 from proc_helpers import base_env, running, wait_for
 
 HOSTILE = [
@@ -29,8 +31,9 @@ HOSTILE = [
 ]
 
 
-def _run(argv: list[str], tmp_path: Path, token: str, **kw: object):  # noqa: ANN202
-    return spawn(argv, cwd=tmp_path, env=base_env(), log_path=tmp_path / "log.txt", token=token, **kw)
+def _run(argv: list[str], tmp_path: Path, token: str, **kw: Any) -> ProcessHandle:
+    log = tmp_path / "log.txt"
+    return spawn(argv, cwd=tmp_path, env=base_env(), log_path=log, token=token, **kw)
 
 
 def test_argv_with_shell_metacharacters_reaches_the_child_literally(script, tmp_path, token):
@@ -173,9 +176,8 @@ def test_bad_token_is_rejected(script, tmp_path):
 def test_spawn_from_a_thread_that_exits_keeps_the_training_alive(script, tmp_path, token):
     # PR_SET_PDEATHSIG would kill the training when the spawning thread ends; the guard must not.
     handles = []
-    thread = threading.Thread(
-        target=lambda: handles.append(_run(script("long", "import time; time.sleep(30)"), tmp_path, token))
-    )
+    argv = script("long", "import time; time.sleep(30)")
+    thread = threading.Thread(target=lambda: handles.append(_run(argv, tmp_path, token)))
     thread.start()
     thread.join()
     time.sleep(0.3)
@@ -186,8 +188,6 @@ def test_spawn_from_a_thread_that_exits_keeps_the_training_alive(script, tmp_pat
 
 def test_killing_the_guard_kills_the_training(script, tmp_path, token):
     handle = _run(script("long", "import time; time.sleep(30)"), tmp_path, token)
-    import os
-
     os.kill(handle.guard_pid, signal.SIGKILL)
     assert handle.wait(5) == -signal.SIGKILL
     assert wait_for(lambda: not running(handle.pid), 2.0)

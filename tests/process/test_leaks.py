@@ -27,9 +27,8 @@ def test_leak_scan_finds_a_deliberately_leaked_process_and_not_others(script, tm
     )
     untagged = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        handle = spawn(
-            script("leaker", LEAKER), cwd=tmp_path, env=base_env(), log_path=tmp_path / "log", token=token
-        )
+        argv = script("leaker", LEAKER)
+        handle = spawn(argv, cwd=tmp_path, env=base_env(), log_path=tmp_path / "log", token=token)
         assert handle.wait(10) == 0
         leaked = int((tmp_path / "log").read_text())
 

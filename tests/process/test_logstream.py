@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from hyperwatt.process import last_line, spawn
@@ -11,7 +12,7 @@ from hyperwatt.process.logstream import MAX_LINE, LogPump
 from proc_helpers import base_env, wait_for
 
 
-def _pump(tmp_path: Path, echo=None):  # noqa: ANN001, ANN202
+def _pump(tmp_path: Path, echo: Callable[[str], None] | None = None) -> tuple[LogPump, int]:
     read_fd, write_fd = os.pipe()
     pump = LogPump(read_fd, tmp_path / "x.log", echo)
     pump.start()
@@ -60,7 +61,11 @@ def test_a_raising_echo_is_dropped_and_the_log_goes_on(tmp_path):
 def test_an_overlong_line_is_echoed_in_pieces(tmp_path):
     lines: list[str] = []
     pump, fd = _pump(tmp_path, lines.append)
-    writer = threading.Thread(target=lambda: (os.write(fd, b"x" * (2 * MAX_LINE + 10)), os.close(fd)))
+    def write() -> None:
+        os.write(fd, b"x" * (2 * MAX_LINE + 10))
+        os.close(fd)
+
+    writer = threading.Thread(target=write)
     writer.start()
     assert pump.finished.wait(5)
     writer.join()

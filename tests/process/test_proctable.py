@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 
@@ -16,7 +17,7 @@ SLEEP = [sys.executable, "-c", "import time; time.sleep(60)"]
 
 
 @pytest.fixture
-def family(token):  # noqa: ANN001, ANN201
+def family(token: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """A parent (token only in its environment) with one child in its own process group."""
     code = (
         "import os, subprocess, sys, time\n"

@@ -6,11 +6,11 @@ import signal
 import sys
 from pathlib import Path
 
-from hyperwatt.process import find_tagged, kill_tagged, spawn
+from hyperwatt.process import ProcessHandle, find_tagged, kill_tagged, spawn
 from proc_helpers import TREE_SCRIPT, base_env, running, tree_pids, wait_for
 
 
-def _spawn_tree(tmp_path: Path, token: str, *extra: str):  # noqa: ANN202
+def _spawn_tree(tmp_path: Path, token: str, *extra: str) -> tuple[ProcessHandle, dict[str, int]]:
     path = tmp_path / "tree.py"
     path.write_text(TREE_SCRIPT)
     out = tmp_path / "out"

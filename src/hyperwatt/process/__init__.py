@@ -43,8 +43,8 @@ from hyperwatt.process.background import (
 from hyperwatt.process.handle import ProcessHandle, spawn
 from hyperwatt.process.leaks import Leak, leak_scan
 from hyperwatt.process.logstream import last_line
+from hyperwatt.process.proctable import TOKEN_ENV
 from hyperwatt.process.tree import (
-    TOKEN_ENV,
     StopResult,
     find_tagged,
     kill_tagged,

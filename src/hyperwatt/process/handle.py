@@ -19,9 +19,8 @@ import psutil
 from hyperwatt.clock import SYSTEM_CLOCK, Clock
 from hyperwatt.errors import HyperwattError
 from hyperwatt.process.logstream import LogPump
-from hyperwatt.process.proctable import descendants, snapshot
+from hyperwatt.process.proctable import TOKEN_ENV, descendants, snapshot
 from hyperwatt.process.tree import (
-    TOKEN_ENV,
     StopResult,
     check_token,
     is_alive,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import psutil
 
 from hyperwatt.clock import SYSTEM_CLOCK, Clock
-from hyperwatt.process.proctable import TOKEN_ENV, snapshot
+from hyperwatt.process.proctable import snapshot
 
 POLL_S = 0.005
 KILL_WAIT_S = 5.0
