@@ -256,6 +256,20 @@ def verify_cmd(
         raise typer.Exit(1)
 
 
+@app.command("report")
+def report_cmd(
+    session: Optional[str] = typer.Argument(None, help="A session id; the latest when omitted."),
+    all_sessions: bool = typer.Option(False, "--all", help="Every session in the results directory."),
+    out: Optional[Path] = typer.Option(None, "--out", help="HTML file to write (default: <session>/report.html)."),
+    results_dir: Path = ResultsDir,
+) -> None:
+    """Statistics, hyperparameter effects, energy/performance Pareto fronts and plots as one HTML file."""
+    from hyperwatt.analysis.command import report_command
+
+    report_command(session, results_dir, out, all_sessions,
+                   echo=lambda text: console.print(text, markup=False, highlight=False))
+
+
 @app.command("doctor")
 def doctor(results_dir: Path = ResultsDir) -> None:
     """What this machine offers: Python, torch, GPUs, energy sensors, a writable results directory."""
@@ -298,7 +312,8 @@ def _existing_store(results_dir: Path):
 
 
 def _finish(result, strict: bool) -> None:
-    console.print(f"results: {result.layout.dir}  (summary.csv, verification.md)")
+    report = _session_report(result)
+    console.print(f"results: {result.layout.dir}  (summary.csv, verification.md{', report.html' if report else ''})")
     bad = result.invalid
     if bad:
         console.print(f"{len(bad)} experiment(s) invalid or failed; see {result.layout.verification}", style="red")
@@ -307,6 +322,20 @@ def _finish(result, strict: bool) -> None:
         raise typer.Exit(result.exit_code)
     if strict and bad:
         raise typer.Exit(1)
+
+
+def _session_report(result) -> Optional[Path]:
+    """The HTML report of a finished session; a failure here never fails the run."""
+    if not result.records:
+        return None
+    try:
+        from hyperwatt.analysis.command import report_command
+
+        return report_command(result.session_id, result.layout.results_dir, None, False)
+    except Exception as exc:  # noqa: BLE001 - the measurements are safe; say what went wrong
+        console.print(f"note: report.html not written ({exc!r}); try `hyperwatt report {result.session_id}`",
+                      style="yellow")
+        return None
 
 
 def main() -> None:

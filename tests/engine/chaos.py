@@ -1,0 +1,91 @@
+"""Chaos driver: kill the runner at random moments, resume until the plan is done, then audit.
+
+Used by tests/engine/test_chaos.py (small N, in CI) and benchmarks/chaos.py (N = 50).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.engine.runner_helpers import make_project, ours, start, wait_for
+
+EXPERIMENTS = "".join(
+    f'[[experiments]]\nworkload = "toy/net"\nhyperparameters = {{ epochs = {e}, sleep = {s}, spawn_child = {c} }}\n'
+    for e, s, c in [(1, 0.4, 1), (2, 0.8, 0), (3, 0.2, 1), (4, 1.0, 0)]
+)
+
+
+@dataclass
+class ChaosReport:
+    kills: int = 0
+    leaks: list[str] = field(default_factory=list)  # processes alive 2 s after a kill
+    lost: list[int] = field(default_factory=list)  # slots never finished
+    duplicated: list[int] = field(default_factory=list)  # slots finished more than once
+    integrity: str = ""
+    rounds: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.leaks and not self.lost and not self.duplicated and self.integrity == "ok"
+
+
+def run_chaos(root: Path, kills: int, seed: int = 0, max_delay_s: float = 3.0) -> ChaosReport:
+    rng = random.Random(seed)
+    make_project(root, EXPERIMENTS)
+    report = ChaosReport()
+    session: str | None = None
+    while True:
+        report.rounds += 1
+        proc = start(root, "resume", session) if session else start(root, "run", "plan.toml")
+        if report.kills < kills:
+            time.sleep(rng.uniform(0.05, max_delay_s))
+            if proc.poll() is None:
+                proc.send_signal(rng.choice([signal.SIGKILL, signal.SIGKILL, signal.SIGINT, signal.SIGTERM]))
+                report.kills += 1
+        proc.communicate(timeout=300)
+        if not wait_for(lambda: not ours(root), 2.0):
+            report.leaks += [str(p) for p in ours(root)]
+        session = session or _session(root)
+        if session is None:
+            continue  # killed before the session existed: start afresh
+        if _status(root, session) == "completed":
+            break
+    report.lost, report.duplicated = _audit(root, session)
+    db = sqlite3.connect(root / "results" / "hyperwatt.db")
+    report.integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
+    for path in (root / "results").glob("*/*/experiment.json"):
+        json.loads(path.read_text())  # every record readable
+    return report
+
+
+def _session(root: Path) -> str | None:
+    db_path = root / "results" / "hyperwatt.db"
+    if not db_path.exists():
+        return None
+    try:
+        row = sqlite3.connect(db_path).execute("SELECT session_id FROM sessions").fetchone()
+    except sqlite3.Error:
+        return None
+    return row[0] if row else None
+
+
+def _status(root: Path, session: str) -> str:
+    db = sqlite3.connect(root / "results" / "hyperwatt.db")
+    return db.execute("SELECT status FROM sessions WHERE session_id = ?", (session,)).fetchone()[0]
+
+
+def _audit(root: Path, session: str) -> tuple[list[int], list[int]]:
+    db = sqlite3.connect(root / "results" / "hyperwatt.db")
+    slots = [r[0] for r in db.execute("SELECT slot FROM slots WHERE session_id = ?", (session,))]
+    done = [r[0] for r in db.execute(
+        "SELECT slot FROM experiments WHERE session_id = ? AND status IN ('succeeded', 'failed', 'invalid')",
+        (session,))]
+    lost = [s for s in slots if s not in done]
+    duplicated = sorted({s for s in done if done.count(s) > 1})
+    return lost, duplicated
