@@ -198,7 +198,7 @@ def _window_stats(times: np.ndarray, t0: float, t1: float, gap_s: float, nominal
     for t in inside:
         if t - last >= 0.5 * nominal_s:
             rounds, last = rounds + 1, t
-    rate = (rounds - 1) / (inside[-1] - inside[0]) if rounds >= 2 and inside[-1] > inside[0] else None
+    rate = float((rounds - 1) / (inside[-1] - inside[0])) if rounds >= 2 and inside[-1] > inside[0] else None
     return dict(sample_count=int(inside.size), achieved_rate_hz=rate, gap_count=int((diffs > gap_s).sum()),
                 max_gap_s=float(diffs.max()) if diffs.size else None)
 
