@@ -10,7 +10,7 @@ from sensors_helpers import START
 
 from hyperwatt.clock import FakeClock, SystemClock
 from hyperwatt.sensors import Monitor, Sample, Sensor, SensorInfo, SensorSet, Unavailable
-from hyperwatt.sensors.fake import FakeGpu, FakeGpuSensor, constant
+from hyperwatt.sensors.fake import FakeGpu, FakeGpuSensor, burst, constant
 
 
 class _Exploding(Sensor):
@@ -92,6 +92,24 @@ def test_thread_samples_in_real_time_and_reports_its_cpu():
     assert monitor.thread_error is None
     assert est.energy_j == pytest.approx(150.0 * (t1 - t0), rel=0.05)
     assert est.sample_count >= 30
+
+
+def test_measure_right_after_a_load_ends_anchors_the_end_edge():
+    clock = SystemClock()
+    start = clock.monotonic() + 1.0
+    gpu = FakeGpu(burst(70.0, 500.0, start, 1.0), clock=clock, counter_read_cost_s=0.002)
+    monitor = Monitor(SensorSet([FakeGpuSensor(gpu)]), clock=clock)
+    with monitor:
+        time.sleep(max(0.0, start - 0.01 - clock.monotonic()))
+        t0 = clock.monotonic()
+        monitor.sample_now()
+        time.sleep(max(0.0, start + 1.0 - clock.monotonic()))
+        t1 = clock.monotonic()
+        monitor.sample_now()
+        est = monitor.measure(t0, t1)["gpu0"]  # at once: measure waits for the readings it needs
+    truth = gpu.true_energy_j(t0, t1)
+    assert abs(est.energy_j - truth) <= est.uncertainty_j
+    assert abs(est.energy_j - truth) / truth < 0.01
 
 
 def test_sample_now_is_safe_from_other_threads_while_sampling():

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 CONTEXT_S = 3.0  # samples either side of a window handed to the estimator
-EDGE_WAIT_S = 0.5  # measure() waits at most this long for a counter step after the window end
+EDGE_WAIT_S = 0.6  # measure() waits at most this long for readings to anchor the window end
 _EPS = 1e-4
 
 
@@ -274,11 +274,15 @@ class Monitor:
 
     @staticmethod
     def _anchored_after(st: _State, t: float) -> bool:
+        """A counter step located after `t`, and power read past the next refresh after it."""
         sched = st.schedule
         assert sched is not None
         if sched.mode == COARSE or sched.mode == FINE:
             return any(s.energy_j is not None for s in st.samples[-8:] if s.t_mono > t)
-        return (sched.last_step_s or -math.inf) > t
+        step = sched.last_step_s
+        if step is None or step <= t:
+            return False
+        return bool(st.times) and st.times[-1] >= step + 2.2 * (sched.period_s or 0.1)
 
     def stats(self) -> MonitorStats:
         with self._lock:

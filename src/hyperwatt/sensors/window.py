@@ -1,9 +1,10 @@
 """Window energy: one sensor's energy between two monotonic instants, with an error bound.
 
-With a cumulative counter, the energy is the counter difference between two *anchors* (counter
-steps whose instant is bracketed by the reads around them) plus the instant-power integral from
-each anchor to its window edge. Without a counter, instant power is integrated (trapezoid).
-docs/measurement.md derives every term of the bound.
+With a cumulative counter, the energy is the counter difference between *anchors* (counter steps
+whose instants are bracketed by the reads around them) next to each edge, corrected for the part
+of the edge's counter interval that lies outside the window (at the power just outside it).
+Without a counter, power is integrated (trapezoid). docs/measurement.md derives every term of
+the bound.
 """
 
 from __future__ import annotations
