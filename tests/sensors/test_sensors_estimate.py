@@ -66,3 +66,15 @@ def test_window_estimate_carries_the_relative_uncertainty():
     assert est.method == "cpu-time-estimate"
     assert est.energy_j is not None and 2.0 <= est.energy_j <= 8.0
     assert est.uncertainty_j >= REL_UNCERTAINTY_TDP * est.energy_j
+
+
+def test_several_tracked_trees_add_up():
+    sensor = CpuEstimateSensor(cpu_tdp_w=20.0, logical_cpus=2)
+    procs = [subprocess.Popen([sys.executable, "-c", BURN.format(s=0.3)]) for _ in range(2)]
+    for proc in procs:
+        sensor.track(lambda proc=proc: [proc.pid] if proc.poll() is None else [])
+    last = None
+    while any(p.poll() is None for p in procs):
+        last = sensor.read().energy_j
+        time.sleep(0.05)
+    assert last is not None and 10.0 * 0.4 <= last <= 10.0 * 0.75

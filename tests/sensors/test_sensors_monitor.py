@@ -139,3 +139,12 @@ def test_sample_now_is_safe_from_other_threads_while_sampling():
 def test_rate_must_be_positive():
     with pytest.raises(ValueError):
         Monitor(SensorSet([]), rate_hz=0.0)
+
+
+def test_a_fake_clock_monitor_samples_synchronously_instead_of_in_a_thread():
+    clock = FakeClock(start=START)
+    monitor = Monitor(SensorSet([FakeGpuSensor(FakeGpu(100.0, clock=clock))]), clock=clock)
+    with monitor:
+        assert not monitor.running
+        monitor.sample_now()
+        assert monitor.latest("gpu0") is not None

@@ -13,6 +13,7 @@ from hyperwatt.sensors.records import Sample, SensorInfo
 DEFAULT_CPU_POWER_W = 5.0  # W per busy logical CPU without a TDP (servers/desktops span ~2-10 W)
 REL_UNCERTAINTY_TDP = 0.5  # a busy thread draws ~0.5x-1.5x of TDP / threads (SMT, turbo, IPC)
 REL_UNCERTAINTY_DEFAULT = 1.0  # the default per-CPU figure may be off by a factor of two
+MAX_SOURCES = 32  # pid sources kept (finished experiments' sources just return no pids)
 
 
 class CpuEstimateSensor(Sensor):
@@ -31,7 +32,7 @@ class CpuEstimateSensor(Sensor):
         self.cpu_power_w = cpu_tdp_w / cpus if cpu_tdp_w else DEFAULT_CPU_POWER_W
         source = f"TDP {cpu_tdp_w:g} W / {cpus} logical CPUs" if cpu_tdp_w else "hyperwatt's default"
         self._clock = clock
-        self._roots: Callable[[], Iterable[int]] | None = None
+        self._sources: list[Callable[[], Iterable[int]]] = []
         self._since_wall = 0.0
         self._cpu: dict[tuple[int, float], tuple[float, float]] = {}  # (pid, create time) -> (base, latest)
         self._last: tuple[float, float, float] | None = None  # t, cpu_s, energy_j
@@ -44,8 +45,9 @@ class CpuEstimateSensor(Sensor):
         )
 
     def track(self, pids: Callable[[], Iterable[int]]) -> None:
-        """Follow these process roots (and all their descendants) from now on."""
-        self._roots = pids
+        """Also follow these process roots (and all their descendants) from now on. Several slots
+        may track at once: like RAPL, the estimate then covers everything tracked."""
+        self._sources = [*self._sources[-(MAX_SOURCES - 1):], pids]
         self._since_wall = self._clock.time()
 
     def check(self) -> str | None:
@@ -57,11 +59,11 @@ class CpuEstimateSensor(Sensor):
 
     def read(self) -> Sample:
         t_wall, t_a = self._clock.time(), self._clock.monotonic()
-        if self._roots is None:
+        if not self._sources:
             return Sample(self.name, t_a, t_wall, error="no process tree tracked yet")
         try:
-            roots = list(self._roots())
-        except Exception as exc:  # the caller's pid source failed
+            roots = [pid for source in self._sources for pid in source()]
+        except Exception as exc:  # a caller's pid source failed
             return Sample(self.name, t_a, t_wall, error=f"cannot list tracked pids: {exc!r}")
         for proc in self._tree(roots):
             try:

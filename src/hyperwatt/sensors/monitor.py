@@ -8,10 +8,10 @@ import logging
 import math
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from hyperwatt.clock import SYSTEM_CLOCK, Clock
+from hyperwatt.clock import SYSTEM_CLOCK, Clock, FakeClock
 from hyperwatt.sensors.base import GpuSensor, Sensor
 from hyperwatt.sensors.records import EnergyEstimate, Sample
 from hyperwatt.sensors.schedule import COARSE, FINE, LOCKED, CounterSchedule
@@ -101,8 +101,9 @@ class Monitor:
         return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> None:
-        """Start the sampler thread (a real clock is needed: it waits in real time)."""
-        if self.running:
+        """Start the sampler thread. With a FakeClock (which only moves when told) no thread is
+        started: sampling then happens in `sample_now`, `run_for` and the helpers that use them."""
+        if self.running or isinstance(self.clock, FakeClock):
             return
         self._stop.clear()
         self._started, self._ended = self.clock.monotonic(), None
@@ -252,8 +253,10 @@ class Monitor:
             sched = st.schedule
             period = sched.period_s if sched is not None and sched.mode in (LOCKED, FINE) else None
             nominal = max(self._period, st.sensor.min_read_interval_s)
-            out[st.sensor.name] = window_energy(ctx, st.sensor.info, t0_mono, t1_mono, period_s=period,
-                                                nominal_interval_s=nominal)
+            est = window_energy(ctx, st.sensor.info, t0_mono, t1_mono, period_s=period, nominal_interval_s=nominal)
+            if self.thread_error and (est.partial or est.energy_j is None):
+                est = replace(est, reason=f"{est.reason}; the sampler thread died: {self.thread_error}")
+            out[st.sensor.name] = est
         return out
 
     def _await_steps_after(self, t: float) -> None:
