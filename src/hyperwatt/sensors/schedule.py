@@ -68,10 +68,6 @@ class CounterSchedule:
         """Instant of the latest precisely located step."""
         return self._last.center if self._last else None
 
-    @property
-    def seeking(self) -> bool:
-        return self._seeking
-
     def next_read_at(self, now: float) -> float:
         """When the next counter read should start (<= now: read now)."""
         if not self._seeking:
