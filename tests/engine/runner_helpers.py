@@ -42,12 +42,12 @@ def start(root: Path, *args: str) -> subprocess.Popen:
 
 
 def ours(root: Path) -> list[int]:
-    """Live processes started under this results dir's experiments (any hyperwatt token)."""
-    found = []
-    for pid, row in snapshot(read_tokens=True).items():
-        if row.token and row.token.startswith("hw-") and not row.zombie and pid != os.getpid():
-            found.append(pid)
-    return found
+    """Live processes of this project's experiments (tokens `hw-<experiment_id>-…`)."""
+    prefixes = tuple(f"hw-{p.parent.name}-" for p in (root / "results").glob("*/*/experiment.json"))
+    if not prefixes:
+        return []
+    return [pid for pid, row in snapshot(read_tokens=True).items()
+            if row.token and row.token.startswith(prefixes) and not row.zombie]
 
 
 def wait_for(predicate: Callable[[], bool], timeout_s: float = 30.0) -> bool:
