@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, Mapping
 
 from hyperwatt.records import Attribution, Energy, SensorEnergy
@@ -72,7 +71,8 @@ def _total(rows: list[SensorEnergy], domain: str) -> tuple[float | None, float |
         return None, None
     energy = sum(r.energy_j for r in mine if r.energy_j is not None)
     uncs = [r.uncertainty_j for r in mine]
-    unc = math.sqrt(sum(u * u for u in uncs if u is not None)) if all(u is not None for u in uncs) else None
+    # each sensor states a worst-case bound, so bounds add (no root-sum-square)
+    unc = sum(u for u in uncs if u is not None) if all(u is not None for u in uncs) else None
     return energy, unc
 
 

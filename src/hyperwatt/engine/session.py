@@ -204,6 +204,8 @@ def _execute(loaded: LoadedPlan, session_id: str, layout: SessionLayout, store: 
                     events.cooling(record)
                     record.cooldown = _cooldown(ctx, run, pe)
                     save_record(layout, store, record)
+                if monitor is not None:  # the record and its timeline are written: free the samples
+                    monitor.discard_before(options.clock.monotonic() - 5.0)
                 write_summary(layout.summary, store.experiments(session_id))
                 events.experiment_finished(record)
 

@@ -409,6 +409,8 @@ def _trapezoid_estimate(curve: _PowerCurve, info: SensorInfo, t0: float, t1: flo
                         lag_s: float, rel: float, errors: list[Sample]) -> _Result | None:
     """Integral of the power samples; coverage stops where the samples stop (partial)."""
     t = curve.t
+    if not ((t >= t0) & (t <= t1)).any():
+        return None  # no power reading inside the window: integrating extrapolations would invent energy
     start = t0 if t[0] <= t0 + gap_s else float(t[0])
     end = t1 if t[-1] >= t1 - gap_s else float(t[-1])
     if end <= start:
