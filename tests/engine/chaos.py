@@ -25,8 +25,8 @@ EXPERIMENTS = "".join(
 class ChaosReport:
     kills: int = 0
     leaks: list[str] = field(default_factory=list)  # processes alive 2 s after a kill
-    lost: list[int] = field(default_factory=list)  # slots never finished
-    duplicated: list[int] = field(default_factory=list)  # slots finished more than once
+    lost: list[str] = field(default_factory=list)  # campaign:slot never finished
+    duplicated: list[str] = field(default_factory=list)  # campaign:slot finished more than once
     integrity: str = ""
     rounds: int = 0
 
@@ -36,9 +36,18 @@ class ChaosReport:
 
 
 def run_chaos(root: Path, kills: int, seed: int = 0, max_delay_s: float = 3.0) -> ChaosReport:
+    """Campaigns of the same small plan, each in a fresh folder, until `kills` kills have landed."""
     rng = random.Random(seed)
-    make_project(root, EXPERIMENTS)
     report = ChaosReport()
+    campaign = 0
+    while report.kills < kills or campaign == 0:
+        campaign += 1
+        _campaign(root / f"campaign-{campaign}", kills, rng, max_delay_s, report)
+    return report
+
+
+def _campaign(root: Path, kills: int, rng: random.Random, max_delay_s: float, report: ChaosReport) -> None:
+    make_project(root, EXPERIMENTS)
     session: str | None = None
     while True:
         report.rounds += 1
@@ -56,12 +65,14 @@ def run_chaos(root: Path, kills: int, seed: int = 0, max_delay_s: float = 3.0) -
             continue  # killed before the session existed: start afresh
         if _status(root, session) == "completed":
             break
-    report.lost, report.duplicated = _audit(root, session)
+    lost, duplicated = _audit(root, session)
+    report.lost += [f"{root.name}:{s}" for s in lost]
+    report.duplicated += [f"{root.name}:{s}" for s in duplicated]
     db = sqlite3.connect(root / "results" / "hyperwatt.db")
-    report.integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
+    check = db.execute("PRAGMA integrity_check").fetchone()[0]
+    report.integrity = check if report.integrity in ("", "ok") else report.integrity
     for path in (root / "results").glob("*/*/experiment.json"):
         json.loads(path.read_text())  # every record readable
-    return report
 
 
 def _session(root: Path) -> str | None:
