@@ -13,7 +13,7 @@ from hyperwatt.workloads._common import (
     Defaults, Stopwatch, current_lr, log_epoch, log_final, log_settings, parse_args, run_main, start,
 )
 from hyperwatt.workloads._loops import evaluate, train_epoch
-from hyperwatt.workloads.data import digit_images, normalise
+from hyperwatt.workloads.data import digit_images
 
 DEFAULTS = Defaults(epochs=10, learning_rate=0.01, batch_size=32, seed=1, weight_decay=0.0, dropout=0.5)
 HIDDEN = 64
@@ -48,9 +48,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     log_settings(run, model=f"lstm{HIDDEN}-32", optimizer="Adam", **data.describe(),
                  steps_per_epoch=math.ceil(len(data.train_x) / args.batch_size))
 
-    def prepare(x: torch.Tensor) -> torch.Tensor:
-        return normalise(x, data.mean, data.std)
-
+    prepare = data.normaliser()
     for epoch in range(1, args.epochs + 1):
         clock = Stopwatch()
         tally = train_epoch(model, optimizer, data.train_x, data.train_y, args.batch_size, run.generator, prepare)

@@ -24,7 +24,7 @@ from hyperwatt.workloads._common import (
     Defaults, Run, Stopwatch, Tally, Variants, batches, current_lr, log_epoch, log_final, log_settings, parse_args,
     run_main, start,
 )
-from hyperwatt.workloads.data import ReidSet, normalise, person_images, random_crop_flip
+from hyperwatt.workloads.data import Normaliser, ReidSet, person_images, random_crop_flip
 from hyperwatt.workloads.evaluation import retrieval_scores
 from hyperwatt.workloads.hrnet import FEATURES as HRNET_FEATURES
 from hyperwatt.workloads.hrnet import HRNetW18
@@ -124,24 +124,25 @@ def build(arch: str, classes: int, dropout: float) -> nn.Module:
 
 
 @torch.no_grad()
-def _embed_all(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+def _embed_all(model: nn.Module, images: torch.Tensor, prepare: Normaliser) -> torch.Tensor:
     """Unit-length features of `images` plus their mirror images."""
     model.eval()
     out = []
     for idx in batches(len(images), EVAL_BATCH, None, images.device):
-        x = normalise(images[idx], IMAGENET_MEAN, IMAGENET_STD)
+        x = prepare(images[idx])
         f = model.embed(x) + model.embed(torch.flip(x, dims=[3]))
         out.append(F.normalize(f, dim=1))
     return torch.cat(out)
 
 
-def _train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, data: ReidSet, run: Run, pad: int) -> Tally:
+def _train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, data: ReidSet, run: Run, pad: int,
+                 prepare: Normaliser) -> Tally:
     model.train()
     tally = Tally(run.device)
     for idx in batches(len(data.train_x), run.args.batch_size, run.generator, run.device):
         if len(idx) < 2:  # batch norm cannot train on a single image
             continue
-        x = normalise(random_crop_flip(data.train_x[idx], pad, run.generator), IMAGENET_MEAN, IMAGENET_STD)
+        x = prepare(random_crop_flip(data.train_x[idx], pad, run.generator))
         targets = data.train_ids[idx]
         outputs = model(x)
         loss = sum(F.cross_entropy(logits, targets) for logits in outputs)
@@ -164,6 +165,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     step = max(1, round(args.epochs * 2 / 3))
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=step, gamma=0.1)
     pad = max(1, round(10 * data.train_x.shape[2] / 256))
+    prepare = Normaliser(IMAGENET_MEAN, IMAGENET_STD, run.device)
     log_settings(run, model=args.variant, optimizer=f"SGD(momentum={MOMENTUM},nesterov)", lr_step=step,
                  augmentation=f"pad{pad}+crop+flip", **data.describe(),
                  steps_per_epoch=math.ceil(len(data.train_x) / args.batch_size))
@@ -171,11 +173,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     for epoch in range(1, args.epochs + 1):
         clock = Stopwatch()
         lr = current_lr(optimizer)
-        tally = _train_epoch(model, optimizer, data, run, pad)
+        tally = _train_epoch(model, optimizer, data, run, pad, prepare)
         scheduler.step()
         log_epoch(epoch, args.epochs, tally.mean_loss(), tally.accuracy(), lr, clock.seconds())
 
-    query, gallery = _embed_all(model, data.query_x), _embed_all(model, data.gallery_x)
+    query, gallery = _embed_all(model, data.query_x, prepare), _embed_all(model, data.gallery_x, prepare)
     distances = (1.0 - query @ gallery.T).cpu().numpy()
     scores = retrieval_scores(distances, data.query_ids, data.query_cams, data.gallery_ids, data.gallery_cams)
     rank1, rank5, rank10 = scores.rank(1), scores.rank(5), scores.rank(10)

@@ -19,7 +19,7 @@ from hyperwatt.workloads._common import (
     Defaults, Stopwatch, Variants, current_lr, log_epoch, log_final, log_settings, parse_args, run_main, start,
 )
 from hyperwatt.workloads._loops import evaluate, train_epoch
-from hyperwatt.workloads.data import cifar_images, normalise, random_crop_flip
+from hyperwatt.workloads.data import cifar_images, random_crop_flip
 
 DEFAULTS = Defaults(epochs=200, learning_rate=0.1, batch_size=128, seed=1334, weight_decay=1e-4, dropout=0.0)
 BLOCKS = {"resnet20": 3, "resnet32": 5, "resnet44": 7, "resnet56": 9}
@@ -96,11 +96,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                  augmentation=f"crop{CROP_PAD}+flip", **data.describe(),
                  steps_per_epoch=math.ceil(len(data.train_x) / args.batch_size))
 
-    def train_prepare(x: torch.Tensor) -> torch.Tensor:
-        return normalise(random_crop_flip(x, CROP_PAD, run.generator), data.mean, data.std)
+    test_prepare = data.normaliser()
 
-    def test_prepare(x: torch.Tensor) -> torch.Tensor:
-        return normalise(x, data.mean, data.std)
+    def train_prepare(x: torch.Tensor) -> torch.Tensor:
+        return test_prepare(random_crop_flip(x, CROP_PAD, run.generator))
 
     best = 0.0
     for epoch in range(1, args.epochs + 1):

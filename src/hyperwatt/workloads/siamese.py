@@ -18,7 +18,7 @@ from hyperwatt.workloads._common import (
     Defaults, Stopwatch, Tally, batches, current_lr, log_epoch, log_final, log_settings, parse_args, run_main,
     start,
 )
-from hyperwatt.workloads.data import digit_images, normalise
+from hyperwatt.workloads.data import digit_images
 
 DEFAULTS = Defaults(epochs=10, learning_rate=0.01, batch_size=32, seed=1, weight_decay=0.0, dropout=0.0)
 MOMENTUM = 0.9
@@ -86,9 +86,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     log_settings(run, model=f"siamese-cnn32-64-{EMBEDDING}", optimizer=f"SGD(momentum={MOMENTUM})",
                  **data.describe(), test_pairs=len(test_idx), steps_per_epoch=math.ceil(len(data.train_x) / args.batch_size))
 
-    def prepare(x: torch.Tensor) -> torch.Tensor:
-        return normalise(x, data.mean, data.std)
-
+    prepare = data.normaliser()
     for epoch in range(1, args.epochs + 1):
         clock = Stopwatch()
         model.train()

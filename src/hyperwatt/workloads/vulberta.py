@@ -32,6 +32,7 @@ HEADS = ("mlp", "cnn")
 CNN_WIDTHS = (3, 4, 5)
 CNN_FILTERS = 128
 EVAL_BATCH = 64
+INIT_STD = 0.02
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,20 @@ class EncoderSize:
 
 ENCODERS = {"tiny": EncoderSize(32, 1, 2, 64), "small": EncoderSize(512, 6, 8, 2048),
             "full": EncoderSize(768, 12, 12, 3072)}
+
+
+def _roberta_init(module: nn.Module) -> None:
+    """RoBERTa's initialisation: dense and embedding weights N(0, 0.02), zero biases and padding row.
+
+    It is what makes a learning rate of 3e-5 move the weights at a useful pace.
+    """
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        nn.init.normal_(module.weight, std=INIT_STD)
+    if isinstance(module, nn.Linear) and module.bias is not None:
+        nn.init.zeros_(module.bias)
+    if isinstance(module, nn.Embedding) and module.padding_idx is not None:
+        with torch.no_grad():
+            module.weight[module.padding_idx].zero_()
 
 
 class Encoder(nn.Module):
@@ -97,6 +112,7 @@ class Classifier(nn.Module):
         super().__init__()
         self.encoder = Encoder(vocab, max_len, size, dropout)
         self.head = MLPHead(size.d_model, dropout) if head == "mlp" else CNNHead(size.d_model, dropout)
+        self.apply(_roberta_init)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         padding = tokens == PAD

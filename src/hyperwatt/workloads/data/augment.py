@@ -64,8 +64,16 @@ def random_crop_flip(images: torch.Tensor, pad: int, generator: torch.Generator,
     return padded[batch, channel, rows[:, None, :, None], cols[:, None, None, :]]
 
 
-def normalise(images: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
-    """uint8 (B, C, H, W) to floats standardised per channel."""
-    m = torch.tensor(mean, device=images.device).view(1, -1, 1, 1)
-    s = torch.tensor(std, device=images.device).view(1, -1, 1, 1)
-    return (images.float() / 255.0 - m) / s
+class Normaliser:
+    """uint8 (B, C, H, W) to floats standardised per channel.
+
+    The statistics are put on the device once: building them per batch would copy from the host
+    each step and make the CPU wait for the GPU.
+    """
+
+    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...], device: torch.device) -> None:
+        self.mean = torch.tensor(mean, device=device).view(1, -1, 1, 1)
+        self.std = torch.tensor(std, device=device).view(1, -1, 1, 1)
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        return (images.float() / 255.0 - self.mean) / self.std

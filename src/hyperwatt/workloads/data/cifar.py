@@ -38,7 +38,7 @@ class CifarSizes:
     image_px: int
 
 
-SIZES = {"tiny": CifarSizes(train=1024, test=256, image_px=16), "small": CifarSizes(50_000, 10_000, 32),
+SIZES = {"tiny": CifarSizes(train=512, test=128, image_px=16), "small": CifarSizes(50_000, 10_000, 32),
          "full": CifarSizes(50_000, 10_000, 32)}
 
 

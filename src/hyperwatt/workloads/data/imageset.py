@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import torch
 
+from hyperwatt.workloads.data.augment import Normaliser
+
 
 @dataclass(frozen=True)
 class ImageSet:
@@ -19,6 +21,10 @@ class ImageSet:
     num_classes: int
     mean: tuple[float, ...]
     std: tuple[float, ...]
+
+    def normaliser(self) -> Normaliser:
+        """Standardisation by the training set's channel statistics."""
+        return Normaliser(self.mean, self.std, self.train_x.device)
 
     def describe(self) -> dict[str, object]:
         c, h, w = self.train_x.shape[1:]

@@ -46,7 +46,7 @@ class PersonSizes:
 
 
 SIZES = {
-    "tiny": PersonSizes(8, 4, 6, 3, 2, 2, 64, 32),
+    "tiny": PersonSizes(8, 4, 4, 3, 2, 2, 64, 32),
     "small": PersonSizes(751, 16, 750, 6, 2, 1, 256, 128),
     "full": PersonSizes(751, 17, 750, 6, 5, 5, 256, 128),
 }
@@ -197,10 +197,22 @@ def _market_folder(data_dir: Path) -> Path:
     raise DataError(f"{data_dir}: no Market-1501 folders ({', '.join(_MARKET_DIRS)})")
 
 
+def _read_image(path: Path, h: int, w: int) -> torch.Tensor:
+    """One JPEG as uint8 (1, 3, h, w)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
+    except (OSError, UnidentifiedImageError) as exc:
+        raise DataError(f"{path}: cannot decode: {exc}") from None
+    x = torch.from_numpy(rgb.copy()).permute(2, 0, 1)[None].float()
+    return F.interpolate(x, size=(h, w), mode="bilinear", antialias=True, align_corners=False).round().clamp(
+        0, 255).to(torch.uint8)
+
+
 def _read_folder(folder: Path, h: int, w: int, device: torch.device, skip_distractors: bool
                  ) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
-    from torchvision.io import ImageReadMode, decode_image, read_file
-
     images, ids, cams = [], [], []
     for path in sorted(folder.glob("*.jpg")):
         match = _MARKET_NAME.match(path.name)
@@ -209,12 +221,7 @@ def _read_folder(folder: Path, h: int, w: int, device: torch.device, skip_distra
         pid, cam = int(match.group(1)), int(match.group(2))
         if skip_distractors and pid <= 0:
             continue
-        try:
-            img = decode_image(read_file(str(path)), mode=ImageReadMode.RGB)
-        except RuntimeError as exc:
-            raise DataError(f"{path}: cannot decode: {exc}") from None
-        images.append(F.interpolate(img[None].float(), size=(h, w), mode="bilinear", antialias=True,
-                                    align_corners=False).round().clamp(0, 255).to(torch.uint8))
+        images.append(_read_image(path, h, w))
         ids.append(pid)
         cams.append(cam)
     if not images:

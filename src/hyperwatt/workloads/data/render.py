@@ -14,7 +14,7 @@ import torch
 #: Noise images in the bank; a sample reads one of them at a random offset.
 NOISE_BANK_SIZE = 8
 #: Pixel values rendered at once (bounds the memory a chunk of rendering takes).
-_PIXELS_PER_CHUNK = 1 << 24
+_PIXELS_PER_CHUNK = 1 << 25
 
 
 def sharpness(height_px: int) -> float:
