@@ -152,4 +152,4 @@ class HRNetW18(nn.Module):
         y = self.incre[0](xs[0])
         for i, down in enumerate(self.downsamp):
             y = self.incre[i + 1](xs[i + 1]) + down(y)
-        return F.adaptive_avg_pool2d(self.final(y), 1).flatten(1)
+        return self.final(y).mean(dim=(2, 3))

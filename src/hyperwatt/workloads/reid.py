@@ -82,7 +82,7 @@ class _DenseNetFeatures(nn.Module):
         self.features = densenet121(weights=None).features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.adaptive_avg_pool2d(F.relu(self.features(x)), 1).flatten(1)
+        return F.relu(self.features(x)).mean(dim=(2, 3))
 
 
 class PCB(nn.Module):
