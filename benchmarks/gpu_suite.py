@@ -5,9 +5,9 @@ overrun is interrupted (SIGINT), keeping its partial results (resume later with 
 
     PYTHONPATH=src python3 benchmarks/gpu_suite.py --part A|B|C --out DIR [--budget-s 540]
 
-A: doctor, energy accuracy, every workload alone (plans/workloads_gpu.toml) and its table.
-B: the parallel feasibility plan (--strict), the seed's failure reproduced, lifecycle benchmark.
-C: monitor overhead.
+A: doctor, energy accuracy, monitor overhead.
+B: every workload alone (plans/workloads_gpu.toml) and its table.
+C: the parallel feasibility plan (--strict), the seed's failure reproduced, lifecycle benchmark.
 Outputs (few files: the device returns at most 8): DIR/summary.md (every step's table), DIR/steps.json,
 DIR/results.tar.gz (the results directory, with each step's log and outputs under results/bench/).
 """
@@ -89,29 +89,28 @@ def part_a(s: Suite) -> None:
     py = sys.executable
     s.step("doctor", [py, "-m", "hyperwatt", "doctor"], reserve_s=400)
     s.step("energy_accuracy", [py, "benchmarks/energy_accuracy.py", "--out", str(s.out), "--repeats", "2"],
-           reserve_s=240)
-    s.hyperwatt("workloads", "run", "plans/workloads_gpu.toml", "--resume", reserve_s=15)
-    session = _latest("workloads_gpu")
-    if session:
-        s.step("workloads_table", [py, "benchmarks/workloads_table.py", "--results", str(RESULTS),
-                                   "--session", session, "--out", str(s.out / "workloads_table.md")], reserve_s=2)
+           reserve_s=200)
+    s.step("monitor_overhead", [py, "benchmarks/monitor_overhead.py", "--out", str(s.out)], reserve_s=5)
 
 
 def part_b(s: Suite) -> None:
-    py = sys.executable
+    s.hyperwatt("workloads", "run", "plans/workloads_gpu.toml", "--resume", reserve_s=15)
+    session = _latest("workloads_gpu")
+    if session:
+        s.step("workloads_table", [sys.executable, "benchmarks/workloads_table.py", "--results", str(RESULTS),
+                                   "--session", session, "--out", str(s.out / "workloads_table.md")], reserve_s=2)
+
+
+def part_c(s: Suite) -> None:
     s.hyperwatt("parallel_feasibility", "run", "plans/parallel_feasibility.toml", "--strict", "--resume",
                 reserve_s=170)
     s.hyperwatt("seed_failure", "run", "examples/seed_failure/plan.toml", "-W", "examples/seed_failure/workloads.toml",
                 reserve_s=160)
-    argv = [py, "benchmarks/lifecycle.py", "--out", str(s.out), "--stops", "50"]
+    argv = [sys.executable, "benchmarks/lifecycle.py", "--out", str(s.out), "--stops", "50"]
     feasibility = _latest("parallel_feasibility")
     if feasibility:
         argv += ["--results", str(RESULTS), "--session", feasibility]
     s.step("lifecycle", argv, reserve_s=5)
-
-
-def part_c(s: Suite) -> None:
-    s.step("monitor_overhead", [sys.executable, "benchmarks/monitor_overhead.py", "--out", str(s.out)], reserve_s=5)
 
 
 def main() -> None:

@@ -232,7 +232,7 @@ def log_epoch(
     parts += [f"{k}={v:.4f}" for k, v in extra.items()]
     parts.append(f"time_s={duration_s:.2f}")
     log(" ".join(parts))
-    emit(epoch=epoch, train_loss=loss, train_accuracy=accuracy, lr=lr, epoch_duration_s=duration_s, **extra)
+    emit(epoch=epoch, train_loss=loss, train_accuracy=accuracy, **extra)  # lr and time stay in the log
 
 
 def log_final(lines: Sequence[str], **metrics: float) -> None:
