@@ -93,8 +93,8 @@ def _env(gpu_index: int) -> dict[str, str]:
 def session_overheads(results: Path, session: str) -> dict[str, Any]:
     rows = []
     ref_temp = None
-    for path in sorted((results / session).glob("*/experiment.json")):
-        rec = json.loads(path.read_text())
+    recs = [json.loads(p.read_text()) for p in (results / session).glob("*/experiment.json")]
+    for rec in sorted(recs, key=lambda r: r["started_wall"]):
         if rec["mode"] != "parallel":
             continue
         base = next((v for k, v in rec["energy"].get("idle_baseline", {}).items() if k.startswith("gpu")), {})

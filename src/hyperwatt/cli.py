@@ -237,21 +237,12 @@ def verify_cmd(
     results_dir: Path = ResultsDir,
     strict: bool = typer.Option(False, "--strict", help="Exit 1 if any experiment is invalid or failed."),
 ) -> None:
-    """Rewrite and print a session's verification report."""
-    from hyperwatt.config import Registry, load_plan
-    from hyperwatt.store import SessionLayout
-    from hyperwatt.verify import write_verification
+    """Re-check a session's experiments with today's rules; rewrite and print its verification report."""
+    from hyperwatt.engine.session import reverify
 
-    store = _existing_store(results_dir)
-    row = store.session(session)
-    if row is None:
-        raise ConfigError(results_dir / "hyperwatt.db", "session", f"no session {session!r}")
-    layout = SessionLayout(results_dir, session)
-    plan = load_plan(layout.plan, Registry.builtin()).plan
-    records = store.experiments(session)
-    write_verification(layout, row, store.slots(session), records, plan)
+    layout, records, changed = reverify(results_dir, session)
     console.print(layout.verification.read_text(), markup=False, highlight=False)
-    console.print(f"written to {layout.verification}")
+    console.print(f"{changed} record(s) changed by the re-check; written to {layout.verification}")
     if strict and any(r.status in ("invalid", "failed") for r in records):
         raise typer.Exit(1)
 

@@ -55,7 +55,7 @@ class ParallelPolicy(_Strict):
 
     readiness_timeout_s: float = Field(default=180.0, gt=0, le=86_400)
     util_threshold_pct: float = Field(default=30.0, ge=0, le=100)
-    ready_samples: int = Field(default=5, ge=1, le=10_000)
+    ready_samples: int = Field(default=20, ge=1, le=10_000)  # polls 0.1 s apart: 2 s of sustained load
     min_run_s: float | None = Field(default=None, gt=0, le=86_400)
     crash_loop_runs: int = Field(default=3, ge=1, le=1_000)
     restart_delay_s: float = Field(default=1.0, ge=0, le=3_600)

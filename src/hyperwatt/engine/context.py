@@ -42,6 +42,8 @@ class EngineContext:
     python: str = sys.executable
     echo: Callable[[str], None] | None = None
     interrupt: threading.Event = field(default_factory=threading.Event)
+    #: the coolest idle baseline per sensor seen in this session: what cooldowns aim for
+    reference_baselines: dict[str, Any] = field(default_factory=dict)
 
     def check_interrupt(self) -> None:
         if self.interrupt.is_set():

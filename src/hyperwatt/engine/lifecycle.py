@@ -285,7 +285,8 @@ class ExperimentRun:
             util = self.slot.gpu.process_utilization(self.window.t0_wall)
             fg = sum(v for pid, v in util.items() if pid in self.window.fg_pids)
             back = sum(v for pid, v in util.items() if pid in self.window.bg_pids)
-            if fg + back > 0:
+            seen_both = any(p in util for p in self.window.fg_pids) and any(p in util for p in self.window.bg_pids)
+            if seen_both and fg + back > 0:  # otherwise unknown, not 0 % / 100 %
                 share = fg / (fg + back)
                 bg.gpu_util_share = back / (fg + back)
             samples = self.ctx.monitor.samples(self.slot.label, self.window.t0_mono, self.window.t1_mono)

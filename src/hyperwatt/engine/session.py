@@ -165,6 +165,34 @@ def resume(session_id: str, options: SessionOptions, events: SessionEvents | Non
         store.close()
 
 
+def reverify(results_dir: Path, session_id: str) -> tuple[SessionLayout, list[ExperimentRecord], int]:
+    """Re-apply the validity checks to a session's records, save what changed, rewrite summary.csv
+    and verification.md. Returns the layout, the records and how many records changed."""
+    from hyperwatt.verify import recheck
+
+    db = Path(results_dir) / "hyperwatt.db"
+    if not db.exists():
+        raise ConfigError(db, None, "no results store here; run a plan first or pass --results-dir")
+    store = open_store(results_dir)
+    try:
+        row = store.session(session_id)
+        if row is None:
+            raise ConfigError(db, "session", f"no session {session_id!r}")
+        layout = SessionLayout(results_dir, session_id)
+        plan = load_plan(layout.plan, Registry.builtin()).plan
+        records = store.experiments(session_id)
+        changed = 0
+        for record in records:
+            if record.status != "running" and recheck(record, plan.parallel):
+                save_record(layout, store, record)
+                changed += 1
+        write_summary(layout.summary, records)
+        write_verification(layout, row, store.slots(session_id), records, plan)
+        return layout, records, changed
+    finally:
+        store.close()
+
+
 def _alive(row: SessionRow) -> bool:
     if row.host != socket.gethostname() or not psutil.pid_exists(row.pid):
         return False
@@ -237,6 +265,18 @@ def _slots(sensors: Any) -> list[Slot]:
     return [Slot(gpu_index=g.index, gpu=g) for g in gpus] or [Slot()]
 
 
+def _reference(ctx: EngineContext, measured: dict[str, Any]) -> dict[str, Any]:
+    """The session's idle reference per sensor: the coolest idle baseline seen so far. Cooling down
+    to it (not to the last experiment's own, possibly warm, baseline) keeps drift from piling up."""
+    ref = ctx.reference_baselines
+    for name, base in measured.items():
+        held = ref.get(name)
+        temp = getattr(base, "temp_c", None)
+        if held is None or (temp is not None and (held.temp_c is None or temp < held.temp_c)):
+            ref[name] = base
+    return {name: ref[name] for name in measured}
+
+
 def _cooldown(ctx: EngineContext, run: ExperimentRun, pe: PlannedExperiment) -> Cooldown | None:
     if ctx.monitor is None:
         return None
@@ -246,6 +286,7 @@ def _cooldown(ctx: EngineContext, run: ExperimentRun, pe: PlannedExperiment) -> 
     policy = CooldownPolicy(min_s=c.min_s, max_s=c.max_s, power_tolerance_w=c.power_tolerance_w,
                             power_tolerance_pct=c.power_tolerance_pct, temp_delta_c=c.temp_delta_c,
                             stable_samples=c.stable_samples)
-    baselines = {k: v for k, v in run.baselines.items() if k == run.slot.label or not k.startswith("gpu")}
+    baselines = _reference(ctx, {k: v for k, v in run.baselines.items()
+                                 if k == run.slot.label or not k.startswith("gpu")})
     res = wait_for_cooldown(ctx.monitor, baselines, policy, ctx.clock, should_stop=ctx.interrupt.is_set)
     return Cooldown(duration_s=res.duration_s, reached=res.reached, reason=res.reason)

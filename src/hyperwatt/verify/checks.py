@@ -71,10 +71,15 @@ def _background_flags(record: ExperimentRecord, policy: ParallelPolicy) -> list[
         out.append(Flag(code="background_ineffective", severity="error",
                         message=bg.ineffective_reason or "the background never loaded the GPU",
                         fix=f"run `{bg.workload}` alone and read background/run-1.log; replace or fix it"))
+    if (ran_foreground := any(a.started_wall for a in record.attempts)) and bg.mean_gpu_util_pct is not None \
+            and bg.mean_gpu_util_pct < policy.util_threshold_pct:
+        out.append(Flag(code="background_low_load", severity="error",
+                        message=f"GPU utilisation averaged {bg.mean_gpu_util_pct:.1f}% during the foreground "
+                                f"(threshold {policy.util_threshold_pct:g}%): the background did not really load the GPU",
+                        fix="give the background more work per step (a larger batch_size) or a heavier workload"))
     if bg.readiness is not None and not bg.readiness.ready and bg.effective:
         out.append(Flag(code="background_not_ready", severity="error", message=bg.readiness.reason,
                         fix="raise parallel.readiness_timeout_s or lower parallel.util_threshold_pct"))
-    ran_foreground = any(a.started_wall for a in record.attempts)
     if ran_foreground and bg.coverage is not None and bg.coverage < policy.min_coverage:
         out.append(Flag(code="low_coverage", severity="error",
                         message=f"background load covered {bg.coverage:.1%} of the foreground window "
@@ -93,6 +98,17 @@ def _background_flags(record: ExperimentRecord, policy: ParallelPolicy) -> list[
             out.append(Flag(code="slow_stop", severity="warning",
                             message=f"background took {bg.stop.latency_s * 1000:.0f} ms to stop"))
     return out
+
+
+def recheck(record: ExperimentRecord, policy: ParallelPolicy) -> bool:
+    """Re-derive flags and status with today's rules (for `hyperwatt verify`); True if anything changed.
+
+    Only an experiment whose foreground succeeded moves between `succeeded` and `invalid`."""
+    before = (record.status, [f.code for f in record.flags])
+    if record.status == "invalid" and any(a.succeeded for a in record.attempts):
+        record.status, record.status_reason = "succeeded", ""
+    apply(record, policy)
+    return (record.status, [f.code for f in record.flags]) != before
 
 
 def apply(record: ExperimentRecord, policy: ParallelPolicy) -> None:

@@ -39,11 +39,20 @@ def _verdict(ok: int, total: int) -> str:
 
 
 def render(session: Any, slots: Sequence[SlotRow], records: Sequence[ExperimentRecord], plan: Any) -> str:
-    finals = [r for r in records if r.status != "running"]
+    latest: dict[int, ExperimentRecord] = {}
+    for r in records:  # an interrupted experiment that was run again is superseded by the rerun
+        if r.status == "running":
+            continue
+        held = latest.get(r.slot)
+        if held is None or (r.started_wall or 0.0) >= (held.started_wall or 0.0):
+            latest[r.slot] = r
+    finals = sorted(latest.values(), key=lambda r: r.slot)
+    superseded = [r for r in records if r.status != "running" and latest.get(r.slot) is not r]
     parallel = [r for r in finals if r.mode == "parallel"]
     ran_fg = [r for r in finals if r.attempts]
     fg_ok = [r for r in finals if r.status in ("succeeded", "invalid") and any(a.succeeded for a in r.attempts)]
-    bg_ok = [r for r in parallel if r.background and r.background.effective]
+    bg_ok = [r for r in parallel if r.background and r.background.effective
+             and not any(f.code == "background_low_load" for f in r.flags)]
     cov_ok = [r for r in parallel if r.background and r.background.coverage is not None
               and r.background.coverage >= plan.parallel.min_coverage]
     stops = [r.background.stop.latency_s for r in parallel if r.background and r.background.stop]
@@ -58,7 +67,9 @@ def render(session: Any, slots: Sequence[SlotRow], records: Sequence[ExperimentR
         f"hyperwatt {session.version}; status **{session.status}**; "
         f"{_t(session.started_wall)}–{_t(session.ended_wall)} UTC.",
         f"{len(slots)} planned experiment(s): {len(finals)} recorded, {len(skipped)} skipped "
-        "(the store already held them).",
+        "(the store already held them)"
+        + (f"; {len(superseded)} interrupted run(s) superseded by a rerun: "
+           + ", ".join(f"`{r.experiment_id}`" for r in superseded) if superseded else "") + ".",
         "",
         "## Overall",
         "",
