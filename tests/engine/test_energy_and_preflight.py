@@ -1,0 +1,89 @@
+"""The engine with a fake GPU: window energy lands in the record, a sensor fault marks it partial,
+cooldown and the session's idle reference, and preflight refusals before anything starts."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from hyperwatt.config import Registry, load_plan
+from hyperwatt.engine import SessionOptions, run_plan
+from hyperwatt.errors import PreflightError
+from hyperwatt.sensors import SensorSet
+from hyperwatt.sensors.fake import FakeError, FakeGpu, FakeGpuSensor
+from hyperwatt.sensors.records import GpuProcess
+
+
+def _run(plan_path, toy_dir, gpu: FakeGpu, **options):
+    loaded = load_plan(plan_path, Registry.builtin())
+    sensors = SensorSet(sensors=[FakeGpuSensor(gpu, index=0)])
+    opts = SessionOptions(results_dir=toy_dir / "results", sensors_factory=lambda plan: sensors, **options)
+    return run_plan(loaded, opts)
+
+
+def test_gpu_energy_of_the_window_is_recorded(write_plan, toy_dir):
+    plan = write_plan('[[experiments]]\nworkload = "toy/net"\nhyperparameters = { sleep = 1.0 }\n')
+    result = _run(plan, toy_dir, FakeGpu(power=150.0))
+    (rec,) = result.records
+    e = rec.energy
+    assert rec.status == "succeeded" and e.available
+    assert e.gpu_energy_j == pytest.approx(150.0 * e.duration_s, rel=0.02)
+    assert e.gpu_uncertainty_j is not None and e.gpu_uncertainty_j < 0.05 * e.gpu_energy_j
+    gpu = next(s for s in e.sensors if s.domain == "gpu")
+    assert gpu.method == "nvml-energy-counter" and gpu.sample_count > 5
+    assert gpu.update_period_s == pytest.approx(0.1, rel=0.1)
+    assert (result.layout.dir / rec.experiment_id / "energy" / "timeline.csv").read_text().count("gpu0") > 5
+    assert rec.environment["slot"] == "gpu0"
+
+
+def test_a_sensor_fault_mid_run_keeps_the_experiment_and_marks_energy_partial(write_plan, toy_dir):
+    plan = write_plan('[[experiments]]\nworkload = "toy/net"\nhyperparameters = { sleep = 2.5 }\n')
+    now = time.monotonic()
+    gpu = FakeGpu(power=100.0, errors=[FakeError(now + 1.5, now + 1e9, "GPU is lost")])
+    (rec,) = _run(plan, toy_dir, gpu).records
+    assert rec.status == "succeeded"  # the training is not the victim of a sensor
+    assert rec.energy.partial and "GPU is lost" in (rec.energy.sensors[0].reason or "")
+    assert any(f.code == "energy_partial" for f in rec.flags)
+
+
+def test_busy_gpu_is_refused_before_anything_runs(write_plan, toy_dir):
+    plan = write_plan('[[experiments]]\nworkload = "toy/net"\n')
+    gpu = FakeGpu(power=60.0)
+    gpu.processes = [GpuProcess(pid=999_999, used_memory_mib=5500.0)]
+    with pytest.raises(PreflightError, match=r"gpu0 is busy with foreign processes: pid 999999 \(5500 MiB\)"):
+        _run(plan, toy_dir, gpu)
+    db_records = list((toy_dir / "results").glob("*/*/experiment.json"))
+    assert db_records == []
+
+
+def test_busy_gpu_ignored_by_policy_runs_with_a_note(write_plan, toy_dir):
+    plan = write_plan('[preflight]\ngpu_busy = "ignore"\n[[experiments]]\nworkload = "toy/net"\n')
+    gpu = FakeGpu(power=60.0)
+    gpu.processes = [GpuProcess(pid=999_999, used_memory_mib=None)]
+    notes = []
+
+    class Events:
+        def __getattr__(self, name):
+            return lambda *a, **k: notes.append(a[0]) if name == "message" else None
+
+    loaded = load_plan(plan, Registry.builtin())
+    sensors = SensorSet(sensors=[FakeGpuSensor(gpu, index=0)])
+    result = run_plan(loaded, SessionOptions(results_dir=toy_dir / "results", sensors_factory=lambda p: sensors),
+                      Events())
+    assert result.records[0].status == "succeeded"
+    assert any("busy" in n and "ignore" in n for n in notes)
+
+
+def test_unwritable_results_dir_and_missing_script_are_refused(write_plan, toy_dir, tmp_path):
+    plan = write_plan('[[experiments]]\nworkload = "toy/net"\n')
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    with pytest.raises(PreflightError, match="not writable"):
+        run_plan(load_plan(plan, Registry.builtin()),
+                 SessionOptions(results_dir=blocked / "results", sensors_factory=lambda p: None))
+    (toy_dir / "missing.toml").write_text(
+        '[workloads."x/y"]\nargv = ["./nope.sh"]\nworkdir = "."\n[[experiments]]\nworkload = "x/y"\n')
+    with pytest.raises(PreflightError, match="nope.sh does not exist"):
+        run_plan(load_plan(toy_dir / "missing.toml", Registry.builtin()),
+                 SessionOptions(results_dir=toy_dir / "results", sensors_factory=lambda p: None))

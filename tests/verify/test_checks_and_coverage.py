@@ -1,0 +1,88 @@
+"""Coverage and stop latency from scripted timelines; flags and the re-check; the report's counts."""
+
+from __future__ import annotations
+
+import pytest
+
+from hyperwatt.config import ParallelPolicy
+from hyperwatt.records import (
+    Attempt, BackgroundRecord, BackgroundRunRecord, Cooldown, Energy, ExperimentRecord, Readiness, StopRecord,
+)
+from hyperwatt.store import SessionRow, SlotRow
+from hyperwatt.verify import check, coverage, effective_intervals, recheck, render
+
+POLICY = ParallelPolicy()
+
+
+def test_coverage_excludes_startup_gaps_and_ineffective_runs():
+    # window 10..20; run 1 from 0 (start-up 3 s) to 14; restart gap; run 2 from 15 (live at the end)
+    runs = [(0.0, 14.0, True), (15.0, None, True), (14.2, 14.5, False)]
+    intervals = effective_intervals(runs, window_end=20.0, startup_s=3.0)
+    assert intervals == [(3.0, 14.0), (18.0, 20.0)]
+    assert coverage((10.0, 20.0), intervals) == pytest.approx(0.6)
+    assert coverage((10.0, 20.0), [(0.0, 30.0)]) == 1.0
+    assert coverage((10.0, 20.0), [(12.0, 15.0), (14.0, 16.0)]) == pytest.approx(0.4)  # overlaps merge
+    assert coverage((10.0, 10.0), [(0.0, 30.0)]) == 0.0
+
+
+def _parallel(util: float | None = 90.0, coverage_: float = 1.0, latency_s: float = 0.06,
+              status: str = "succeeded") -> ExperimentRecord:
+    return ExperimentRecord(
+        experiment_id="e1", session_id="s", slot=0, label="fixed", workload="a/b", mode="parallel", status=status,
+        key="k", key_hash="h", started_wall=100.0, ended_wall=130.0, duration_s=20.0,
+        attempts=[Attempt(number=1, argv=["x"], cwd="/", log="l", started_wall=105.0, exit_code=0, succeeded=True)],
+        energy=Energy(available=True, gpu_energy_j=5000.0, window_start_wall=105.0, window_end_wall=125.0),
+        background=BackgroundRecord(
+            workload="c/d", hyperparameters={}, argv=["y"], effective=True, coverage=coverage_,
+            mean_gpu_util_pct=util, readiness=Readiness(ready=True, waited_s=8.0, reason="ok"),
+            stop=StopRecord(latency_s=latency_s, escalated=True),
+            runs=[BackgroundRunRecord(index=1, started_wall=97.0, ended_wall=125.06, duration_s=28.06, exit_code=-9,
+                                      log="background/run-1.log", stopped_by_us=True, effective=True)],
+        ),
+    )
+
+
+@pytest.mark.parametrize("record, codes", [
+    (_parallel(), []),
+    (_parallel(util=12.0), ["background_low_load"]),
+    (_parallel(coverage_=0.9), ["low_coverage"]),
+    (_parallel(latency_s=0.3), ["slow_stop"]),
+    (_parallel(latency_s=2.0), ["slow_stop"]),
+])
+def test_flags(record, codes):
+    assert [f.code for f in check(record, POLICY)] == codes
+
+
+def test_recheck_moves_between_succeeded_and_invalid_only_when_the_foreground_succeeded():
+    low = _parallel(util=12.0)
+    assert recheck(low, POLICY) and low.status == "invalid" and "did not really load" in low.status_reason
+    low.background.mean_gpu_util_pct = 80.0
+    assert recheck(low, POLICY) and low.status == "succeeded" and low.flags == []
+    assert not recheck(low, POLICY)
+    never_ran = _parallel(status="invalid")
+    never_ran.attempts = []
+    recheck(never_ran, POLICY)
+    assert never_ran.status == "invalid"
+
+
+def test_cooldown_not_reached_is_a_warning():
+    rec = _parallel()
+    rec.cooldown = Cooldown(duration_s=120.0, reached=False, reason="gpu0 still 9 °C above idle")
+    flags = check(rec, POLICY)
+    assert [(f.code, f.severity) for f in flags] == [("cooldown_not_reached", "warning")]
+
+
+def test_report_counts_a_rerun_once_and_names_what_it_superseded():
+    interrupted = _parallel(status="interrupted")
+    interrupted.experiment_id, interrupted.started_wall = "old", 50.0
+    rerun = _parallel(util=12.0)
+    recheck(rerun, POLICY)
+    session = SessionRow(session_id="s", name="p", plan_path="/p", plan_hash="h", results_dir="/r", started_wall=1.0,
+                         status="completed", planned=1, host="h", pid=1, version="0")
+    from hyperwatt.config import Plan
+    plan = Plan(name="p", experiments=[{"workload": "a/b"}])
+    text = render(session, [SlotRow(0, "h", "a/b", "fixed")], [interrupted, rerun], plan)
+    assert "1 recorded" in text and "superseded by a rerun: `old`" in text
+    assert "| foreground trainings succeeded | 1/1 |" in text
+    assert "| backgrounds effective (really loaded the GPU) | 0/1 |" in text
+    assert "background_low_load" in text
