@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Iterable
 
 from hyperwatt.errors import ConfigError
 from hyperwatt.sensors import Sample
+from hyperwatt.store.files import atomic_write_text
 
 COLUMNS = ("sensor", "t_mono", "t_wall", "power_w", "power_avg_w", "energy_j", "util_pct", "mem_used_mib",
            "temp_c", "sm_clock_mhz", "error")
@@ -27,23 +27,14 @@ def _cell(value: object) -> str:
 
 def write_timeline_csv(path: str | Path, samples: Iterable[Sample]) -> int:
     """Write the samples (empty cell for None) atomically; returns the number of rows."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(COLUMNS)
     rows = 0
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(COLUMNS)
-            for s in samples:
-                writer.writerow([_cell(getattr(s, c)) for c in COLUMNS])
-                rows += 1
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    for s in samples:
+        writer.writerow([_cell(getattr(s, c)) for c in COLUMNS])
+        rows += 1
+    atomic_write_text(Path(path), buf.getvalue())
     return rows
 
 
