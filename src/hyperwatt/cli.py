@@ -80,13 +80,10 @@ def dry_run(
 
     loaded = _load(plan, workloads)
     expansion = expand(loaded)
+    history = _history(results_dir)
     counts: dict[str, int] = {}
-    history = lambda name: []  # noqa: E731
-    if (results_dir / DB_NAME).exists():
-        store = open_store(results_dir)
-        history = store.durations_s
-        if not rerun:
-            counts = store.succeeded_counts(pe.key_hash for pe in expansion.experiments)
+    if not rerun and (results_dir / DB_NAME).exists():
+        counts = open_store(results_dir).succeeded_counts(pe.key_hash for pe in expansion.experiments)
     table = Table(title=f"plan {loaded.plan.name} (hash {loaded.plan_hash})")
     for col in ("#", "workload", "mode", "setting", "repeat", "argv", "est.", "state"):
         table.add_column(col, overflow="fold")

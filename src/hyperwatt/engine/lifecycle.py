@@ -18,7 +18,7 @@ from hyperwatt.engine.context import EngineContext, Interrupted, Slot
 from hyperwatt.engine.readiness import wait_until_ready
 from hyperwatt.errors import HyperwattError
 from hyperwatt.mutation import PlannedExperiment
-from hyperwatt.process import BackgroundLoop, ProcessHandle, kill_tagged, leak_scan, spawn
+from hyperwatt.process import BackgroundLoop, ProcessHandle, kill_tagged, last_line, leak_scan, spawn
 from hyperwatt.records import (
     Attempt, BackgroundRecord, BackgroundRunRecord, ExperimentRecord, StopRecord,
 )
@@ -212,7 +212,8 @@ class ExperimentRun:
         elif attempt.interrupted:
             attempt.error = "interrupted"
         elif code != 0:
-            attempt.error = f"exit code {code}" + _last_line(log)
+            tail = last_line(log)
+            attempt.error = f"exit code {code}" + (f"; last log line: {tail[:200]!r}" if tail else "")
         elif found.missing:
             attempt.error = "required metrics missing: " + ", ".join(found.missing)
         attempt.succeeded = attempt.error is None
@@ -328,17 +329,6 @@ class ExperimentRun:
         save_record(self.ctx.layout, self.ctx.store, self.record)
 
 
-def _last_line(log: Any) -> str:
-    try:
-        with open(log, "rb") as fh:
-            fh.seek(0, 2)
-            fh.seek(max(0, fh.tell() - 4096))
-            lines = [ln for ln in fh.read().decode("utf-8", "replace").splitlines() if ln.strip()]
-    except OSError:
-        return ""
-    return f"; last log line: {lines[-1].strip()[:200]!r}" if lines else ""
-
-
 def save_record(layout: SessionLayout, store: Store, record: ExperimentRecord) -> None:
     """experiment.json (atomic) first, then the store row (one transaction)."""
     write_experiment_json(layout.experiment(record.experiment_id), record)
@@ -350,7 +340,3 @@ def tokens_of(record: ExperimentRecord) -> list[str]:
     base = f"hw-{record.experiment_id}"
     # the attempt in flight when the runner died is not in the record yet
     return [f"{base}-bg"] + [f"{base}-a{n}" for n in range(1, len(record.attempts) + 2)]
-
-
-def run_experiment(ctx: EngineContext, pe: PlannedExperiment, slot: Slot) -> ExperimentRecord:
-    return ExperimentRun(ctx, pe, slot).run()

@@ -6,13 +6,17 @@ process or host-to-device copy stalls the GPU, and the loop reads nothing back u
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hyperwatt.workloads._common import Tally, batches
+from hyperwatt.workloads.data import ImageSet
+from hyperwatt.workloads._common import (
+    Run, Stopwatch, Tally, batches, current_lr, log_epoch, log_final, log_settings,
+)
 
 Prepare = Callable[[torch.Tensor], torch.Tensor]
 
@@ -51,3 +55,19 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
         targets = y[idx]
         tally.add(F.cross_entropy(logits, targets), (logits.argmax(1) == targets).sum(), len(idx))
     return tally.mean_loss(), tally.accuracy()
+
+
+def classify_digits(run: Run, data: ImageSet, model: nn.Module, optimizer: torch.optim.Optimizer,
+                    eval_batch: int, /, **settings: object) -> None:
+    """The examples' digit classifiers: settings line, epochs, test evaluation, closing lines."""
+    args = run.args
+    log_settings(run, **settings, **data.describe(), steps_per_epoch=math.ceil(len(data.train_x) / args.batch_size))
+    prepare = data.normaliser()
+    for epoch in range(1, args.epochs + 1):
+        clock = Stopwatch()
+        tally = train_epoch(model, optimizer, data.train_x, data.train_y, args.batch_size, run.generator, prepare)
+        log_epoch(epoch, args.epochs, tally.mean_loss(), tally.accuracy(), current_lr(optimizer), clock.seconds())
+    loss, accuracy = evaluate(model, data.test_x, data.test_y, eval_batch, prepare)
+    log_final([f"Test set: Average loss: {loss:.4f}, Accuracy: {accuracy * 100:.2f}%",
+               f"Test Accuracy: {accuracy * 100:.2f}%", f"Test Loss: {loss:.4f}"],
+              test_accuracy=accuracy, test_loss=loss)

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hyperwatt.workloads._common import (
-    Defaults, Stopwatch, current_lr, log_epoch, log_final, log_settings, parse_args, run_main, start,
-)
-from hyperwatt.workloads._loops import evaluate, train_epoch
+from hyperwatt.workloads._common import Defaults, parse_args, run_main, start
+from hyperwatt.workloads._loops import classify_digits
 from hyperwatt.workloads.data import digit_images
 
 DEFAULTS = Defaults(epochs=10, learning_rate=0.01, batch_size=32, seed=1, weight_decay=0.0, dropout=0.5)
@@ -45,18 +42,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     data = digit_images(args.size, args.data_dir, run.device)
     model = Net(args.dropout).to(run.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
-    log_settings(run, model=f"lstm{HIDDEN}-32", optimizer="Adam", **data.describe(),
-                 steps_per_epoch=math.ceil(len(data.train_x) / args.batch_size))
-
-    prepare = data.normaliser()
-    for epoch in range(1, args.epochs + 1):
-        clock = Stopwatch()
-        tally = train_epoch(model, optimizer, data.train_x, data.train_y, args.batch_size, run.generator, prepare)
-        log_epoch(epoch, args.epochs, tally.mean_loss(), tally.accuracy(), current_lr(optimizer), clock.seconds())
-    loss, accuracy = evaluate(model, data.test_x, data.test_y, EVAL_BATCH, prepare)
-    log_final([f"Test set: Average loss: {loss:.4f}, Accuracy: {accuracy * 100:.2f}%",
-               f"Test Accuracy: {accuracy * 100:.2f}%", f"Test Loss: {loss:.4f}"],
-              test_accuracy=accuracy, test_loss=loss)
+    classify_digits(run, data, model, optimizer, EVAL_BATCH,
+                    model=f"lstm{HIDDEN}-32", optimizer="Adam")
 
 
 if __name__ == "__main__":
