@@ -57,6 +57,8 @@ class Args:
     device: str
     data_dir: Path | None
     deterministic: bool
+    cuda_graphs: bool
+    cudnn_benchmark: bool
     variant: str | None
 
 
@@ -92,6 +94,10 @@ def parse_args(
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--deterministic", action="store_true",
                         help="use only deterministic kernels (slower on GPU)")
+    parser.add_argument("--cuda-graphs", choices=("on", "off"), default="on",
+                        help="on a GPU, replay each training step from a CUDA graph (default on)")
+    parser.add_argument("--cudnn-benchmark", choices=("on", "off"), default="off",
+                        help="let cuDNN time every algorithm for each new shape (costs DenseNet-121 about 25 s)")
     if variants is not None:
         parser.add_argument(variants.flag, choices=variants.choices, required=True)
     ns = parser.parse_args(argv)
@@ -100,7 +106,8 @@ def parse_args(
         workload=f"{workload}/{variant}" if variant else workload,
         epochs=ns.epochs, learning_rate=ns.learning_rate, batch_size=ns.batch_size, seed=ns.seed,
         weight_decay=ns.weight_decay, dropout=ns.dropout, size=ns.size, device=ns.device,
-        data_dir=ns.data_dir, deterministic=ns.deterministic, variant=variant,
+        data_dir=ns.data_dir, deterministic=ns.deterministic, cuda_graphs=ns.cuda_graphs == "on",
+        cudnn_benchmark=ns.cudnn_benchmark == "on",        variant=variant,
     )
     _check(args)
     return args
@@ -164,17 +171,23 @@ def configure_threads(device: torch.device) -> int:
     return torch.get_num_threads()
 
 
-def seed_everything(seed: int, deterministic: bool, device: torch.device) -> torch.Generator:
-    """Seed torch (CPU and CUDA); return the generator that drives shuffling and augmentation.
+def seed_everything(seed: int, deterministic: bool, device: torch.device, cudnn_benchmark: bool = False
+                   ) -> torch.Generator:
+    """Seed torch (CPU and CUDA); return the generator that shuffles each epoch.
+
+    Draws inside a training step (dropout, augmentation, pairing) use torch's default generator,
+    which a CUDA graph advances on every replay.
 
     `deterministic` selects deterministic kernels where PyTorch has them; the few ops without one
-    (some pooling backward passes on CUDA) warn instead of failing the run.
+    (some pooling backward passes on CUDA) warn instead of failing the run. `cudnn_benchmark` lets
+    cuDNN time its algorithms for every new shape: off by default, since on an H200 that took
+    DenseNet-121 (about 120 distinct convolutions) 25 s, longer than one small epoch.
     """
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", _CUBLAS_DETERMINISTIC)
         torch.use_deterministic_algorithms(True, warn_only=True)
     elif device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
+        torch.backends.cudnn.benchmark = cudnn_benchmark
     torch.manual_seed(seed)
     generator = torch.Generator(device=device)
     generator.manual_seed(seed)
@@ -189,16 +202,22 @@ class Run:
     device: torch.device
     threads: int
     generator: torch.Generator
+    started: float  # time.perf_counter() when the run started
+
+    @property
+    def graphs(self) -> bool:
+        """Whether training steps replay from CUDA graphs (`--cuda-graphs on` on a GPU)."""
+        return self.args.cuda_graphs and self.device.type == "cuda"
 
 
 def start(args: Args) -> Run:
     """Pick the device, set threads and seeds, and say so."""
     device = choose_device(args.device)
     threads = configure_threads(device)
-    generator = seed_everything(args.seed, args.deterministic, device)
+    generator = seed_everything(args.seed, args.deterministic, device, args.cudnn_benchmark)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     log(f"{args.workload}: device={device} ({name}) threads={threads} torch={torch.__version__}")
-    return Run(args=args, device=device, threads=threads, generator=generator)
+    return Run(args=args, device=device, threads=threads, generator=generator, started=time.perf_counter())
 
 
 def log(message: str) -> None:
@@ -218,9 +237,11 @@ def log_settings(run: Run, **details: Any) -> None:
         "workload": a.workload, "epochs": a.epochs, "learning_rate": a.learning_rate,
         "batch_size": a.batch_size, "weight_decay": a.weight_decay, "dropout": a.dropout,
         "seed": a.seed, "size": a.size, "device": str(run.device), "threads": run.threads,
-        "deterministic": a.deterministic,
+        "deterministic": a.deterministic, "cuda_graphs": run.graphs,
+        "cudnn_benchmark": a.cudnn_benchmark and run.device.type == "cuda" and not a.deterministic,
     }
     fields.update(details)
+    fields["setup_s"] = round(time.perf_counter() - run.started, 2)  # data and model built since start
     log("settings: " + " ".join(f"{k}={format_value(v)}" for k, v in fields.items()))
 
 
@@ -266,6 +287,13 @@ class Tally:
         self._loss = torch.zeros((), dtype=torch.float64, device=device)
         self._correct = torch.zeros((), dtype=torch.int64, device=device)
         self.count = 0
+
+    @classmethod
+    def of(cls, loss_sum: torch.Tensor, correct: torch.Tensor, count: int) -> Tally:
+        """A tally from sums kept elsewhere (loss summed over samples, correct answers)."""
+        tally = cls(loss_sum.device)
+        tally._loss, tally._correct, tally.count = loss_sum, correct, count
+        return tally
 
     def add(self, loss: torch.Tensor, correct: torch.Tensor, count: int) -> None:
         """`loss` is the batch mean; `correct` the number of right answers in the batch."""

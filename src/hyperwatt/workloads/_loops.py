@@ -17,31 +17,25 @@ from hyperwatt.workloads.data import ImageSet
 from hyperwatt.workloads._common import (
     Run, Stopwatch, Tally, batches, current_lr, log_epoch, log_final, log_settings,
 )
+from hyperwatt.workloads._steps import Steps, StepFn
 
 Prepare = Callable[[torch.Tensor], torch.Tensor]
 
 
-def train_epoch(
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    batch_size: int,
-    generator: torch.Generator,
-    prepare: Prepare,
-) -> Tally:
-    """One shuffled pass with cross-entropy; returns the epoch's loss and accuracy tally."""
-    model.train()
-    tally = Tally(x.device)
-    for idx in batches(len(x), batch_size, generator, x.device):
-        inputs, targets = prepare(x[idx]), y[idx]
+def classification_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+                        prepare: Prepare) -> StepFn:
+    """One cross-entropy step on the batch x[indices], y[indices]."""
+
+    def step(indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        inputs, targets = prepare(x[indices]), y[indices]
         logits = model(inputs)
         loss = F.cross_entropy(logits, targets)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        tally.add(loss, (logits.argmax(1) == targets).sum(), len(idx))
-    return tally
+        return loss, (logits.argmax(1) == targets).sum()
+
+    return step
 
 
 @torch.no_grad()
@@ -63,9 +57,12 @@ def classify_digits(run: Run, data: ImageSet, model: nn.Module, optimizer: torch
     args = run.args
     log_settings(run, **settings, **data.describe(), steps_per_epoch=math.ceil(len(data.train_x) / args.batch_size))
     prepare = data.normaliser()
+    steps = Steps(classification_step(model, optimizer, data.train_x, data.train_y, prepare), [optimizer],
+                  args.batch_size, run.device, run.graphs)
     for epoch in range(1, args.epochs + 1):
         clock = Stopwatch()
-        tally = train_epoch(model, optimizer, data.train_x, data.train_y, args.batch_size, run.generator, prepare)
+        model.train()
+        tally = steps.epoch(len(data.train_x), run.generator)
         log_epoch(epoch, args.epochs, tally.mean_loss(), tally.accuracy(), current_lr(optimizer), clock.seconds())
     loss, accuracy = evaluate(model, data.test_x, data.test_y, eval_batch, prepare)
     log_final([f"Test set: Average loss: {loss:.4f}, Accuracy: {accuracy * 100:.2f}%",

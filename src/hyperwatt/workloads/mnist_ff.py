@@ -22,8 +22,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from hyperwatt.workloads._common import (
-    Defaults, Stopwatch, Tally, batches, log_epoch, log_final, log_settings, parse_args, run_main, start,
+    Defaults, Stopwatch, batches, log_epoch, log_final, log_settings, parse_args, run_main, start,
 )
+from hyperwatt.workloads._steps import Steps
 from hyperwatt.workloads.data import digit_images
 
 DEFAULTS = Defaults(epochs=10, learning_rate=0.01, batch_size=32, seed=1, weight_decay=0.0, dropout=0.0)
@@ -83,8 +84,8 @@ class FFNet(nn.Module):
         return torch.stack(scores, dim=1).argmax(dim=1)
 
 
-def _wrong_labels(labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    shift = torch.randint(1, NUM_CLASSES, labels.shape, generator=generator, device=labels.device)
+def _wrong_labels(labels: torch.Tensor) -> torch.Tensor:
+    shift = torch.randint(1, NUM_CLASSES, labels.shape, device=labels.device)
     return (labels + shift) % NUM_CLASSES
 
 
@@ -102,29 +103,33 @@ def main(argv: Sequence[str] | None = None) -> None:
     run = start(args)
     data = digit_images(args.size, args.data_dir, run.device)
     model = FFNet(args.dropout).to(run.device)
-    optimizers = [torch.optim.Adam(layer.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
-                  for layer in model.layers]
+    optimizers = [torch.optim.Adam(layer.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay,
+                                   capturable=run.graphs) for layer in model.layers]
     log_settings(run, model="ff" + "-".join(map(str, LAYERS)), optimizer="Adam(per layer)", loss=f"symba(alpha={ALPHA:g})",
                  **data.describe(), steps_per_epoch=math.ceil(len(data.train_x) / args.batch_size))
 
     prepare = data.normaliser()
+    no_answers = torch.zeros((), dtype=torch.int64, device=run.device)  # goodness training has no accuracy
+
+    def step(idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = prepare(data.train_x[idx]), data.train_y[idx]
+        h_pos, h_neg = overlay(x, y), overlay(x, _wrong_labels(y))
+        losses = []
+        for layer, optimizer in zip(model.layers, optimizers):
+            out_pos, out_neg = layer(h_pos), layer(h_neg)
+            loss = layer.loss(out_pos, out_neg)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.detach())
+            h_pos, h_neg = out_pos.detach(), out_neg.detach()
+        return torch.stack(losses).mean(), no_answers
+
+    steps = Steps(step, optimizers, args.batch_size, run.device, run.graphs)
     for epoch in range(1, args.epochs + 1):
         clock = Stopwatch()
         model.train()
-        tally = Tally(run.device)
-        for idx in batches(len(data.train_x), args.batch_size, run.generator, run.device):
-            x, y = prepare(data.train_x[idx]), data.train_y[idx]
-            h_pos, h_neg = overlay(x, y), overlay(x, _wrong_labels(y, run.generator))
-            losses = []
-            for layer, optimizer in zip(model.layers, optimizers):
-                out_pos, out_neg = layer(h_pos), layer(h_neg)
-                loss = layer.loss(out_pos, out_neg)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                losses.append(loss.detach())
-                h_pos, h_neg = out_pos.detach(), out_neg.detach()
-            tally.add(torch.stack(losses).mean(), torch.zeros((), dtype=torch.int64, device=run.device), len(idx))
+        tally = steps.epoch(len(data.train_x), run.generator)
         probe = slice(0, TRAIN_ACCURACY_SAMPLES)
         train_accuracy = _accuracy(model, data.train_x[probe], data.train_y[probe], prepare)
         log_epoch(epoch, args.epochs, tally.mean_loss(), train_accuracy, args.learning_rate, clock.seconds())

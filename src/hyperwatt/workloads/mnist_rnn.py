@@ -41,7 +41,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     run = start(args)
     data = digit_images(args.size, args.data_dir, run.device)
     model = Net(args.dropout).to(run.device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay,
+                                 capturable=run.graphs)
     classify_digits(run, data, model, optimizer, EVAL_BATCH,
                     model=f"lstm{HIDDEN}-32", optimizer="Adam")
 

@@ -21,9 +21,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from hyperwatt.workloads._common import (
-    Defaults, Run, Stopwatch, Tally, Variants, batches, current_lr, log_epoch, log_final, log_settings, parse_args,
+    Defaults, Stopwatch, Variants, batches, current_lr, log_epoch, log_final, log_settings, parse_args,
     run_main, start,
 )
+from hyperwatt.workloads._steps import Steps, StepFn
 from hyperwatt.workloads.data import Normaliser, ReidSet, person_images, random_crop_flip
 from hyperwatt.workloads.evaluation import retrieval_scores
 from hyperwatt.workloads.hrnet import FEATURES as HRNET_FEATURES
@@ -135,23 +136,22 @@ def _embed_all(model: nn.Module, images: torch.Tensor, prepare: Normaliser) -> t
     return torch.cat(out)
 
 
-def _train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, data: ReidSet, run: Run, pad: int,
-                 prepare: Normaliser) -> Tally:
-    model.train()
-    tally = Tally(run.device)
-    for idx in batches(len(data.train_x), run.args.batch_size, run.generator, run.device):
-        if len(idx) < 2:  # batch norm cannot train on a single image
-            continue
-        x = prepare(random_crop_flip(data.train_x[idx], pad, run.generator))
-        targets = data.train_ids[idx]
+def _train_step(model: nn.Module, optimizer: torch.optim.Optimizer, data: ReidSet, pad: int,
+                prepare: Normaliser) -> StepFn:
+    """Identity classification (summed over PCB's parts) on the cropped, flipped batch."""
+
+    def step(indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = prepare(random_crop_flip(data.train_x[indices], pad))
+        targets = data.train_ids[indices]
         outputs = model(x)
         loss = sum(F.cross_entropy(logits, targets) for logits in outputs)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         score = torch.stack([F.softmax(o, dim=1) for o in outputs]).sum(0)
-        tally.add(loss, (score.argmax(1) == targets).sum(), len(idx))
-    return tally
+        return loss, (score.argmax(1) == targets).sum()
+
+    return step
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -170,10 +170,13 @@ def main(argv: Sequence[str] | None = None) -> None:
                  augmentation=f"pad{pad}+crop+flip", **data.describe(),
                  steps_per_epoch=math.ceil(len(data.train_x) / args.batch_size))
 
+    steps = Steps(_train_step(model, optimizer, data, pad, prepare), [optimizer], args.batch_size, run.device,
+                  run.graphs)
     for epoch in range(1, args.epochs + 1):
         clock = Stopwatch()
         lr = current_lr(optimizer)
-        tally = _train_epoch(model, optimizer, data, run, pad, prepare)
+        model.train()
+        tally = steps.epoch(len(data.train_x), run.generator, min_batch=2)  # batch norm needs two images
         scheduler.step()
         log_epoch(epoch, args.epochs, tally.mean_loss(), tally.accuracy(), lr, clock.seconds())
 

@@ -18,7 +18,8 @@ from torch import nn
 from hyperwatt.workloads._common import (
     Defaults, Stopwatch, Variants, current_lr, log_epoch, log_final, log_settings, parse_args, run_main, start,
 )
-from hyperwatt.workloads._loops import evaluate, train_epoch
+from hyperwatt.workloads._loops import classification_step, evaluate
+from hyperwatt.workloads._steps import Steps
 from hyperwatt.workloads.data import cifar_images, random_crop_flip
 
 DEFAULTS = Defaults(epochs=200, learning_rate=0.1, batch_size=128, seed=1334, weight_decay=1e-4, dropout=0.0)
@@ -99,14 +100,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     test_prepare = data.normaliser()
 
     def train_prepare(x: torch.Tensor) -> torch.Tensor:
-        return test_prepare(random_crop_flip(x, CROP_PAD, run.generator))
+        return test_prepare(random_crop_flip(x, CROP_PAD))
+
+    steps = Steps(classification_step(model, optimizer, data.train_x, data.train_y, train_prepare), [optimizer],
+                  args.batch_size, run.device, run.graphs)
 
     best = 0.0
     for epoch in range(1, args.epochs + 1):
         clock = Stopwatch()
         lr = current_lr(optimizer)
-        tally = train_epoch(model, optimizer, data.train_x, data.train_y, args.batch_size, run.generator,
-                            train_prepare)
+        model.train()
+        tally = steps.epoch(len(data.train_x), run.generator)
         scheduler.step()
         val_loss, val_accuracy = evaluate(model, data.test_x, data.test_y, EVAL_BATCH, test_prepare)
         best = max(best, val_accuracy)

@@ -18,6 +18,7 @@ from hyperwatt.workloads._common import (
     Defaults, Stopwatch, Tally, batches, current_lr, log_epoch, log_final, log_settings, parse_args, run_main,
     start,
 )
+from hyperwatt.workloads._steps import Steps
 from hyperwatt.workloads.data import digit_images
 
 DEFAULTS = Defaults(epochs=10, learning_rate=0.01, batch_size=32, seed=1, weight_decay=0.0, dropout=0.0)
@@ -59,8 +60,10 @@ class PairSampler:
         self.labels = labels
         self.num_classes = num_classes
 
-    def partners(self, idx: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """Partner indices and targets (1 same class, 0 different), half of each on average."""
+    def partners(self, idx: torch.Tensor, generator: torch.Generator | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Partner indices and targets (1 same class, 0 different), half of each on average; random
+        draws from `generator`, by default torch's (which CUDA graphs can replay)."""
         device = idx.device
         same = torch.rand(len(idx), generator=generator, device=device) < 0.5
         shift = torch.randint(1, self.num_classes, (len(idx),), generator=generator, device=device)
@@ -87,18 +90,21 @@ def main(argv: Sequence[str] | None = None) -> None:
                  **data.describe(), test_pairs=len(test_idx), steps_per_epoch=math.ceil(len(data.train_x) / args.batch_size))
 
     prepare = data.normaliser()
+
+    def step(idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        partner, target = train_pairs.partners(idx)
+        logits = model(prepare(data.train_x[idx]), prepare(data.train_x[partner]))
+        loss = F.binary_cross_entropy_with_logits(logits, target)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return loss, ((logits > 0).float() == target).sum()
+
+    steps = Steps(step, [optimizer], args.batch_size, run.device, run.graphs)
     for epoch in range(1, args.epochs + 1):
         clock = Stopwatch()
         model.train()
-        tally = Tally(run.device)
-        for idx in batches(len(data.train_x), args.batch_size, run.generator, run.device):
-            partner, target = train_pairs.partners(idx, run.generator)
-            logits = model(prepare(data.train_x[idx]), prepare(data.train_x[partner]))
-            loss = F.binary_cross_entropy_with_logits(logits, target)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            tally.add(loss, ((logits > 0).float() == target).sum(), len(idx))
+        tally = steps.epoch(len(data.train_x), run.generator)
         log_epoch(epoch, args.epochs, tally.mean_loss(), tally.accuracy(), current_lr(optimizer), clock.seconds())
 
     model.eval()

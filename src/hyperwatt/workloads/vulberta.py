@@ -24,6 +24,7 @@ from hyperwatt.workloads._common import (
     run_main, start,
 )
 from hyperwatt.workloads._errors import UsageError
+from hyperwatt.workloads._steps import Steps
 from hyperwatt.workloads.data.code_tokens import PAD, TokenSet, code_tokens
 from hyperwatt.workloads.evaluation import binary_f1
 
@@ -119,6 +120,23 @@ class Classifier(nn.Module):
         return self.head(self.encoder(tokens, padding), padding)
 
 
+class LinearDecay:
+    """The learning rate falls linearly from `initial` to zero over `total_steps` (the Trainer's
+    default schedule); a tensor learning rate is updated in place, so a CUDA graph sees it."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, initial: float, total_steps: int) -> None:
+        self._optimizer, self._initial, self._total, self._done = optimizer, initial, total_steps, 0
+
+    def step(self) -> None:
+        self._done += 1
+        value = self._initial * max(0.0, 1.0 - self._done / self._total)
+        for group in self._optimizer.param_groups:
+            if isinstance(group["lr"], torch.Tensor):
+                group["lr"].fill_(value)
+            else:
+                group["lr"] = value
+
+
 @torch.no_grad()
 def _evaluate(model: Classifier, data: TokenSet, device: torch.device) -> tuple[float, float, float]:
     """eval_loss, accuracy and F1 on the test sequences."""
@@ -144,29 +162,32 @@ def main(argv: Sequence[str] | None = None) -> None:
     data = code_tokens(args.size)
     size = ENCODERS[args.size]
     model = Classifier(data.vocab_size, data.train_tokens.shape[1], size, args.variant, args.dropout).to(run.device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
+    # on a GPU the learning rate is a tensor, which the replayed CUDA graph reads at every step
+    lr = torch.tensor(args.learning_rate, device=run.device) if run.graphs else args.learning_rate
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=args.weight_decay, capturable=run.graphs)
     steps_per_epoch = math.ceil(len(data.train_tokens) / args.batch_size)
-    total_steps = steps_per_epoch * args.epochs
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1.0 - step / total_steps))
+    schedule = LinearDecay(optimizer, args.learning_rate, steps_per_epoch * args.epochs)
     log_settings(run, model=f"encoder-d{size.d_model}-l{size.layers}-h{size.heads}+{args.variant}",
                  optimizer="AdamW", lr_schedule="linear-to-zero", **data.describe(), steps_per_epoch=steps_per_epoch)
 
     x, y = data.train_tokens.to(run.device), data.train_labels.to(run.device)
+
+    def step(idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = model(x[idx])
+        loss = F.cross_entropy(logits, y[idx])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return loss, (logits.argmax(1) == y[idx]).sum()
+
+    steps = Steps(step, [optimizer], args.batch_size, run.device, run.graphs)
     train_clock = Stopwatch()
     for epoch in range(1, args.epochs + 1):
         clock = Stopwatch()
-        lr = current_lr(optimizer)
+        epoch_lr = current_lr(optimizer)
         model.train()
-        tally = Tally(run.device)
-        for idx in batches(len(x), args.batch_size, run.generator, run.device):
-            logits = model(x[idx])
-            loss = F.cross_entropy(logits, y[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            tally.add(loss, (logits.argmax(1) == y[idx]).sum(), len(idx))
-        log_epoch(epoch, args.epochs, tally.mean_loss(), tally.accuracy(), lr, clock.seconds())
+        tally = steps.epoch(len(x), run.generator, after_step=schedule.step)
+        log_epoch(epoch, args.epochs, tally.mean_loss(), tally.accuracy(), epoch_lr, clock.seconds())
     train_s = train_clock.seconds()
     samples_per_s = len(x) * args.epochs / train_s
     final_loss = tally.mean_loss()

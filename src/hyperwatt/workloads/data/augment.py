@@ -46,8 +46,10 @@ def affine_copies(
     return copies, source
 
 
-def random_crop_flip(images: torch.Tensor, pad: int, generator: torch.Generator, flip: bool = True) -> torch.Tensor:
-    """Each image zero-padded by `pad`, cropped back at a random offset, mirrored half the time."""
+def random_crop_flip(images: torch.Tensor, pad: int, generator: torch.Generator | None = None, flip: bool = True
+                     ) -> torch.Tensor:
+    """Each image zero-padded by `pad`, cropped back at a random offset, mirrored half the time
+    (random draws from `generator`, by default torch's, which CUDA graphs can replay)."""
     b, c, h, w = images.shape
     device = images.device
     padded = F.pad(images, (pad, pad, pad, pad)) if pad else images
