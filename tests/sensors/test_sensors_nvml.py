@@ -108,9 +108,11 @@ def test_processes_and_their_utilisation():
     gpu.processes = [GpuProcess(4242, 1536.0), GpuProcess(77, None)]
     sensor = _opened(FakeNvml([gpu]))
     assert sensor.processes() == [GpuProcess(4242, 1536.0), GpuProcess(77, None)]
-    assert sensor.process_utilization(clock.time() - 5) == {}  # NVML: no samples (NOT_FOUND)
+    assert sensor.process_samples(clock.time() - 5) == []  # NVML: no samples (NOT_FOUND)
     gpu.process_util = {4242: 61.0, 77: 30.0}
-    assert sensor.process_utilization(clock.time() - 5) == {4242: 61.0, 77: 30.0}
+    samples = sensor.process_samples(clock.time() - 5)
+    assert {(s.pid, s.sm_util_pct) for s in samples} == {(4242, 61.0), (77, 30.0)}
+    assert all(s.t_wall == pytest.approx(clock.time(), abs=1e-6) for s in samples)
 
 
 def test_process_listing_failure_is_empty_with_a_reason():

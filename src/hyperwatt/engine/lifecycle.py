@@ -18,11 +18,28 @@ from hyperwatt.engine.context import EngineContext, Interrupted, Slot
 from hyperwatt.engine.readiness import wait_until_ready
 from hyperwatt.errors import HyperwattError
 from hyperwatt.mutation import PlannedExperiment
-from hyperwatt.process import BackgroundLoop, ProcessHandle, kill_tagged, last_line, leak_scan, spawn
-from hyperwatt.records import (
-    Attempt, BackgroundRecord, BackgroundRunRecord, ExperimentRecord, StopRecord,
+from hyperwatt.process import (
+    BackgroundLoop,
+    ProcessHandle,
+    kill_tagged,
+    last_line,
+    leak_scan,
+    spawn,
 )
-from hyperwatt.store import ExperimentLayout, SessionLayout, Store, write_experiment_json
+from hyperwatt.records import (
+    Attempt,
+    BackgroundRecord,
+    BackgroundRunRecord,
+    ExperimentRecord,
+    StopRecord,
+)
+from hyperwatt.sensors.records import ProcessUtil
+from hyperwatt.store import (
+    ExperimentLayout,
+    SessionLayout,
+    Store,
+    write_experiment_json,
+)
 from hyperwatt.verify import checks
 from hyperwatt.verify.coverage import coverage, effective_intervals
 
@@ -47,6 +64,22 @@ class _Window:
     t1_wall: float = 0.0
     fg_pids: set[int] = field(default_factory=set)
     bg_pids: set[int] = field(default_factory=set)
+    # NVML's per-process samples, by (pid, time): the driver keeps only a few seconds, so they are
+    # collected as the window runs
+    process_util: dict[tuple[int, float], float] = field(default_factory=dict)
+
+    def add_process_samples(self, samples: list[ProcessUtil]) -> None:
+        for s in samples:
+            if self.t0_wall <= s.t_wall and (not self.t1_wall or s.t_wall <= self.t1_wall):
+                self.process_util[(s.pid, s.t_wall)] = s.sm_util_pct
+
+    def util_sums(self) -> tuple[float, float, bool]:
+        """Summed SM utilisation of the foreground's and the background's pids, and whether both
+        sides appeared in the samples at all."""
+        fg = sum(u for (pid, _), u in self.process_util.items() if pid in self.fg_pids)
+        bg = sum(u for (pid, _), u in self.process_util.items() if pid in self.bg_pids)
+        seen = {pid for pid, _ in self.process_util}
+        return fg, bg, bool(seen & self.fg_pids) and bool(seen & self.bg_pids)
 
 
 class ExperimentRun:
@@ -257,6 +290,11 @@ class ExperimentRun:
         self.window.fg_pids.update(handle.pids())
         if self.loop is not None:
             self.window.bg_pids.update(self.loop.live_pids())
+            self._poll_process_util()
+
+    def _poll_process_util(self) -> None:
+        if self.slot.gpu is not None:
+            self.window.add_process_samples(self.slot.gpu.process_samples(self.window.t0_wall))
 
     def _track_cpu(self, handle: ProcessHandle) -> None:
         sensors = self.ctx.sensors
@@ -283,10 +321,8 @@ class ExperimentRun:
         assert bg is not None
         share = None
         if self.slot.gpu is not None:
-            util = self.slot.gpu.process_utilization(self.window.t0_wall)
-            fg = sum(v for pid, v in util.items() if pid in self.window.fg_pids)
-            back = sum(v for pid, v in util.items() if pid in self.window.bg_pids)
-            seen_both = any(p in util for p in self.window.fg_pids) and any(p in util for p in self.window.bg_pids)
+            self._poll_process_util()
+            fg, back, seen_both = self.window.util_sums()
             if seen_both and fg + back > 0:  # otherwise unknown, not 0 % / 100 %
                 share = fg / (fg + back)
                 bg.gpu_util_share = back / (fg + back)

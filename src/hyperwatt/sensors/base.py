@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from hyperwatt.sensors.records import GpuProcess, Sample, SensorInfo
+from hyperwatt.sensors.records import GpuProcess, ProcessUtil, Sample, SensorInfo
 
 
 class Sensor(ABC):
@@ -52,5 +52,6 @@ class GpuSensor(Sensor):
         """Compute processes on this GPU; [] when NVML cannot list them."""
 
     @abstractmethod
-    def process_utilization(self, since_wall: float) -> dict[int, float]:
-        """Mean SM utilisation % per pid since `since_wall` (epoch seconds); {} if unsupported."""
+    def process_samples(self, since_wall: float) -> list[ProcessUtil]:
+        """The per-process utilisation samples the driver still holds from after `since_wall` (epoch
+        seconds; it keeps only the last few seconds, so poll); [] if unsupported."""

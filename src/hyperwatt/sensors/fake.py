@@ -12,7 +12,7 @@ from typing import Callable, Iterable, Protocol, Sequence
 
 from hyperwatt.clock import SYSTEM_CLOCK, Clock
 from hyperwatt.sensors.base import GpuSensor, Sensor
-from hyperwatt.sensors.records import GpuProcess, Sample, SensorInfo
+from hyperwatt.sensors.records import GpuProcess, ProcessUtil, Sample, SensorInfo
 
 
 # --- power curves ------------------------------------------------------------------------------
@@ -253,8 +253,9 @@ class FakeGpuSensor(GpuSensor):
     def processes(self) -> list[GpuProcess]:
         return list(self.gpu.processes)
 
-    def process_utilization(self, since_wall: float) -> dict[int, float]:
-        return dict(self.gpu.process_util)
+    def process_samples(self, since_wall: float) -> list[ProcessUtil]:
+        now = self.gpu.clock.time()
+        return [ProcessUtil(now, pid, u) for pid, u in self.gpu.process_util.items()] if now > since_wall else []
 
 
 # --- a pynvml-like module ----------------------------------------------------------------------
@@ -548,5 +549,5 @@ class ReplayGpuSensor(ReplaySensor, GpuSensor):
     def processes(self) -> list[GpuProcess]:
         return []
 
-    def process_utilization(self, since_wall: float) -> dict[int, float]:
-        return {}
+    def process_samples(self, since_wall: float) -> list[ProcessUtil]:
+        return []

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from hyperwatt.clock import SYSTEM_CLOCK, Clock
 from hyperwatt.sensors.base import GpuSensor
-from hyperwatt.sensors.records import GpuProcess, Sample, SensorInfo, Unavailable
+from hyperwatt.sensors.records import GpuProcess, ProcessUtil, Sample, SensorInfo, Unavailable
 from hyperwatt.sensors.window import COUNTER_RESET
 
 FI_POWER_AVERAGE = 185  # NVML_FI_DEV_POWER_AVERAGE: 1-s average power, mW
@@ -169,15 +169,12 @@ class NvmlGpuSensor(GpuSensor):
         self.processes_error = None
         return [GpuProcess(int(p.pid), None if p.usedGpuMemory is None else p.usedGpuMemory / 2**20) for p in procs]
 
-    def process_utilization(self, since_wall: float) -> dict[int, float]:
+    def process_samples(self, since_wall: float) -> list[ProcessUtil]:
         try:
             rows = self._nvml.nvmlDeviceGetProcessUtilization(self._h, int(since_wall * 1e6))
         except self._nvml.NVMLError:  # not supported, or no sample since then
-            return {}
-        per_pid: dict[int, list[float]] = {}
-        for row in rows:
-            per_pid.setdefault(int(row.pid), []).append(float(row.smUtil))
-        return {pid: sum(v) / len(v) for pid, v in per_pid.items()}
+            return []
+        return [ProcessUtil(int(row.timeStamp) / 1e6, int(row.pid), float(row.smUtil)) for row in rows]
 
 
 @dataclass

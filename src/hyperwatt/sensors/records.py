@@ -46,6 +46,15 @@ class GpuProcess:
 
 
 @dataclass(frozen=True)
+class ProcessUtil:
+    """One of NVML's per-process utilisation samples: the SM utilisation % a pid had at `t_wall`."""
+
+    t_wall: float
+    pid: int
+    sm_util_pct: float
+
+
+@dataclass(frozen=True)
 class Unavailable:
     """A sensor that could not be opened, and what to do about it."""
 
