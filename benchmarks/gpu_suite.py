@@ -5,9 +5,11 @@ overrun is interrupted (SIGINT), keeping its partial results (resume later with 
 
     PYTHONPATH=src python3 benchmarks/gpu_suite.py --part A|B|C --out DIR [--budget-s 540]
 
-A: doctor, energy accuracy, monitor overhead.
-B: every workload alone (plans/workloads_gpu.toml) and its table.
-C: the parallel feasibility plan (--strict), the seed's failure reproduced, lifecycle benchmark.
+A: doctor, energy accuracy, monitor overhead, stop latency over 50 background stops.
+B: every workload alone (plans/workloads_gpu.toml) and its table; then, time permitting, the
+   workload probe (training-phase utilisation of each workload at size small).
+C: the parallel feasibility plan (--strict), the seed's failure reproduced, the lifecycle costs of
+   the feasibility session.
 Outputs (few files: the device returns at most 8): DIR/summary.md (every step's table), DIR/steps.json,
 DIR/results.tar.gz (the results directory, with each step's log and outputs under results/bench/).
 """
@@ -88,9 +90,10 @@ def _latest(plan_name: str) -> str | None:
 def part_a(s: Suite) -> None:
     py = sys.executable
     s.step("doctor", [py, "-m", "hyperwatt", "doctor"], reserve_s=400)
-    s.step("energy_accuracy", [py, "benchmarks/energy_accuracy.py", "--out", str(s.out), "--repeats", "2"],
-           reserve_s=200)
-    s.step("monitor_overhead", [py, "benchmarks/monitor_overhead.py", "--out", str(s.out)], reserve_s=5)
+    s.step("energy_accuracy", [py, "benchmarks/energy_accuracy.py", "--out", str(s.out), "--repeats", "1"],
+           reserve_s=330)
+    s.step("monitor_overhead", [py, "benchmarks/monitor_overhead.py", "--out", str(s.out)], reserve_s=100)
+    s.step("lifecycle_stops", [py, "benchmarks/lifecycle.py", "--out", str(s.out), "--stops", "50"], reserve_s=5)
 
 
 def part_b(s: Suite) -> None:
@@ -99,6 +102,9 @@ def part_b(s: Suite) -> None:
     if session:
         s.step("workloads_table", [sys.executable, "benchmarks/workloads_table.py", "--results", str(RESULTS),
                                    "--session", session, "--out", str(s.out / "workloads_table.md")], reserve_s=2)
+    if s.left() > 200:
+        s.step("workload_probe", [sys.executable, "benchmarks/workload_probe.py", "--out", str(s.out),
+                                  "--size", "small"], reserve_s=5)
 
 
 def part_c(s: Suite) -> None:
@@ -106,7 +112,7 @@ def part_c(s: Suite) -> None:
                 reserve_s=170)
     s.hyperwatt("seed_failure", "run", "examples/seed_failure/plan.toml", "-W", "examples/seed_failure/workloads.toml",
                 reserve_s=160)
-    argv = [sys.executable, "benchmarks/lifecycle.py", "--out", str(s.out), "--stops", "50"]
+    argv = [sys.executable, "benchmarks/lifecycle.py", "--out", str(s.out), "--stops", "0"]
     feasibility = _latest("parallel_feasibility")
     if feasibility:
         argv += ["--results", str(RESULTS), "--session", feasibility]
