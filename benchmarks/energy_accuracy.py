@@ -32,6 +32,7 @@ from typing import Any, Callable
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from hyperwatt.clock import FakeClock  # noqa: E402
+from hyperwatt.config.plan import SensorSettings  # noqa: E402
 from hyperwatt.sensors import Monitor, SensorSet, discover  # noqa: E402
 from hyperwatt.sensors.fake import FakeGpu, FakeGpuSensor, PiecewiseLinear  # noqa: E402
 
@@ -134,7 +135,8 @@ class GpuBackend:
         self.sensors = discover(gpu_indices=[gpu], cpu=False)
         if not self.sensors.gpus():
             raise SystemExit(f"no hyperwatt sensor for GPU {gpu}: {self.sensors.unavailable}")
-        self.monitor = Monitor(self.sensors, rate_hz=rate_hz)
+        # the engine's sampler settings (a plan's [sensors] defaults)
+        self.monitor = Monitor(self.sensors, rate_hz=rate_hz, lock_interval_s=SensorSettings().lock_interval_s)
         self.monitor.start()
         self._smi: list[tuple[float, float]] = []
         self._stop = threading.Event()

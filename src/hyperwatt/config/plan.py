@@ -72,6 +72,9 @@ class PreflightPolicy(_Strict):
 
 class SensorSettings(_Strict):
     rate_hz: float = Field(default=20.0, gt=0, le=1_000)
+    # between window edges (each edge gets its own lock), how often the sampler re-locks onto the
+    # GPU energy counter's update grid; every NVML counter read costs ~3.5 ms of driver time
+    lock_interval_s: float = Field(default=10.0, gt=0, le=3_600)
     gpus: list[int] | None = None
     cpu_tdp_w: float | None = Field(default=None, gt=0, le=10_000)
 

@@ -216,7 +216,8 @@ def _execute(loaded: LoadedPlan, session_id: str, layout: SessionLayout, store: 
         if sensors is not None:
             from hyperwatt.sensors import Monitor
 
-            monitor = Monitor(sensors, rate_hz=plan.sensors.rate_hz, clock=options.clock)
+            monitor = Monitor(sensors, rate_hz=plan.sensors.rate_hz, clock=options.clock,
+                              lock_interval_s=plan.sensors.lock_interval_s)
             monitor.start()
         ctx = EngineContext(
             session_id=session_id, layout=layout, store=store, plan=plan, plan_hash=loaded.plan_hash,
