@@ -2,6 +2,10 @@
 """Per-workload table from a session of plans/workloads_gpu.toml: wall time, GPU utilisation, peak
 GPU memory, GPU energy and metrics, read from each experiment's record and energy/timeline.csv.
 
+A one-epoch run is mostly start-up for the small models (interpreter, CUDA context, data), so the
+utilisation is given twice: over the whole window, and over the busiest stretch as long as the
+training epochs took (their `time_s` in the training log) — the training phase.
+
     PYTHONPATH=src python3 benchmarks/workloads_table.py --results DIR --session ID [--out FILE]
 """
 
@@ -10,9 +14,42 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import statistics
 import sys
 from pathlib import Path
+
+EPOCH_TIME = re.compile(r"^epoch \d+/\d+ .*time_s=([0-9.]+)", re.M)
+SETUP_TIME = re.compile(r"^settings: .*setup_s=([0-9.]+)", re.M)
+
+
+def busiest_mean(samples: list[tuple[float, float]], length_s: float) -> float | None:
+    """Highest mean of the values over any stretch of `length_s` (samples sorted by time)."""
+    if not samples or length_s <= 0:
+        return None
+    best, j, total = None, 0, 0.0
+    for i, (t, _) in enumerate(samples):  # window [t_i, t_i + length]: two pointers
+        while j < len(samples) and samples[j][0] <= t + length_s:
+            total += samples[j][1]
+            j += 1
+        if samples[-1][0] < t + length_s and best is not None:
+            break  # shorter than the stretch from here on
+        mean = total / (j - i)
+        best = mean if best is None else max(best, mean)
+        total -= samples[i][1]
+    return best
+
+
+def _log_times(exp_dir: Path, rec: dict) -> tuple[float | None, float | None]:
+    """Seconds building data and model, and the epochs' total, from the last attempt's log."""
+    attempts = rec.get("attempts") or []
+    log = exp_dir / attempts[-1]["log"] if attempts and attempts[-1].get("log") else None
+    if log is None or not log.exists():
+        return None, None
+    text = log.read_text(errors="replace")
+    setup = SETUP_TIME.search(text)
+    epochs = [float(x) for x in EPOCH_TIME.findall(text)]
+    return (float(setup.group(1)) if setup else None), (sum(epochs) if epochs else None)
 
 
 def rows(results: Path, session: str) -> list[dict]:
@@ -21,7 +58,7 @@ def rows(results: Path, session: str) -> list[dict]:
         rec = json.loads(path.read_text())
         e = rec["energy"]
         t0, t1 = e.get("window_start_wall"), e.get("window_end_wall")
-        util, mem = [], []
+        util, mem, timed = [], [], []
         timeline = path.parent / "energy" / "timeline.csv"
         if timeline.exists() and t0 is not None:
             with timeline.open() as fh:
@@ -30,14 +67,18 @@ def rows(results: Path, session: str) -> list[dict]:
                         continue
                     if row["util_pct"]:
                         util.append(float(row["util_pct"]))
+                        timed.append((float(row["t_wall"]), float(row["util_pct"])))
                     if row["mem_used_mib"]:
                         mem.append(float(row["mem_used_mib"]))
         base_mem = None
         for name, base in (e.get("idle_baseline") or {}).items():
             if name.startswith("gpu"):
                 base_mem = base.get("mem_used_mib")
+        setup_s, train_s = _log_times(path.parent, rec)
         out.append({
             "workload": rec["workload"], "status": rec["status"], "duration_s": rec.get("duration_s"),
+            "setup_s": setup_s, "train_s": train_s,
+            "util_training_pct": busiest_mean(sorted(timed), train_s) if train_s else None,
             "util_mean_pct": statistics.fmean(util) if util else None,
             "util_share_above_50": sum(u > 50 for u in util) / len(util) if util else None,
             "peak_mem_mib": max(mem) if mem else None, "idle_mem_mib": base_mem,
@@ -52,14 +93,17 @@ def markdown(data: list[dict]) -> str:
     def f(x, fmt=".1f"):
         return "—" if x is None else format(x, fmt)
 
-    lines = ["| workload | status | wall (1 epoch) | GPU util mean | time > 50 % util | peak GPU memory | "
-             "GPU energy | mean power | metrics |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| workload | status | wall (1 epoch) | data + model | epoch | GPU util: window | time > 50 % util | "
+             "GPU util: training | peak GPU memory | GPU energy | mean power | metrics |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in data:
         metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(r["metrics"].items())
                             if not k.startswith(("epoch", "lr")))
         lines.append(
-            f"| {r['workload']} | {r['status']} | {f(r['duration_s'])} s | {f(r['util_mean_pct'])} % | "
+            f"| {r['workload']} | {r['status']} | {f(r['duration_s'])} s | {f(r['setup_s'])} s | {f(r['train_s'])} s | "
+            f"{f(r['util_mean_pct'])} % | "
             f"{f(100 * r['util_share_above_50'] if r['util_share_above_50'] is not None else None, '.0f')} % | "
+            f"{f(r['util_training_pct'])} % | "
             f"{f(r['peak_mem_mib'], '.0f')} MiB | {f(r['gpu_energy_j'], '.0f')} ± {f(r['gpu_uncertainty_j'], '.1f')} J | "
             f"{f(r['mean_power_w'], '.0f')} W | {metrics} |")
     return "\n".join(lines) + "\n"
