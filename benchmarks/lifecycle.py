@@ -6,7 +6,7 @@
    their CUDA start-ups overlap. A member is stopped only once judged on the GPU and loading: it
    printed its ready line after a first synchronised matmul, one of its pids is in NVML's
    compute-process list, and the GPU is busy (utilisation > 0). Stops run strictly one at a time,
-   at least `--settle-s` apart, each with the engine's grace (50 ms) through BackgroundLoop.stop;
+   at least `--settle-s` apart and only after `--min-load-s` of loading, each with the engine's grace (50 ms) through BackgroundLoop.stop;
    the latency is until the whole tree is gone. The pool is refilled after each stop, so the other
    members are on the GPU during a stop: each stop records how many (`others_on_gpu`), whether
    SIGKILL was needed and how long the stopped one had been loading. Each stop is appended to
@@ -130,9 +130,10 @@ class StopBench:
     """The pipelined stop-latency benchmark (see the module docstring, part 1)."""
 
     def __init__(self, n: int, out: Path, gpu: GpuSensor | None, env: dict[str, str], pool: int,
-                 settle_s: float, script: Path, interrupt: Interrupt) -> None:
+                 settle_s: float, script: Path, interrupt: Interrupt, min_load_s: float = 1.0) -> None:
         self.n, self.out, self.gpu, self.env = n, out, gpu, env
         self.pool, self.settle_s, self.script, self.interrupt = pool, settle_s, script, interrupt
+        self.min_load_s = min_load_s  # a background is stopped in its training, not its CUDA start-up
         self.members: list[Member] = []
         self.started = 0
         self.rows: list[dict[str, Any]] = []
@@ -186,10 +187,11 @@ class StopBench:
             self._judge()
             ready = next(((m, m.ready_mono) for m in self.members if m.ready_mono is not None), None)
             now = time.monotonic()
-            if ready is not None and now >= not_before:
+            due = None if ready is None else max(not_before, ready[1] + self.min_load_s)
+            if ready is not None and due is not None and now >= due:
                 ready[0].check_alive()
                 return ready
-            time.sleep(POLL_S if ready is None else min(POLL_S, not_before - now))
+            time.sleep(POLL_S if due is None else max(0.0, min(POLL_S, due - now)))
         return None
 
     def _judge(self) -> None:
@@ -221,7 +223,7 @@ class StopBench:
 
 
 def stop_latencies(n: int, out: Path, gpu_index: int, pool: int = 4, settle_s: float = 0.3,
-                   fake: bool = False) -> dict[str, Any]:
+                   fake: bool = False, min_load_s: float = 1.0) -> dict[str, Any]:
     """Run the stop benchmark (module docstring, part 1) and summarise the stops done."""
     sensors = None if fake else discover(gpu_indices=[gpu_index], cpu=False)
     gpu = sensors.gpus()[0] if sensors is not None and sensors.gpus() else None
@@ -235,7 +237,7 @@ def stop_latencies(n: int, out: Path, gpu_index: int, pool: int = 4, settle_s: f
     error = None
     t0 = time.monotonic()
     with catch_signals() as interrupt, (out / "lifecycle_stops.jsonl").open("w") as fh:
-        bench = StopBench(n, out, gpu, env, pool, settle_s, script, interrupt)
+        bench = StopBench(n, out, gpu, env, pool, settle_s, script, interrupt, min_load_s)
         try:
             bench.run(fh)
         except Exception as exc:  # noqa: BLE001 - reported in the summary, which is still written
@@ -245,7 +247,7 @@ def stop_latencies(n: int, out: Path, gpu_index: int, pool: int = 4, settle_s: f
             bench.cleanup()
             if sensors is not None:
                 sensors.close()
-    return summarise(bench.rows, n, pool=pool, settle_s=settle_s, wall_s=time.monotonic() - t0, fake=fake,
+    return summarise(bench.rows, n, pool=pool, settle_s=settle_s, min_load_s=min_load_s, wall_s=time.monotonic() - t0, fake=fake,
                      gpu=gpu.info.device if gpu is not None else "no GPU",
                      interrupted=interrupt.signal, error=error)
 
@@ -358,12 +360,16 @@ def main() -> None:
     ap.add_argument("--session")
     ap.add_argument("--pool", type=_positive, default=4, help="backgrounds started ahead (default 4)")
     ap.add_argument("--settle-s", type=float, default=0.3, help="least time between two stops (default 0.3)")
+    ap.add_argument("--min-load-s", type=float, default=1.0,
+                    help="least time a background has loaded the GPU before its stop (default 1.0): a real "
+                         "background has passed the readiness gate; one stopped in its CUDA start-up is slower")
     ap.add_argument("--fake", action="store_true", help="CPU sleep-loop backgrounds, no GPU (smoke test)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {}
     if args.stops > 0:
-        result["stops"] = stop_latencies(args.stops, args.out, args.gpu, args.pool, args.settle_s, args.fake)
+        result["stops"] = stop_latencies(args.stops, args.out, args.gpu, args.pool, args.settle_s, args.fake,
+                                         args.min_load_s)
     if args.results and args.session:
         result["session"] = session_overheads(args.results, args.session)
     (args.out / "lifecycle.json").write_text(json.dumps(result, indent=2))

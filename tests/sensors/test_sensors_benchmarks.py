@@ -33,11 +33,26 @@ def test_energy_accuracy_fake(tmp_path: Path):
 
 
 def test_monitor_overhead_fake(tmp_path: Path):
-    out = _run("monitor_overhead.py", "--out", str(tmp_path), "--repeats", "1", "--seconds", "0.3")
+    out = _run("monitor_overhead.py", "--out", str(tmp_path), "--cycles", "2", "--block-seconds", "0.3",
+               "--call-costs")
     result = json.loads((tmp_path / "monitor_overhead.json").read_text())
-    assert [s["mode"] for s in result["summary"]] == ["none", "hyperwatt", "nvidia-smi-1hz"]
-    runs = {r["mode"]: r for r in result["runs"]}
-    assert runs["hyperwatt"]["sampler_cpu_pct"] is not None and runs["hyperwatt"]["sampler_cpu_pct"] < 50
-    assert runs["hyperwatt"]["thread_error"] is None
-    assert runs["nvidia-smi-1hz"]["smi_samples"] >= 1
-    assert "| hyperwatt |" in out and "sampler CPU" in out
+    assert (tmp_path / "monitor_overhead.md").read_text().strip() == out.strip()
+    assert [s["mode"] for s in result["summary"]] == [
+        "none", "hyperwatt", "hyperwatt-lock1", "nvidia-smi-1hz", "power-20hz", "counter-3hz"]
+    assert len(result["blocks"]) == 12 and {b["cycle"] for b in result["blocks"]} == {0, 1}
+    hw = [b for b in result["blocks"] if b["mode"] == "hyperwatt"]
+    assert all(b["thread_error"] is None and 0 <= b["cpu_pct"] < 50 for b in hw)
+    assert all("attributed_pct" in b for b in result["blocks"] if b["mode"] != "none")
+    assert result["monitor_defaults"]["lock_interval_s"] == 10.0  # the engine's, not the class's 1 s
+    assert {r["call"] for r in result["call_costs"]} >= {"nvmlDeviceGetTotalEnergyConsumption"}
+    assert "| hyperwatt |" in out and "sampler CPU" in out and "Which call costs what" in out
+
+
+def test_lifecycle_stops_fake(tmp_path: Path):
+    out = _run("lifecycle.py", "--out", str(tmp_path), "--stops", "5", "--pool", "3", "--min-load-s", "0.2")
+    result = json.loads((tmp_path / "lifecycle.json").read_text())["stops"]
+    rows = [json.loads(line) for line in (tmp_path / "lifecycle_stops.jsonl").read_text().splitlines()]
+    assert result["n"] == result["requested"] == len(rows) == 5
+    assert all(r["survivors"] == [] and r["loading_s"] >= 0.2 for r in rows)
+    assert result["p99_ms"] <= result["max_ms"] and result["interrupted"] is None and result["error"] is None
+    assert "Stop latency over 5 stops" in out
