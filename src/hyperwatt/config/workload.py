@@ -177,7 +177,9 @@ class Workload(_Strict):
     #: Pass every hyperparameter with a default on the command line (False: only values set or mutated).
     pass_defaults: bool = True
     gpu: bool = True
+    # wall time at the default hyperparameters, and the part of it that does not scale with `epochs`
     estimated_duration_s: float | None = Field(default=None, gt=0)
+    estimated_startup_s: float = Field(default=0.0, ge=0)
     min_run_s: float | None = Field(default=None, gt=0)
     gpu_memory_mib: float | None = Field(default=None, gt=0)
     source: str = "builtin"

@@ -9,8 +9,10 @@ from hyperwatt.mutation import PlannedExperiment
 
 
 def overhead_s(pe: PlannedExperiment) -> float:
-    """Idle baseline and minimum cooldown, spent around every experiment."""
-    return pe.timing.idle_baseline_s + pe.timing.cooldown.min_s
+    """Idle baseline and minimum cooldown, spent around every experiment, and in parallel mode
+    the background's start-up before the readiness gate opens."""
+    background = pe.background.workload.estimated_startup_s if pe.background is not None else 0.0
+    return pe.timing.idle_baseline_s + pe.timing.cooldown.min_s + background
 
 
 def estimate_s(pe: PlannedExperiment, history: Callable[[str], Sequence[float]]) -> float | None:
@@ -18,8 +20,22 @@ def estimate_s(pe: PlannedExperiment, history: Callable[[str], Sequence[float]])
     if past:
         return median(past) + overhead_s(pe)
     if pe.workload.estimated_duration_s is not None:
-        return pe.workload.estimated_duration_s + overhead_s(pe)
+        return declared_s(pe) + overhead_s(pe)
     return None
+
+
+def declared_s(pe: PlannedExperiment) -> float:
+    """The workload's declared duration, its part above `estimated_startup_s` scaled by the
+    experiment's `epochs` against the default (when the workload has a numeric `epochs`)."""
+    w = pe.workload
+    assert w.estimated_duration_s is not None
+    startup = min(w.estimated_startup_s, w.estimated_duration_s)
+    param, value = w.hyperparameters.get("epochs"), pe.foreground.values.get("epochs")
+    default = param.default if param is not None else None
+    if (isinstance(default, (int, float)) and not isinstance(default, bool) and default > 0 and value is not None
+            and isinstance(value.typed, (int, float)) and not isinstance(value.typed, bool)):
+        return startup + (w.estimated_duration_s - startup) * value.typed / default
+    return w.estimated_duration_s
 
 
 def remaining_s(pending: Sequence[PlannedExperiment], done_s: Sequence[float],
