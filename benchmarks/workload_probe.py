@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -66,11 +67,12 @@ class UtilSampler:
         return sum(values) / len(values) if values else None
 
 
-def probe(name: str, argv: list[str], sampler: UtilSampler | None, timeout_s: float) -> dict[str, Any]:
+def probe(name: str, argv: list[str], env: dict[str, str], sampler: UtilSampler | None, timeout_s: float
+          ) -> dict[str, Any]:
     """Run one workload, timestamping its log lines as they arrive."""
     t0 = time.monotonic()
     lines: list[tuple[float, str]] = []
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, env=env)
     assert proc.stdout is not None
     timer = threading.Timer(timeout_s, proc.kill)
     timer.start()
@@ -123,6 +125,8 @@ def main() -> None:
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     registry = Registry.builtin()
+    # the workload's cuda:0 is the GPU that is sampled (NVML numbers GPUs by PCI bus)
+    env = {**os.environ, "CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": str(args.gpu)}
     wanted = [w for w in args.only.split(",") if w]
     rows = []
     sampler = None if args.no_nvml else UtilSampler(args.gpu)
@@ -132,7 +136,7 @@ def main() -> None:
                 continue
             argv = [a.format_map({"python": sys.executable}) for a in w.argv]
             argv += ["--size", args.size, "--epochs", str(args.epochs)] + shlex.split(args.extra)
-            row = probe(w.name, argv, sampler, args.timeout)
+            row = probe(w.name, argv, env, sampler, args.timeout)
             rows.append(row)
             print(json.dumps(row), flush=True)
     (args.out / "workload_probe.json").write_text(json.dumps(rows, indent=1))

@@ -19,25 +19,31 @@ import statistics
 import sys
 from pathlib import Path
 
+import numpy as np
+
 EPOCH_TIME = re.compile(r"^epoch \d+/\d+ .*time_s=([0-9.]+)", re.M)
 SETUP_TIME = re.compile(r"^settings: .*setup_s=([0-9.]+)", re.M)
 
 
 def busiest_mean(samples: list[tuple[float, float]], length_s: float) -> float | None:
-    """Highest mean of the values over any stretch of `length_s` (samples sorted by time)."""
+    """Highest mean of the sample values inside any stretch [a, a + length_s] of the samples' span
+    (samples sorted by time; the whole span when it is shorter). Which samples a stretch holds
+    changes only where a = t_i or a + length_s = t_i, so those starts and the midpoints between
+    them cover every case."""
     if not samples or length_s <= 0:
         return None
-    best, j, total = None, 0, 0.0
-    for i, (t, _) in enumerate(samples):  # window [t_i, t_i + length]: two pointers
-        while j < len(samples) and samples[j][0] <= t + length_s:
-            total += samples[j][1]
-            j += 1
-        if samples[-1][0] < t + length_s and best is not None:
-            break  # shorter than the stretch from here on
-        mean = total / (j - i)
-        best = mean if best is None else max(best, mean)
-        total -= samples[i][1]
-    return best
+    t = np.array([x for x, _ in samples])
+    v = np.concatenate(([0.0], np.cumsum([y for _, y in samples])))
+    if t[-1] - t[0] <= length_s:
+        return float(v[-1] / len(t))
+    first, last = t[0], t[-1] - length_s
+    events = np.concatenate((t, t - length_s, [first, last]))
+    events = np.unique(events[(events >= first) & (events <= last)])
+    starts = np.concatenate((events, (events[1:] + events[:-1]) / 2))
+    lo = np.searchsorted(t, starts - 1e-9, side="left")
+    hi = np.searchsorted(t, starts + length_s + 1e-9, side="right")  # float noise at the far edge
+    held = hi > lo  # a stretch between two samples holds none
+    return float(np.max((v[hi][held] - v[lo][held]) / (hi - lo)[held]))
 
 
 def _log_times(exp_dir: Path, rec: dict) -> tuple[float | None, float | None]:

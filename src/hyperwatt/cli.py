@@ -120,7 +120,7 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Plain, minimal output."),
 ) -> None:
     """Run a plan."""
-    from hyperwatt.engine import SessionOptions, find_resumable, resume, run_plan
+    from hyperwatt.engine import find_resumable, resume, run_plan
 
     loaded = _load(plan, workloads)
     options = _options(results_dir, rerun, verbose)

@@ -27,3 +27,24 @@ def test_percent_scale() -> None:
     assert percent_scale("test_accuracy", [50.0, 97.5]) == 1.0
     assert percent_scale("test_loss", [0.5]) is None
     assert percent_scale("rank1", [0.2]) == 100.0
+
+
+def test_a_sessions_own_workload_goals_reach_the_report(tmp_path):
+    from hyperwatt.analysis.command import session_goals
+
+    (tmp_path / "s1").mkdir()
+    (tmp_path / "s1" / "plan.toml").write_text('''
+name = "mine"
+[workloads."lab/net"]
+argv = ["python", "train.py"]
+[workloads."lab/net".metrics]
+required = ["widgetness"]
+goals = { widgetness = "min", accuracy = "min" }
+''')
+    (tmp_path / "s2").mkdir()
+    (tmp_path / "s2" / "plan.toml").write_text("not toml [")
+    lookup = session_goals(tmp_path, ["s1", "s2", "missing"])
+    assert lookup("lab/net", "widgetness") == "min"  # no name heuristic could know
+    assert lookup("lab/net", "accuracy") == "min"  # declared beats the heuristic
+    assert lookup("lab/other", "accuracy") == "max"  # undeclared: heuristic
+    assert lookup("examples/mnist", "test_loss") == "min"  # built-ins still there

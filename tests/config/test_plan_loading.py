@@ -74,6 +74,13 @@ def test_unknown_top_level_key_suggests(tmp_path):
     assert err.key == "sed" and "did you mean 'seed'" in err.reason
 
 
+def test_the_unbuilt_ray_executor_is_refused_not_ignored(tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_text('executor = "ray"\n[[experiments]]\nworkload = "examples/mnist"\n')
+    err = _err(path)
+    assert err.key == "executor" and "not available" in err.reason
+
+
 def test_missing_file_and_bad_syntax(tmp_path):
     assert "file not found" in str(_err(tmp_path / "nope.toml"))
     bad = tmp_path / "bad.toml"

@@ -27,6 +27,7 @@ def test_packages_and_dram_zones_are_summed(tmp_path: Path):
     assert dram.info.domain == "dram" and "dram (intel-rapl:0:1)" in dram.info.device
     first_cpu, first_dram = cpu.read(), dram.read()
     assert first_cpu.energy_j == 0.0 and first_cpu.power_w is None
+    assert first_dram.energy_j == 0.0 and first_dram.power_w is None
     tree.add_energy("intel-rapl:0", 30_000_000)
     tree.add_energy("intel-rapl:1", 20_000_000)
     tree.add_energy("intel-rapl:0:0", 99_000_000)  # core sub-zone: part of the package, not added again

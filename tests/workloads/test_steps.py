@@ -47,6 +47,8 @@ class FakeCuda:
         monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: current)
         monkeypatch.setattr(torch.cuda, "stream", self._stream)
         monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: None)
+        self.streams_set: list[object] = []
+        monkeypatch.setattr(torch.cuda, "set_stream", self.streams_set.append)
         monkeypatch.setattr(_steps, "record", self._record)
 
     @contextlib.contextmanager
@@ -154,12 +156,36 @@ def test_a_tensor_learning_rate_is_read_by_the_graph_not_captured_anew(monkeypat
 
 def test_a_failed_capture_says_so_once_and_continues_eagerly(monkeypatch: pytest.MonkeyPatch,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    FakeCuda(monkeypatch, fail_capture=True)
+    cuda = FakeCuda(monkeypatch, fail_capture=True)
     t = Trainer()
     steps = Steps(t.step, [t.optimizer], batch_size=2, device=torch.device("cpu"), graphs=True, warmup=1)
     tally = _run_epoch(steps, 10)
     assert sorted(i for b in t.trained for i in b) == list(range(10))
     assert tally.count == 10 and steps.captures == 0
     out = capsys.readouterr().out
-    assert out.count("cuda graphs: capture failed, continuing without them") == 1
+    assert out.count("cuda graphs: capture failed (operation not permitted when stream is capturing), "
+                     "continuing without them") == 1
     assert "more detail" not in out
+    assert len(cuda.streams_set) == 1  # the stream current before the capture is current again
+
+
+def test_a_learning_rate_that_changes_every_step_ends_graph_use(monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    FakeCuda(monkeypatch)
+    t = Trainer()
+    steps = Steps(t.step, [t.optimizer], batch_size=1, device=torch.device("cpu"), graphs=True, warmup=1)
+    group = t.optimizer.param_groups[0]
+    _run_epoch(steps, 200, after_step=lambda: group.update(lr=group["lr"] * 0.99))
+    assert steps.captures == _steps.MAX_CAPTURES
+    assert sorted(i for b in t.trained for i in b) == list(range(200))
+    assert "the learning rate changes too often" in capsys.readouterr().out
+
+
+def test_partial_batches_do_not_count_as_warm_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    FakeCuda(monkeypatch)
+    t = Trainer()
+    steps = Steps(t.step, [t.optimizer], batch_size=4, device=torch.device("cpu"), graphs=True, warmup=2)
+    _run_epoch(steps, 6)  # one full batch and one of 2: not yet warm
+    assert steps.captures == 0
+    _run_epoch(steps, 8)  # second full batch warms up, third is captured
+    assert steps.captures == 1

@@ -6,9 +6,12 @@ from pathlib import Path
 from typing import Callable
 
 from hyperwatt.analysis.analyse import Analysis, analyse
+from hyperwatt.analysis.goals import GoalLookup, registry_goals
 from hyperwatt.analysis.report import ReportInputs, render_report, write_report
 from hyperwatt.analysis.summary import summary_text
-from hyperwatt.errors import ConfigError
+from hyperwatt.config import Registry
+from hyperwatt.config.files import read_toml
+from hyperwatt.errors import ConfigError, HyperwattError
 from hyperwatt.records import ExperimentRecord
 from hyperwatt.store import DB_NAME, SessionLayout, SessionRow, Store, open_store
 
@@ -40,7 +43,7 @@ def report_command(session: str | None, results_dir: Path, out: Path | None, all
             default_out = SessionLayout(results_dir, row.session_id).report
     finally:
         store.close()
-    analysis = analyse(records)
+    analysis = analyse(records, session_goals(results_dir, [row.session_id for row in chosen]))
     html = render_report(analysis, ReportInputs(title=title, sessions=chosen, results_dir=results_dir,
                                                 reused=[r.experiment_id for r in reused]))
     path = write_report(out if out is not None else default_out, html)
@@ -73,3 +76,18 @@ def _session_records(store: Store, session_id: str) -> tuple[list[ExperimentReco
 
 def _console_summary(analysis: Analysis, title: str, path: Path) -> str:
     return f"{title}\n{summary_text(analysis)}\n\nreport: {path}"
+
+
+def session_goals(results_dir: Path, session_ids: list[str]) -> GoalLookup:
+    """Metric goals from the workloads the sessions declared (inlined in each saved plan.toml), over
+    the built-ins; a saved plan that no longer reads adds nothing (name heuristics remain)."""
+    registry = Registry.builtin()
+    for session_id in session_ids:
+        plan = SessionLayout(results_dir, session_id).plan
+        if not plan.exists():
+            continue
+        try:
+            registry.add_tables(read_toml(plan).get("workloads", {}), plan, source_label=str(plan))
+        except HyperwattError:
+            continue
+    return registry_goals(registry)

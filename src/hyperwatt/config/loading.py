@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from hyperwatt.config.errors import from_validation, suggest
 from hyperwatt.config.files import read_json, read_toml
-from hyperwatt.config.plan import ExperimentSpec, Plan
+from hyperwatt.config.plan import Plan
 from hyperwatt.config.registry import Registry
 from hyperwatt.config.workload import Scalar, Workload, coerce
 from hyperwatt.errors import ConfigError

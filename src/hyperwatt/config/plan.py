@@ -74,7 +74,7 @@ class SensorSettings(_Strict):
     rate_hz: float = Field(default=20.0, gt=0, le=1_000)
     # between window edges (each edge gets its own lock), how often the sampler re-locks onto the
     # GPU energy counter's update grid; every NVML counter read costs ~3.5 ms of driver time
-    lock_interval_s: float = Field(default=10.0, gt=0, le=3_600)
+    lock_interval_s: float = Field(default=10.0, ge=0.5, le=3_600)
     gpus: list[int] | None = None
     cpu_tdp_w: float | None = Field(default=None, gt=0, le=10_000)
 
@@ -152,6 +152,13 @@ class Plan(_Strict):
     @classmethod
     def _name(cls, v: str) -> str:
         return check_safe_name(v)
+
+    @field_validator("executor")
+    @classmethod
+    def _executor(cls, v: str) -> str:
+        if v == "ray":  # declared for scale-out, not built: refuse rather than silently run locally
+            raise ValueError('the ray executor is not available in this version; use executor = "local"')
+        return v
 
     def timing_for(self, spec: ExperimentSpec) -> TimingPolicy:
         return spec.timing or self.timing

@@ -101,6 +101,10 @@ class Registry:
 
     def _build(self, name: str, table: dict[str, Any], path: Path, key: str, label: str) -> Workload:
         table = dict(table)
+        for reserved in ("name", "source"):
+            if reserved in table:
+                raise ConfigError(path, f"{key}.{reserved}", "not a workload setting: the table's key "
+                                  f"(\"{name}\") names the workload and hyperwatt records where it came from")
         parent_name = table.pop("extends", None)
         merged: dict[str, Any] = {}
         if parent_name is not None:

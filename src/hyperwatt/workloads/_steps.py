@@ -30,6 +30,8 @@ from hyperwatt.workloads._common import Tally, batches, log
 StepFn = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 WARMUP_STEPS = 3
+#: More captures than this (a float learning rate changed almost every step) end graph use.
+MAX_CAPTURES = 50
 
 
 def record(graph: torch.cuda.CUDAGraph, fn: Callable[[], None]) -> None:
@@ -64,7 +66,10 @@ class Steps:
         if self._graphs and len(indices) == self._batch_size and self._eager_steps >= self._warmup:
             lr = self._float_lrs()
             if self._graph is None or lr != self._graph_lr:
-                self._capture(indices, lr)
+                if self.captures >= MAX_CAPTURES:
+                    self._give_up("the learning rate changes too often to replay a captured step")
+                else:
+                    self._capture(indices, lr)
             if self._graph is not None:
                 assert self._static_idx is not None
                 self._static_idx.copy_(indices)
@@ -99,7 +104,7 @@ class Steps:
         self._correct += correct.detach()
 
     def _eager(self, indices: torch.Tensor) -> None:
-        if self._side is not None and self._graph is None:  # warming up for the capture
+        if self._graphs and self._side is not None and self._graph is None:  # warming up for the capture
             current = torch.cuda.current_stream(self._device)
             self._side.wait_stream(current)
             with torch.cuda.stream(self._side):
@@ -107,7 +112,8 @@ class Steps:
             current.wait_stream(self._side)
         else:
             self._accumulate(indices)
-        self._eager_steps += 1
+        if len(indices) == self._batch_size:  # a partial batch does not warm up the full-size step
+            self._eager_steps += 1
         self._count += len(indices)
 
     def _float_lrs(self) -> tuple[float, ...]:
@@ -121,12 +127,18 @@ class Steps:
         graph = torch.cuda.CUDAGraph()
         for opt in self._optimizers:  # gradients are then allocated inside the graph's pool
             opt.zero_grad(set_to_none=True)
+        stream = torch.cuda.current_stream(self._device)
         try:
             record(graph, lambda: self._accumulate(static_idx))
         except RuntimeError as err:
-            self._graphs = False
-            log(f"cuda graphs: capture failed, continuing without them ({str(err).splitlines()[0]})")
+            torch.cuda.set_stream(stream)  # an invalidated capture can leave its own stream current
             torch.cuda.synchronize(self._device)
+            self._give_up(f"capture failed ({str(err).splitlines()[0]})")
             return
         self._graph, self._graph_lr, self._static_idx = graph, lr, static_idx
         self.captures += 1
+
+    def _give_up(self, why: str) -> None:
+        self._graphs = False
+        self._graph = self._static_idx = None
+        log(f"cuda graphs: {why}, continuing without them")
