@@ -97,7 +97,7 @@ def dry_run(
             unknown += est is None
         mode = pe.mode + (f" + {pe.background.workload.name}" if pe.background else "")
         table.add_row(str(pe.slot + 1), pe.workload.name, mode, pe.label, str(pe.repeat_index + 1),
-                      " ".join(build_argv(pe.foreground)[-2 * len(pe.foreground.passed):]),
+                      " ".join(build_argv(pe.foreground)[len(pe.workload.argv):]),  # the hyperparameters part
                       fmt_duration(est), "skip (in store)" if skip else "run")
     console.print(table)
     for w in expansion.warnings:
