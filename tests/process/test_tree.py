@@ -106,3 +106,22 @@ def test_kill_tagged_kills_every_process_with_the_token_and_only_those(script, t
         theirs.stop(grace_s=1.0)
 
 
+
+
+def test_a_process_already_tearing_down_did_not_need_sigkill():
+    from hyperwatt.process.tree import stat_exiting
+
+    running = b"4242 (python3) S 1 4242 4242 0 -1 4194560 900 0 0 0 12 3 0 0 20 0 4 0 77 0 0"
+    assert not stat_exiting(running)
+    tearing_down = b"4242 (python3) D 1 4242 4242 0 -1 4194564 900 0 0 0 12 3 0 0 20 0 4 0 77 0 0"
+    assert stat_exiting(tearing_down)  # flags 0x400104: PF_EXITING (0x4) set
+    assert stat_exiting(b"7 (odd) name)) Z 1 7 7 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0")
+
+
+def test_the_own_process_is_not_exiting():
+    import os
+
+    from hyperwatt.process.tree import exiting
+
+    assert not exiting(os.getpid())
+    assert not exiting(2**22 + 12345)  # no such process: not "exiting"

@@ -15,6 +15,7 @@ from hyperwatt.process.proctable import snapshot
 
 POLL_S = 0.005
 KILL_WAIT_S = 5.0
+PF_EXITING = 0x4  # Linux task flag: the process took a fatal signal and is being torn down
 
 _TOKEN_RE = re.compile(r"[^\s\x00-\x1f\x7f]{1,256}")  # printable, no spaces
 
@@ -24,7 +25,7 @@ class StopResult:
     """How stopping a process tree went."""
 
     latency_s: float  # from the stop request until the last process of the tree was seen gone
-    escalated: bool  # SIGKILL was needed after the grace period
+    escalated: bool  # SIGKILL was needed: a process still ran (was not already exiting) after the grace
     survivors: list[int] = field(default_factory=list)  # pids still alive afterwards
 
 
@@ -103,15 +104,16 @@ def terminate_processes(
                 if now < deadline + KILL_WAIT_S:
                     continue
             break
-        if not escalated and now >= deadline:
-            escalated = True
+        if sig == signal.SIGTERM and now >= deadline:
+            # a process that is only tearing down (a CUDA context takes ~50 ms) did not need it
+            escalated = not all(exiting(p.pid) for p in alive)
             sig = signal.SIGKILL
             if signal_groups is not None:
                 signal_groups(sig)
             for proc in alive:
                 _send(proc, sig)
             add(collect())
-        elif escalated and now >= deadline + KILL_WAIT_S:
+        elif sig == signal.SIGKILL and now >= deadline + KILL_WAIT_S:
             break
         clock.sleep(POLL_S)
     end = gone_mono if gone_mono is not None else clock.monotonic()
@@ -145,3 +147,19 @@ def _send(proc: psutil.Process, sig: int) -> None:
         proc.send_signal(sig)
     except psutil.Error:
         pass
+
+
+def exiting(pid: int) -> bool:
+    """Whether the process is already dying (a zombie, or flagged PF_EXITING); False off Linux."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return stat_exiting(fh.read())
+    except OSError:
+        return False
+
+
+def stat_exiting(stat: bytes) -> bool:
+    """`exiting` from the text of /proc/<pid>/stat (state is the field after the command name,
+    flags the seventh after it; the command name may hold spaces and parentheses)."""
+    fields = stat[stat.rindex(b")") + 2:].split()
+    return fields[0] in (b"Z", b"X", b"x") or bool(int(fields[6]) & PF_EXITING)
