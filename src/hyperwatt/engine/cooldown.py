@@ -61,14 +61,7 @@ def wait_for_cooldown(monitor: Monitor, baselines: dict[str, IdleBaseline], poli
             why = "; ".join(hot) or f"near idle for only {stable} of {policy.stable_samples} polls"
             return CooldownResult(elapsed, False, f"gave up after {elapsed:.1f} s: {why}", power, temp)
         step = policy.poll_s if names else min(policy.poll_s, policy.min_s - elapsed)
-        _wait(monitor, clock, max(min(step, policy.max_s - elapsed), 1e-3))
-
-
-def _wait(monitor: Monitor, clock: Clock, seconds: float) -> None:
-    if monitor.running:
-        clock.sleep(seconds)
-    else:
-        monitor.run_for(seconds)
+        monitor.wait(max(min(step, policy.max_s - elapsed), 1e-3))
 
 
 def _recent(monitor: Monitor, name: str, since: float) -> tuple[float | None, float | None]:

@@ -53,11 +53,13 @@ def wait_until_ready(ctx: EngineContext, slot: Slot, loop: Any, policy: Parallel
                     reason=(f"background on {slot.label}, utilisation >= {policy.util_threshold_pct:g}% "
                             f"for {policy.ready_samples} samples{note}"),
                 )
-        clock.sleep(POLL_S)
+        if ctx.monitor is not None:
+            ctx.monitor.wait(POLL_S)  # the sampler's own readings: no extra energy-counter reads
+        else:
+            clock.sleep(POLL_S)
 
 
 def _gpu_state(ctx: EngineContext, slot: Slot, loop: Any) -> tuple[float | None, float | None, bool, str]:
-    ctx.monitor.sample_now()
     sample = ctx.monitor.latest(slot.label)
     util = sample.util_pct if sample is not None else None
     power = sample.power_w if sample is not None else None

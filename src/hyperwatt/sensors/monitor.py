@@ -156,6 +156,13 @@ class Monitor:
                     st.schedule.request_edge(now)
         self._wake.set()
 
+    def wait(self, duration_s: float) -> None:
+        """Let `duration_s` pass while sampling goes on: the thread's, or synchronous rounds."""
+        if self.running:
+            self.clock.sleep(duration_s)
+        else:
+            self.run_for(duration_s)
+
     def run_for(self, duration_s: float) -> None:
         """Sample synchronously for `duration_s` on this thread (fake clocks, or no thread wanted)."""
         end = self.clock.monotonic() + duration_s
