@@ -16,22 +16,18 @@ _spec.loader.exec_module(table)
 
 
 def _brute(samples: list[tuple[float, float]], length: float) -> float:
+    """Every start on a fine grid and at the samples' own edges, each stretch's samples averaged."""
     t0, t1 = samples[0][0], samples[-1][0]
     if t1 - t0 <= length:
         return sum(v for _, v in samples) / len(samples)
-    best = -1.0
-    steps = 2000
-    for k in range(steps + 1):  # every start on a fine grid, plus the samples' own edges
-        for a in (t0 + (t1 - length - t0) * k / steps,):
-            inside = [v for t, v in samples if a - 1e-12 <= t <= a + length + 1e-12]
-            if inside:
-                best = max(best, sum(inside) / len(inside))
-    for t, _ in samples:
-        for a in (t, t - length):
-            if t0 <= a and a + length <= t1:
-                inside = [v for s, v in samples if a - 1e-12 <= s <= a + length + 1e-12]
-                best = max(best, sum(inside) / len(inside))
-    return best
+    grid = [t0 + (t1 - length - t0) * k / 2000 for k in range(2001)]
+    edges = [a for t, _ in samples for a in (t, t - length) if t0 <= a and a + length <= t1]
+    means = []
+    for a in grid + edges:
+        inside = [v for t, v in samples if a - 1e-12 <= t <= a + length + 1e-12]
+        if inside:
+            means.append(sum(inside) / len(inside))
+    return max(means)
 
 
 def test_the_stretches_the_old_two_pointer_version_missed() -> None:

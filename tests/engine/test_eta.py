@@ -7,6 +7,7 @@ import pytest
 
 from hyperwatt.config import Registry, load_plan
 from hyperwatt.engine.eta import estimate_s, remaining_s
+from hyperwatt.errors import ConfigError
 from hyperwatt.mutation import expand
 
 WORKLOAD = '''
@@ -17,6 +18,15 @@ estimated_startup_s = 10
 [workloads."toy/est".hyperparameters]
 epochs = { flag = "--epochs", type = "int", default = 10 }
 [workloads."toy/est".metrics]
+required = ["acc"]
+
+[workloads."toy/steps"]
+argv = ["{python}", "train.py"]
+estimated_duration_s = 50
+estimated_scales_with = "max_steps"
+[workloads."toy/steps".hyperparameters]
+max_steps = { flag = "--max-steps", type = "int", default = 1000 }
+[workloads."toy/steps".metrics]
 required = ["acc"]
 
 [workloads."toy/flat"]
@@ -72,3 +82,19 @@ mode = "parallel"
 background = { workload = "toy/est", hyperparameters = { epochs = 100 } }
 ''')
     assert estimate_s(pe, lambda name: []) == pytest.approx(40 + 10)  # toy/est starts up in 10 s
+
+
+def test_a_workload_names_the_hyperparameter_its_duration_scales_with(write_plan) -> None:  # type: ignore[no-untyped-def]
+    (pe,) = _planned(write_plan, """
+[[experiments]]
+workload = "toy/steps"
+hyperparameters = { max_steps = 250 }
+""")
+    assert estimate_s(pe, lambda name: []) == pytest.approx(50 * 0.25)
+
+
+def test_scaling_with_an_undeclared_hyperparameter_is_a_one_line_error(write_plan) -> None:  # type: ignore[no-untyped-def]
+    bad = WORKLOAD.replace('estimated_scales_with = "max_steps"', 'estimated_scales_with = "max_step"')
+    with pytest.raises(ConfigError) as info:
+        load_plan(write_plan('[[experiments]]\nworkload = "toy/steps"\n' + bad), Registry.builtin())
+    assert "no hyperparameter named 'max_step'" in str(info.value) and "\n" not in str(info.value)

@@ -177,9 +177,11 @@ class Workload(_Strict):
     #: Pass every hyperparameter with a default on the command line (False: only values set or mutated).
     pass_defaults: bool = True
     gpu: bool = True
-    # wall time at the default hyperparameters, and the part of it that does not scale with `epochs`
+    # wall time at the default hyperparameters; the part of it that does not scale with the
+    # hyperparameter `estimated_scales_with` (None: `epochs`, where the workload has one)
     estimated_duration_s: float | None = Field(default=None, gt=0)
     estimated_startup_s: float = Field(default=0.0, ge=0)
+    estimated_scales_with: str | None = None
     min_run_s: float | None = Field(default=None, gt=0)
     gpu_memory_mib: float | None = Field(default=None, gt=0)
     source: str = "builtin"
@@ -208,6 +210,20 @@ class Workload(_Strict):
                         + ", ".join("{" + p + "}" for p in PLACEHOLDERS)
                     )
         return v
+
+    @model_validator(mode="after")
+    def _scales_with(self) -> Workload:
+        name = self.estimated_scales_with
+        if name is not None and name not in self.hyperparameters:
+            raise ValueError(f"estimated_scales_with: no hyperparameter named {name!r}")
+        return self
+
+    @property
+    def scale_parameter(self) -> str | None:
+        """The hyperparameter the duration estimate scales with, if any."""
+        if self.estimated_scales_with is not None:
+            return self.estimated_scales_with
+        return "epochs" if "epochs" in self.hyperparameters else None
 
     @property
     def repo(self) -> str:

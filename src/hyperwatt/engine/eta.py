@@ -26,11 +26,14 @@ def estimate_s(pe: PlannedExperiment, history: Callable[[str], Sequence[float]])
 
 def declared_s(pe: PlannedExperiment) -> float:
     """The workload's declared duration, its part above `estimated_startup_s` scaled by the
-    experiment's `epochs` against the default (when the workload has a numeric `epochs`)."""
+    experiment's value of the workload's scale parameter (`epochs` by default) against its default,
+    where both are numbers."""
     w = pe.workload
     assert w.estimated_duration_s is not None
     startup = min(w.estimated_startup_s, w.estimated_duration_s)
-    param, value = w.hyperparameters.get("epochs"), pe.foreground.values.get("epochs")
+    name = w.scale_parameter
+    param = w.hyperparameters.get(name) if name else None
+    value = pe.foreground.values.get(name) if name else None
     default = param.default if param is not None else None
     if (isinstance(default, (int, float)) and not isinstance(default, bool) and default > 0 and value is not None
             and isinstance(value.typed, (int, float)) and not isinstance(value.typed, bool)):
