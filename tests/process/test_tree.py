@@ -46,6 +46,29 @@ def test_stop_escalates_to_sigkill_when_sigterm_is_ignored(tmp_path, token):
     assert not any(running(pid) for pid in pids.values())
 
 
+def test_a_supervisor_outliving_the_grace_does_not_count_as_sigkill_needed(tmp_path):
+    """The guard waits for its training to finish dying; only the training's own refusal counts."""
+    import subprocess
+
+    from hyperwatt.process.tree import terminate_processes, to_processes
+
+    ignoring = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print(flush=True); time.sleep(60)"
+    procs = [subprocess.Popen([sys.executable, "-c", ignoring], stdout=subprocess.PIPE) for _ in range(2)]
+    try:
+        for proc in procs:
+            proc.stdout.readline()  # the handler is installed
+        supervisor, worker = procs
+        as_supervisor = terminate_processes(lambda: to_processes([supervisor.pid]), 0.1,
+                                            supervisors=(supervisor.pid,))
+        plain = terminate_processes(lambda: to_processes([worker.pid]), 0.1)
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+    assert not as_supervisor.escalated and as_supervisor.survivors == []
+    assert plain.escalated and plain.survivors == []
+
+
 def test_stop_is_idempotent_and_fast_once_stopped(tmp_path, token):
     handle, _ = _spawn_tree(tmp_path, token)
     first = handle.stop(grace_s=1.0)

@@ -115,6 +115,7 @@ class ProcessHandle:
                 clock=self._clock,
                 signal_groups=self._signal_group,
                 verify=lambda: self._tree(with_tokens=True),
+                supervisors=(self.guard_pid,),
             )
         self._finished.wait(FINISH_WAIT_S)
         return result

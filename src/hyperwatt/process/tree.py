@@ -66,6 +66,7 @@ def terminate_processes(
     clock: Clock = SYSTEM_CLOCK,
     signal_groups: Callable[[int], None] | None = None,
     verify: Callable[[], Iterable[psutil.Process]] | None = None,
+    supervisors: Collection[int] = (),
 ) -> StopResult:
     """Stop every process `collect()` returns as one tree.
 
@@ -75,6 +76,8 @@ def terminate_processes(
     gone, `verify()` (default: `collect`) looks again; anything new is stopped the same way.
     The latency ends when the last process was seen gone (a verification that finds nothing
     does not count). Gives up KILL_WAIT_S after the escalation and reports the survivors.
+    `supervisors` (the guard) only wait for the others to die: one still there after the grace
+    does not count as SIGKILL needed.
     """
     verify = verify or collect
     start = clock.monotonic()
@@ -106,7 +109,7 @@ def terminate_processes(
             break
         if sig == signal.SIGTERM and now >= deadline:
             # a process that is only tearing down (a CUDA context takes ~50 ms) did not need it
-            escalated = not all(exiting(p.pid) for p in alive)
+            escalated = not all(p.pid in supervisors or exiting(p.pid) for p in alive)
             sig = signal.SIGKILL
             if signal_groups is not None:
                 signal_groups(sig)
