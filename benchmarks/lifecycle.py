@@ -274,9 +274,11 @@ def _env(gpu_index: int) -> dict[str, str]:
 def session_overheads(results: Path, session: str) -> dict[str, Any]:
     rows = []
     ref_temp = None
-    recs = [json.loads(p.read_text()) for p in (results / session).glob("*/experiment.json")]
-    for rec in sorted(recs, key=lambda r: r["started_wall"]):
-        if rec["mode"] != "parallel":
+    recs = sorted((json.loads(p.read_text()) for p in (results / session).glob("*/experiment.json")),
+                  key=lambda r: r["started_wall"])
+    latest = {r["slot"]: r["experiment_id"] for r in recs}  # a resumed slot's rerun supersedes the first run
+    for rec in recs:
+        if rec["mode"] != "parallel" or latest[rec["slot"]] != rec["experiment_id"]:
             continue
         base = next((v for k, v in rec["energy"].get("idle_baseline", {}).items() if k.startswith("gpu")), {})
         temp = base.get("temp_c")
@@ -285,12 +287,14 @@ def session_overheads(results: Path, session: str) -> dict[str, Any]:
         cooldown = (rec.get("cooldown") or {}).get("duration_s") or 0.0
         total = (rec["ended_wall"] - rec["started_wall"]) + cooldown
         bg = rec.get("background") or {}
+        stop = bg.get("stop") or {}
         rows.append({
             "experiment": rec["experiment_id"], "status": rec["status"],
             "readiness_s": (bg.get("readiness") or {}).get("waited_s"),
             "foreground_s": fg, "overhead_s": total - fg, "cooldown_s": cooldown,
             "start_temp_c": temp, "coverage": bg.get("coverage"),
-            "stop_latency_ms": 1000 * ((bg.get("stop") or {}).get("latency_s") or 0.0),
+            "stop_latency_ms": 1000 * (stop.get("latency_s") or 0.0),
+            "stop_delay_ms": 1000 * _stop_delay_s(rec),
         })
     for row in rows:
         t = row["start_temp_c"]
@@ -308,6 +312,19 @@ def session_overheads(results: Path, session: str) -> dict[str, Any]:
     }
 
 
+def _stop_delay_s(rec: dict[str, Any]) -> float:
+    """From the foreground's exit until the background was gone (records before the field: from
+    the window's end to the last background run's recorded end)."""
+    bg = rec.get("background") or {}
+    stop, runs = bg.get("stop") or {}, bg.get("runs") or []
+    if stop.get("after_foreground_s") is not None:
+        return stop["after_foreground_s"]
+    end = rec["energy"].get("window_end_wall")
+    if end is not None and runs and runs[-1].get("ended_wall") is not None:
+        return runs[-1]["ended_wall"] - end
+    return stop.get("latency_s") or 0.0
+
+
 def markdown(result: dict[str, Any]) -> str:
     lines: list[str] = []
     s = result.get("stops")
@@ -319,13 +336,14 @@ def markdown(result: dict[str, Any]) -> str:
                    f"{SEED_STARTUP_S:.0f} s). Non-training overhead per experiment: mean {o['overhead_mean_s']:.1f} s "
                    f"(seed: {o['seed_overhead_s']:.0f} s). Start temperature within 2 °C of the idle reference "
                    f"({o['idle_reference_temp_c']} °C): {o['within_2c']}/{len(o['experiments'])}."), "",
-                  "| experiment | status | readiness | foreground | overhead | cooldown | start temp Δ | coverage | stop |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+                  "| experiment | status | readiness | foreground | overhead | cooldown | start temp Δ | coverage "
+                  "| background gone after the foreground | stop |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for r in o["experiments"]:
             lines.append(f"| {r['experiment']} | {r['status']} | {_f(r['readiness_s'])} s | {_f(r['foreground_s'])} s | "
                          f"{_f(r['overhead_s'])} s | {_f(r['cooldown_s'])} s | {_f(r['start_vs_idle_c'])} °C | "
                          f"{_f(100 * r['coverage'] if r['coverage'] is not None else None)} % | "
-                         f"{_f(r['stop_latency_ms'])} ms |")
+                         f"{_f(r['stop_delay_ms'])} ms | {_f(r['stop_latency_ms'])} ms |")
     return "\n".join(lines) + "\n"
 
 

@@ -115,9 +115,16 @@ class Readiness(_Record):
 
 
 class StopRecord(_Record):
-    latency_s: float
-    escalated: bool
+    latency_s: float  # from the stop request until the background's last process was gone
+    escalated: bool  # SIGKILL was needed
     survivors: list[int] = Field(default_factory=list)
+    # from the foreground's exit until the background's last process was gone (None: no foreground ran)
+    after_foreground_s: float | None = None
+
+    @property
+    def delay_s(self) -> float:
+        """How long the background outlived the foreground (the stop's own latency if none ran)."""
+        return self.after_foreground_s if self.after_foreground_s is not None else self.latency_s
 
 
 class BackgroundRecord(_Record):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import psutil
 import pytest
 
@@ -114,3 +116,50 @@ def test_failing_foreground_still_stops_the_background_and_leaks_nothing(paralle
     _assert_no_processes_left(rec)
     for proc in psutil.Process().children(recursive=True):
         assert "bg.py" not in " ".join(proc.cmdline())
+
+
+def _plan_with_retries(write_plan, toy_dir, fg: str, retries: int):
+    (toy_dir / "bg.py").write_text(BG_SCRIPT)
+    return write_plan(f"""
+{BG_WORKLOAD}
+[[experiments]]
+workload = "toy/net"
+mode = "parallel"
+hyperparameters = {{ {fg} }}
+background = {{ workload = "bg/toy" }}
+timing = {{ retries = {retries} }}
+""")
+
+
+def test_background_stops_at_the_foreground_exit_not_after_the_measurement(parallel_plan, run_toy, monkeypatch):
+    from hyperwatt.engine import lifecycle
+
+    measure = lifecycle.ExperimentRun._measure
+
+    def slow_measure(self, attempt):
+        time.sleep(1.0)  # a real counter's end edge is awaited here
+        measure(self, attempt)
+
+    monkeypatch.setattr(lifecycle.ExperimentRun, "_measure", slow_measure)
+    rec = _only(run_toy(parallel_plan('sleep = 0.5', '')))
+    stop, fg_end = rec.background.stop, rec.attempts[-1].ended_wall
+    assert stop.after_foreground_s is not None and stop.latency_s <= stop.after_foreground_s < 0.5
+    assert stop.delay_s == stop.after_foreground_s
+    assert rec.background.runs[-1].ended_wall - fg_end < 0.5
+
+
+def test_a_failed_attempt_is_retried_under_the_same_background(write_plan, toy_dir, run_toy):
+    rec = _only(run_toy(_plan_with_retries(write_plan, toy_dir, "fail_first = 1, sleep = 0.3", 1)))
+    assert rec.status == "succeeded", rec.status_reason
+    assert [a.exit_code for a in rec.attempts] == [5, 0]
+    bg = rec.background
+    assert len(bg.runs) == 1 and bg.coverage == pytest.approx(1.0)
+    assert bg.stop.after_foreground_s is not None and bg.stop.after_foreground_s < 1.0
+    _assert_no_processes_left(rec)
+
+
+def test_a_clean_exit_without_metrics_is_final_in_parallel_mode(write_plan, toy_dir, run_toy):
+    rec = _only(run_toy(_plan_with_retries(write_plan, toy_dir, "no_metrics = 1", 2)))
+    assert rec.status == "failed" and len(rec.attempts) == 1
+    assert "required metrics missing: acc" in rec.status_reason and "not retried" in rec.status_reason
+    assert rec.background.stop.after_foreground_s is not None

@@ -25,7 +25,7 @@ class Run:
 
 
 def simulate(power, t0: float, t1: float, *, edges: bool = True, after_s: float = 2.0, rate_hz: float = 20.0,
-             **gpu_kwargs) -> Run:
+             end_level: str = "after", **gpu_kwargs) -> Run:
     """Sample from START to t1 + after_s (calling sample_now at both edges if `edges`), measure [t0, t1]."""
     clock = FakeClock(start=START)
     gpu_kwargs.setdefault("counter_read_cost_s", 0.0035)
@@ -39,5 +39,5 @@ def simulate(power, t0: float, t1: float, *, edges: bool = True, after_s: float 
     if edges:
         monitor.sample_now()
     monitor.run_for(after_s)
-    estimate = monitor.measure(t0, t1)["gpu0"]
+    estimate = monitor.measure(t0, t1, end_level=end_level)["gpu0"]
     return Run(estimate, gpu.true_energy_j(t0, t1), monitor, gpu)

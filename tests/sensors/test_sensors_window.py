@@ -186,3 +186,24 @@ def test_detect_update_period_needs_dense_reads():
     assert detect_update_period(dense) == pytest.approx(0.1, rel=0.05)
     sparse = [Sample("x", i * 0.5, 0.0, energy_j=float(i)) for i in range(50)]
     assert detect_update_period(sparse) is None
+
+
+def _background_outliving_the_window(t1: float) -> PiecewiseLinear:
+    """A background alone (400 W), then the foreground on top (650 W) over [105, t1]; the
+    background is stopped at the foreground's exit and is gone 60-80 ms later (70 W idle)."""
+    return PiecewiseLinear([(104.0, 70.0), (104.5, 70.0), (104.51, 400.0), (105.0, 400.0), (105.01, 650.0),
+                            (t1, 650.0), (t1 + 0.01, 400.0), (t1 + 0.06, 400.0), (t1 + 0.08, 70.0)])
+
+
+@pytest.mark.parametrize("phase_s", [0.0, 0.013, 0.05, 0.087, 0.0999])
+def test_a_load_that_outlives_the_window_needs_the_end_level_read_inside(phase_s: float):
+    errors = {"after": [], "inside": []}
+    for t1 in (108.0, 108.031, 108.077):
+        for end_level in errors:
+            run = simulate(_background_outliving_the_window(t1), 105.0, t1, end_level=end_level, phase_s=phase_s)
+            errors[end_level].append(abs(run.error_j))
+            if end_level == "inside":
+                assert abs(run.error_j) <= run.estimate.uncertainty_j
+                assert abs(run.error_j) / run.truth_j < 0.001
+    # read after the window, the level is the idle after the stop, not the load until it
+    assert max(errors["after"]) > 5 * max(errors["inside"])

@@ -95,6 +95,7 @@ class ExperimentRun:
         self.tokens: list[str] = []
         self.baselines: dict[str, Any] = {}
         self.loop: BackgroundLoop | None = None
+        self.stop_requested_mono: float | None = None
         self.min_run_s = DEFAULT_MIN_RUN_S
         self.window = _Window()
         self.record = self._new_record()
@@ -116,7 +117,7 @@ class ExperimentRun:
             rec.status_reason = f"internal error: {exc!r}"
             log.exception("experiment %s failed inside hyperwatt", self.id)
         finally:
-            self._stop_background()
+            self._record_background()
             self._finish()
         return rec
 
@@ -165,12 +166,24 @@ class ExperimentRun:
         return False
 
     def _stop_background(self) -> None:
+        """Stop the background loop now (idempotent: later calls change nothing)."""
+        if self.loop is None or self.stop_requested_mono is not None:
+            return
+        self.stop_requested_mono = self.ctx.clock.monotonic()
+        self.loop.stop(grace_s=self.policy.stop_grace_s)
+
+    def _record_background(self) -> None:
+        """Stop the background if still running, then record its runs, stop and coverage."""
         if self.loop is None:
             return
-        stop = self.loop.stop(grace_s=self.policy.stop_grace_s)
+        self._stop_background()
+        stop = self.loop.stop(grace_s=self.policy.stop_grace_s)  # the first call's result
         bg = self.record.background
-        assert bg is not None
-        bg.stop = StopRecord(latency_s=stop.latency_s, escalated=stop.escalated, survivors=list(stop.survivors))
+        assert bg is not None and self.stop_requested_mono is not None
+        gone_mono = self.stop_requested_mono + stop.latency_s
+        fg_ended = self.record.attempts and self.window.t1_mono > self.window.t0_mono
+        bg.stop = StopRecord(latency_s=stop.latency_s, escalated=stop.escalated, survivors=list(stop.survivors),
+                             after_foreground_s=gone_mono - self.window.t1_mono if fg_ended else None)
         readiness = bg.readiness
         startup_s = readiness.waited_s if readiness is not None and readiness.ready else 0.0
         runs = self.loop.runs
@@ -203,8 +216,12 @@ class ExperimentRun:
                 return
             if attempt.interrupted:
                 raise Interrupted()
-            if number <= self.timing.retries:
-                self.ctx.pause(self.timing.retry_delay_s)
+            if number > self.timing.retries:
+                break
+            if self.stop_requested_mono is not None:  # a clean exit stopped the background
+                attempt.error = f"{attempt.error}; not retried: the exit was clean and its background is stopped"
+                break
+            self.ctx.pause(self.timing.retry_delay_s)
         rec.status = "failed"
         rec.status_reason = rec.attempts[-1].error or "training failed"
 
@@ -230,6 +247,11 @@ class ExperimentRun:
         code = self._wait(handle, attempt)
         if ctx.monitor is not None:
             ctx.monitor.sample_now()
+        if self.loop is not None and (code == 0 or number > self.timing.retries or attempt.interrupted):
+            # the foreground's last attempt has ended: the background stops now, not after the
+            # measurement; a clean exit is final (no retry would have a background)
+            self._poll_process_util()
+            self._stop_background()
         self._reap_orphans(handle, attempt)
         self.window.t1_mono = handle.ended_mono or ctx.clock.monotonic()
         self.window.t1_wall = handle.ended_wall or ctx.clock.time()
@@ -307,7 +329,10 @@ class ExperimentRun:
         ctx, w = self.ctx, self.window
         if ctx.monitor is None:
             return
-        estimates = ctx.monitor.measure(w.t0_mono, w.t1_mono)
+        # a background being stopped outlives the window by tens of ms: the end edge's level is
+        # read inside the window, not after it
+        end_level = "inside" if self.stop_requested_mono is not None else "after"
+        estimates = ctx.monitor.measure(w.t0_mono, w.t1_mono, end_level=end_level)
         devices = {s.info.name: s.info.device for s in ctx.sensors.sensors}
         unavailable = {u.name: u.reason for u in ctx.sensors.unavailable}
         energy = energy_mod.energy_record(estimates, devices, self.baselines, self.slot.gpu_index,

@@ -15,7 +15,7 @@ from hyperwatt.clock import SYSTEM_CLOCK, Clock, FakeClock
 from hyperwatt.sensors.base import GpuSensor, Sensor
 from hyperwatt.sensors.records import EnergyEstimate, Sample
 from hyperwatt.sensors.schedule import COARSE, FINE, LOCKED, CounterSchedule
-from hyperwatt.sensors.window import window_energy
+from hyperwatt.sensors.window import EndLevel, window_energy
 
 if TYPE_CHECKING:
     from hyperwatt.sensors.discovery import SensorSet
@@ -249,9 +249,9 @@ class Monitor:
                 i = bisect.bisect_left(st.times, t_mono)
                 del st.samples[:i], st.times[:i]
 
-    def measure(self, t0_mono: float, t1_mono: float) -> dict[str, EnergyEstimate]:
+    def measure(self, t0_mono: float, t1_mono: float, end_level: EndLevel = "after") -> dict[str, EnergyEstimate]:
         """Energy per sensor over [t0_mono, t1_mono]. Waits briefly (sampler running) for a counter
-        step after t1 so the end edge is anchored precisely."""
+        step after t1 so the end edge is anchored precisely. `end_level`: see `window_energy`."""
         if self.running:
             self._await_steps_after(t1_mono)
         out: dict[str, EnergyEstimate] = {}
@@ -260,7 +260,8 @@ class Monitor:
             sched = st.schedule
             period = sched.period_s if sched is not None and sched.mode in (LOCKED, FINE) else None
             nominal = max(self._period, st.sensor.min_read_interval_s)
-            est = window_energy(ctx, st.sensor.info, t0_mono, t1_mono, period_s=period, nominal_interval_s=nominal)
+            est = window_energy(ctx, st.sensor.info, t0_mono, t1_mono, period_s=period, nominal_interval_s=nominal,
+                                end_level=end_level)
             if self.thread_error and (est.partial or est.energy_j is None):
                 est = replace(est, reason=f"{est.reason}; the sampler thread died: {self.thread_error}")
             out[st.sensor.name] = est

@@ -13,7 +13,7 @@ import bisect
 import math
 from dataclasses import dataclass
 from statistics import median
-from typing import Sequence
+from typing import Literal, Sequence
 
 import numpy as np
 
@@ -24,6 +24,7 @@ COUNTER_RESET = "energy counter reset"  # error prefix a sensor uses when its co
 EDGE_SEARCH_S = 2.0  # anchors farther than this from an edge are not considered
 _PRECISE_FRACTION = 0.0625  # an anchor is "precise" when its half-width is at most this x period
 _GRID_MAX_K = 4  # grid refinement reaches at most this many periods from a precise anchor
+EndLevel = Literal["after", "inside"]
 
 
 @dataclass(frozen=True)
@@ -135,12 +136,16 @@ def window_energy(
     period_s: float | None = None,
     nominal_interval_s: float | None = None,
     power_rel_err: float = POWER_REL_ERR,
+    end_level: EndLevel = "after",
 ) -> EnergyEstimate:
     """Energy of `info`'s sensor in [t0, t1] from its samples (pass some seconds of context around).
 
     `period_s` is the counter's step period when the caller knows it (the sampler's lock);
     otherwise it is detected from the samples or taken from `info`. `nominal_interval_s` is the
     sampler's intended read interval (gap threshold); by default the median read interval.
+    `end_level` says where the end edge's counter interval takes its power level: "after" the
+    window (the load ends with the window), or "inside" it, from the step before the end (a load
+    that outlives the window a little, such as a background being stopped, must not count).
     """
     samples = sorted(samples, key=lambda s: s.t_mono)
     good = [s for s in samples if s.error is None]
@@ -158,7 +163,7 @@ def window_energy(
     lag_s = max(period or 0.0, nominal_interval_s)
     est = None
     if curve is not None and reads:
-        est = _counter_estimate(reads, curve, info, t0, t1, period, gap_s, lag_s, power_rel_err, errors)
+        est = _counter_estimate(reads, curve, info, t0, t1, period, gap_s, lag_s, power_rel_err, errors, end_level)
     if est is None and curve is not None:
         est = _trapezoid_estimate(curve, info, t0, t1, gap_s, lag_s, power_rel_err, errors)
     if est is None:
@@ -225,7 +230,7 @@ def _join(reasons: list[str], errors: list[Sample]) -> str | None:
 # --- the counter method ------------------------------------------------------------------------
 def _counter_estimate(reads: list[_Read], curve: _PowerCurve, info: SensorInfo, t0: float, t1: float,
                       period: float | None, gap_s: float, lag_s: float, rel: float,
-                      errors: list[Sample]) -> _Result | None:
+                      errors: list[Sample], end_level: EndLevel = "after") -> _Result | None:
     anchors = _anchors(reads, period)
     if period:
         anchors = _refine_with_grid(anchors, period)
@@ -233,7 +238,7 @@ def _counter_estimate(reads: list[_Read], curve: _PowerCurve, info: SensorInfo, 
         return None
     resolution = info.resolution_j or 0.0
     e0 = _edge(anchors, curve, t0, "start", period, gap_s, lag_s, rel)
-    e1 = _edge(anchors, curve, t1, "end", period, gap_s, lag_s, rel)
+    e1 = _edge(anchors, curve, t1, "end" if end_level == "after" else "end_inside", period, gap_s, lag_s, rel)
     reasons = []
     if e0 is None:
         e0 = _covered_edge(anchors, curve, t0, t1, gap_s, lag_s, rel, first=True)
@@ -339,7 +344,8 @@ def _refine_with_grid(anchors: list[_Anchor], period: float) -> list[_Anchor]:
 
 def _edge(anchors: list[_Anchor], curve: _PowerCurve, t: float, side: str, period: float | None,
           gap_s: float, lag_s: float, rel: float) -> _Edge | None:
-    """Cumulative energy at edge `t` ("start" or "end" of the window)."""
+    """Cumulative energy at edge `t`: "start" or "end" of the window ("end_inside": the end, with
+    the level of its counter interval read inside the window)."""
     i = bisect.bisect_right([a.mid for a in anchors], t)
     if 0 < i < len(anchors):
         found = _interval_edge(anchors[i - 1], anchors[i], curve, t, side, period or lag_s, rel)
@@ -355,24 +361,29 @@ def _interval_edge(a: _Anchor, b: _Anchor, curve: _PowerCurve, t: float, side: s
     No reading shows how energy is spread inside one counter interval, so the part outside the
     window is taken at the power level just outside it (the load runs inside the window): before a
     for the start, after b for the end, read where the power readings' one-update lag cannot mix
-    in the window's own load.
+    in the window's own load. "end_inside" instead adds the part from a to t at the level read
+    there, inside the window (for a load that outlives the window's end).
     """
     span = b.mid - a.mid
     if b.energy_j < a.energy_j or max(a.half, b.half) > span / 4:
         return None
+    from_a = side in ("start", "end_inside")  # the energy from step a up to t, else from t up to b
     if side == "start":
-        lo, hi, d, step = a.mid - period, t, t - a.mid, a
+        lo, hi = a.mid - period, t
+    elif side == "end_inside":
+        lo, hi = a.mid, t
     else:
-        lo, hi, d, step = b.mid + period, b.mid + 2 * period, b.mid - t, b
+        lo, hi = b.mid + period, b.mid + 2 * period
+    d, step = (t - a.mid, a) if from_a else (b.mid - t, b)
     k, m = np.searchsorted(curve.t, [lo, hi], side="left")[0], np.searchsorted(curve.t, hi, side="right")
     outside = curve.p[k:m]
-    if side == "start":
+    if from_a:
         outside = np.append(outside, curve.value(t))
     elif outside.size == 0:
         return None
     level = float(outside.mean())
     spread = float(outside.max() - outside.min())
-    value = a.energy_j + level * d if side == "start" else b.energy_j - level * d
+    value = a.energy_j + level * d if from_a else b.energy_j - level * d
     value = min(max(value, a.energy_j), b.energy_j)
     bound = min(d * (spread + rel * level) + step.half * level, b.energy_j - a.energy_j)
     return _Edge(value, bound, t)

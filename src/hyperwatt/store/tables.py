@@ -19,7 +19,7 @@ SUMMARY_COLUMNS = [
     "started_at", "duration_s", "attempts", "gpu_energy_j", "gpu_uncertainty_j", "gpu_net_energy_j",
     "cpu_energy_j", "cpu_uncertainty_j", "cpu_method", "dram_energy_j", "total_energy_j", "energy_partial",
     "mean_gpu_power_w", "background_workload", "background_runs", "background_effective", "coverage",
-    "background_gpu_util_share", "stop_latency_s", "fg_marginal_energy_j", "cooldown_s", "leaks", "flags",
+    "background_gpu_util_share", "stop_latency_s", "stop_delay_s", "fg_marginal_energy_j", "cooldown_s", "leaks", "flags",
     "key_hash",
 ]
 ExportFormat = Literal["csv", "parquet", "json"]
@@ -44,6 +44,7 @@ def flatten(r: ExperimentRecord) -> dict[str, Any]:
         "coverage": bg.coverage if bg else None,
         "background_gpu_util_share": bg.gpu_util_share if bg else None,
         "stop_latency_s": bg.stop.latency_s if bg and bg.stop else None,
+        "stop_delay_s": bg.stop.delay_s if bg and bg.stop else None,
         "fg_marginal_energy_j": e.attribution.foreground_marginal_energy_j if e.attribution else None,
         "cooldown_s": r.cooldown.duration_s if r.cooldown else None,
         "leaks": len(r.leaks),

@@ -5,9 +5,9 @@ from __future__ import annotations
 from hyperwatt.config import ParallelPolicy
 from hyperwatt.records import ExperimentRecord, Flag
 
-#: Stop latency above this is worth a warning (the target is p99 <= 100 ms).
+#: A background outliving its foreground by more than this is worth a warning (target: p99 <= 100 ms).
 STOP_WARN_S = 0.1
-#: Stop latency above this invalidates the experiment: the background outlived the window.
+#: A background outliving its foreground by more than this invalidates the experiment.
 STOP_ERROR_S = 1.0
 #: A sampling gap longer than this makes the energy figure suspect.
 GAP_WARN_S = 1.0
@@ -90,13 +90,13 @@ def _background_flags(record: ExperimentRecord, policy: ParallelPolicy) -> list[
             out.append(Flag(code="background_survived_stop", severity="error",
                             message=f"pids {bg.stop.survivors} survived the stop",
                             fix="a process ignores SIGKILL (uninterruptible I/O?); check the host"))
-        if bg.stop.latency_s > STOP_ERROR_S:
-            out.append(Flag(code="slow_stop", severity="error",
-                            message=f"background took {bg.stop.latency_s:.2f} s to stop",
-                            fix="lower parallel.stop_grace_s"))
-        elif bg.stop.latency_s > STOP_WARN_S:
-            out.append(Flag(code="slow_stop", severity="warning",
-                            message=f"background took {bg.stop.latency_s * 1000:.0f} ms to stop"))
+        delay = bg.stop.delay_s
+        said = (f"background was gone {delay * 1000:.0f} ms after the foreground's exit "
+                f"(the stop itself {bg.stop.latency_s * 1000:.0f} ms)")
+        if delay > STOP_ERROR_S:
+            out.append(Flag(code="slow_stop", severity="error", message=said, fix="lower parallel.stop_grace_s"))
+        elif delay > STOP_WARN_S:
+            out.append(Flag(code="slow_stop", severity="warning", message=said))
     return out
 
 

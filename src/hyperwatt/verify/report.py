@@ -55,7 +55,7 @@ def render(session: Any, slots: Sequence[SlotRow], records: Sequence[ExperimentR
              and not any(f.code == "background_low_load" for f in r.flags)]
     cov_ok = [r for r in parallel if r.background and r.background.coverage is not None
               and r.background.coverage >= plan.parallel.min_coverage]
-    stops = [r.background.stop.latency_s for r in parallel if r.background and r.background.stop]
+    stops = [r.background.stop.delay_s for r in parallel if r.background and r.background.stop]
     leaks = sum(len(r.leaks) for r in finals)
     energy_ok = [r for r in ran_fg if r.energy.available]
     skipped = [s for s in slots if s.skip_reason]
@@ -81,7 +81,7 @@ def render(session: Any, slots: Sequence[SlotRow], records: Sequence[ExperimentR
         lines += [
             f"| backgrounds effective (really loaded the GPU) | {len(bg_ok)}/{len(parallel)} |",
             f"| coverage ≥ {plan.parallel.min_coverage:.0%} | {len(cov_ok)}/{len(parallel)} |",
-            f"| background stopped at once (p99 stop latency) | {len(stops)}/{len(parallel)} "
+            f"| background stopped at once (p99 delay after the foreground's exit) | {len(stops)}/{len(parallel)} "
             f"({_num(_p99(stops) and _p99(stops) * 1000, '.0f')} ms) |",
         ]
     lines += [
@@ -159,18 +159,24 @@ def _question3(parallel: Sequence[ExperimentRecord], stops: Sequence[float], lea
         "## Question 3 — did the background stop right after the foreground?",
         "",
         f"Verdict: **{'yes' if stops and len(stops) == len(parallel) and max(stops) <= 1.0 and not leaks else 'no'}**; "
-        f"stop latency p99 {_num(_p99(stops) and _p99(stops) * 1000, '.0f')} ms, max "
-        f"{_num(max(stops) * 1000 if stops else None, '.0f')} ms; {leaks} leaked process(es).",
+        f"the background was gone {_num(_p99(stops) and _p99(stops) * 1000, '.0f')} ms (p99) after the "
+        f"foreground's exit, at most {_num(max(stops) * 1000 if stops else None, '.0f')} ms; "
+        f"{leaks} leaked process(es).",
         "",
-        "| # | experiment | foreground end | background stopped | latency | SIGKILL needed | survivors |",
-        "|---|---|---|---|---|---|---|",
+        "Delay: from the foreground's exit until the background's last process was gone (without a "
+        "foreground: from the stop request). Stop: from the stop request until then.",
+        "",
+        "| # | experiment | foreground end | background gone | delay | stop | SIGKILL needed | survivors |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in parallel:
         stop = r.background.stop if r.background else None
         end = r.energy.window_end_wall
+        gone = end + stop.after_foreground_s if stop and end and stop.after_foreground_s is not None else None
         lines.append(
-            f"| {r.slot + 1} | `{r.experiment_id}` | {_t(end)} | "
-            f"{_t(r.ended_wall)} | {_num(stop.latency_s * 1000 if stop else None, '.0f')} ms | "
+            f"| {r.slot + 1} | `{r.experiment_id}` | {_t(end)} | {_t(gone)} | "
+            f"{_num(stop.delay_s * 1000 if stop else None, '.0f')} ms | "
+            f"{_num(stop.latency_s * 1000 if stop else None, '.0f')} ms | "
             f"{('yes' if stop.escalated else 'no') if stop else '—'} | {len(stop.survivors) if stop else '—'} |"
         )
     return lines + [""]
