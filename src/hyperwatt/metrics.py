@@ -11,6 +11,8 @@ from hyperwatt.config import MetricsSpec
 
 #: Only the tail of very large logs is scanned for regex metrics.
 MAX_LOG_SCAN_BYTES = 64 * 2**20
+#: A number's exponent, right where a pattern's group stopped (`([0-9.]+)` on "6.4e-05" stops at the "e").
+_EXPONENT = re.compile(r"[eE][-+]?[0-9]+")
 
 
 @dataclass
@@ -32,8 +34,9 @@ def collect(spec: MetricsSpec, metrics_file: Path | None, log: Path) -> MetricsR
         for name, pattern in spec.patterns.items():
             found = []
             for m in re.finditer(pattern.regex, text, flags=re.MULTILINE):
+                number = _number_text(m, text)
                 try:
-                    found.append(float(m.group(1)) * pattern.scale)
+                    found.append(float(number) * pattern.scale)  # type: ignore[arg-type]
                 except (TypeError, ValueError):
                     result.problems.append(f"{name}: matched {m.group(0)!r} but {m.group(1)!r} is not a number")
             result.matches[name] = len(found)
@@ -44,12 +47,32 @@ def collect(spec: MetricsSpec, metrics_file: Path | None, log: Path) -> MetricsR
     return result
 
 
+def _number_text(m: re.Match[str], text: str) -> str | None:
+    """Group 1, with the exponent that follows it when the pattern stopped just before one.
+
+    `([0-9.]+)` is the usual way to write a number, and it reads "6.4e-05" as 6.4: wrong by a factor
+    of 1e5, silently. A pattern that itself matched past the group decided what follows; it is kept."""
+    number = m.group(1)
+    if number is None or m.end(0) > m.end(1):
+        return number
+    exponent = _EXPONENT.match(text, m.end(1))
+    if exponent is not None and not _EXPONENT.search(number):
+        return number + exponent.group(0)
+    return number
+
+
 def _tail(log: Path) -> str:
+    """The end of the log as text, every line break a newline.
+
+    Progress bars (tqdm, Lightning, Keras) redraw a line with a carriage return: each redraw is a
+    line of its own here, as on a terminal, so `^` and `$` in a pattern work after and before them
+    (and `$` before a Windows-style "\\r\\n")."""
     try:
         with log.open("rb") as fh:
             fh.seek(0, 2)
             size = fh.tell()
             fh.seek(max(0, size - MAX_LOG_SCAN_BYTES))
-            return fh.read().decode("utf-8", errors="replace")
+            text = fh.read().decode("utf-8", errors="replace")
     except FileNotFoundError:
         return ""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
