@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import string
 from pathlib import Path
 from typing import Literal, Union
 
@@ -36,6 +37,20 @@ def check_number(value: float, what: str) -> float:
     if abs(value) > MAGNITUDE_LIMIT:
         raise ValueError(f"{what} {value:g} is larger than {MAGNITUDE_LIMIT:g}")
     return value
+
+
+def check_placeholders(arg: str) -> None:
+    """Only the known `{placeholder}`s, bare; `{{` and `}}` are literal braces (as in str.format)."""
+    known = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
+    escape = "; write {{ and }} for a literal brace"
+    try:
+        fields = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(arg) if f is not None]
+    except ValueError:  # a single brace: unbalanced
+        raise ValueError(f"argv item {arg!r} has an unmatched brace{escape}") from None
+    for field, spec, conversion in fields:
+        if field not in PLACEHOLDERS or spec or conversion:
+            text = field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+            raise ValueError(f"unknown placeholder {{{text}}} in argv; known: {known}{escape}")
 
 
 class _Strict(BaseModel):
@@ -203,12 +218,7 @@ class Workload(_Strict):
     @classmethod
     def _placeholders(cls, v: list[str]) -> list[str]:
         for arg in v:
-            for field in re.findall(r"\{([^{}]*)\}", arg):
-                if field not in PLACEHOLDERS:
-                    raise ValueError(
-                        f"unknown placeholder {{{field}}} in argv; known: "
-                        + ", ".join("{" + p + "}" for p in PLACEHOLDERS)
-                    )
+            check_placeholders(arg)
         return v
 
     @model_validator(mode="after")
