@@ -61,3 +61,18 @@ def test_list_and_dry_run(project):
     assert plan.returncode == 0, plan.stderr
     assert "3 experiments, 3 to run, 0 skipped" in plan.stdout
     assert not (project / "results").exists()
+
+
+def test_dry_run_shows_how_each_hyperparameter_is_passed(tmp_path):
+    (tmp_path / "w.toml").write_text('''
+[workloads."lab/pkg"]
+argv = ["{python}", "-m", "trainer.main"]
+[workloads."lab/pkg".hyperparameters]
+epochs = { positional = true, type = "int", default = 2 }
+batch_size = { env = "BATCH_SIZE", type = "int", default = 32 }
+lr = { flag = "--learning_rate=", type = "float", default = 0.5 }
+''')
+    (tmp_path / "plan.toml").write_text('[[experiments]]\nworkload = "lab/pkg"\nhyperparameters = { batch_size = 8 }\n')
+    plan = hw("plan", "plan.toml", "-W", "w.toml", cwd=tmp_path)
+    assert plan.returncode == 0, plan.stderr
+    assert "BATCH_SIZE=8 2 --learning_rate=0.5" in plan.stdout

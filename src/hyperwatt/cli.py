@@ -72,7 +72,7 @@ def dry_run(
     rerun: bool = typer.Option(False, "--rerun", help="Count nothing as done."),
 ) -> None:
     """Dry run: the expanded experiments, which the store already holds, and an ETA."""
-    from hyperwatt.engine.command import build_argv
+    from hyperwatt.engine.command import build_argv, hyperparameter_env
     from hyperwatt.engine.eta import estimate_s
     from hyperwatt.mutation import expand
     from hyperwatt.progress import fmt_duration
@@ -96,8 +96,10 @@ def dry_run(
             total += est or 0.0
             unknown += est is None
         mode = pe.mode + (f" + {pe.background.workload.name}" if pe.background else "")
+        passed = [f"{k}={v}" for k, v in hyperparameter_env(pe.foreground).items()]  # env, then argv
+        passed += build_argv(pe.foreground)[len(pe.workload.argv):]  # the hyperparameters part
         table.add_row(str(pe.slot + 1), pe.workload.name, mode, pe.label, str(pe.repeat_index + 1),
-                      " ".join(build_argv(pe.foreground)[len(pe.workload.argv):]),  # the hyperparameters part
+                      " ".join(passed),
                       fmt_duration(est), "skip (in store)" if skip else "run")
     console.print(table)
     for w in expansion.warnings:

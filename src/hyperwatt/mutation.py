@@ -88,7 +88,9 @@ def resolve(workload: Workload, fixed: Mapping[str, object], mutated: Mapping[st
             explicit.append(name)
         elif param.default is not None:
             values[name] = literal(param, param.default)
-    passed = tuple(values) if workload.pass_defaults else tuple(explicit)
+    # a positional argument is always passed: leaving one out would shift the ones after it
+    passed = tuple(n for n in values if workload.pass_defaults or n in explicit
+                   or workload.hyperparameters[n].positional)
     return Setting(workload, values, passed)
 
 

@@ -14,6 +14,8 @@ from hyperwatt.config.workload import Workload, check_workload_name
 from hyperwatt.errors import ConfigError
 
 BUILTIN_FILE = "builtin.toml"
+#: The hyperparameter keys that say how a value is passed (exactly one per hyperparameter).
+PASSING_KEYS = frozenset({"flag", "env", "positional"})
 #: The seed system's repository names, mapped to ours.
 REPO_ALIASES = {"Person_reID_baseline_pytorch": "Person_reID"}
 
@@ -133,7 +135,11 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
             inner = dict(out[k])
             for name, sub in v.items():
                 if k == "hyperparameters" and isinstance(sub, dict) and isinstance(inner.get(name), dict):
-                    inner[name] = {**inner[name], **sub}
+                    parent = dict(inner[name])
+                    if PASSING_KEYS & set(sub):  # the child says how it is passed: the parent's way goes
+                        for key in PASSING_KEYS:
+                            parent.pop(key, None)
+                    inner[name] = {**parent, **sub}
                 else:
                     inner[name] = sub
             out[k] = inner

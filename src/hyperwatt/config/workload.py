@@ -19,6 +19,9 @@ PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 #: Finite values larger than this are rejected: nobody trains with 1e13 epochs.
 MAGNITUDE_LIMIT = 1e12
 PLACEHOLDERS = ("python", "workdir", "repo", "model")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: Set by hyperwatt for every training (docs/configuration.md, "Environment of a training").
+RESERVED_ENV = frozenset({"PYTHONUNBUFFERED", "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER"})
 
 
 def check_workload_name(name: str) -> str:
@@ -60,7 +63,13 @@ class _Strict(BaseModel):
 class HyperParam(_Strict):
     """One hyperparameter of a workload. `range` bounds mutation, not values a plan fixes."""
 
-    flag: str = Field(min_length=1)
+    #: How the value reaches the training; exactly one of the three. A flag ending in "=" is joined
+    #: to its value (`--lr=0.1`, Hydra's `optimizer.lr=0.1`); otherwise `flag value` are two arguments.
+    flag: str | None = Field(default=None, min_length=1)
+    #: The environment variable that carries the value.
+    env: str | None = None
+    #: A positional argument: after the argv template, in declaration order, always passed.
+    positional: bool = False
     type: ParamType
     default: Scalar | None = None
     range: tuple[float, float] | None = None
@@ -68,14 +77,30 @@ class HyperParam(_Strict):
     values: list[Scalar] | None = None
     zero_probability: float = Field(default=0.0, ge=0.0, lt=1.0)
     #: bool only: "switch" passes the bare flag when true; "value" passes `flag true|false`.
+    #: With `env`: "switch" sets the variable to 1 when true; "value" to true|false. Positional: true|false.
     bool_style: Literal["switch", "value"] = "switch"
     description: str = ""
 
     @field_validator("flag")
     @classmethod
-    def _flag(cls, v: str) -> str:
+    def _flag(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
         if any(c.isspace() for c in v) or "\0" in v:
             raise ValueError(f"flag {v!r} must not contain whitespace")
+        if v == "=":
+            raise ValueError("flag '=' names nothing; write the option before it, e.g. '--lr='")
+        return v
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        if not ENV_NAME.match(v):
+            raise ValueError(f"env {v!r} must be an environment variable name (letters, digits, '_')")
+        if v in RESERVED_ENV or v.startswith("HYPERWATT_"):
+            raise ValueError(f"env {v!r} is set by hyperwatt for every training; choose another variable")
         return v
 
     @field_validator("range")
@@ -90,6 +115,19 @@ class HyperParam(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> HyperParam:
+        given = [k for k, on in (("flag", self.flag is not None), ("env", self.env is not None),
+                                 ("positional", self.positional)) if on]
+        if len(given) != 1:
+            raise ValueError(
+                ("it has " + " and ".join(given) + ": " if given else "")
+                + "give exactly one of 'flag' (e.g. \"--lr\", or \"--lr=\" for --lr=0.1), "
+                "'env' (an environment variable) or 'positional = true'"
+            )
+        if self.type == "bool" and self.bool_style == "switch" and self.flag and self.flag.endswith("="):
+            raise ValueError(f"flag {self.flag!r} joins a value, a switch has none: set bool_style = \"value\"")
+        if self.positional and self.default is None:
+            raise ValueError("a positional hyperparameter needs a default: it is always passed, "
+                             "or the arguments after it would shift")
         if self.distribution == "choice":
             if not self.values:
                 raise ValueError("distribution 'choice' needs a non-empty 'values' list")

@@ -12,19 +12,41 @@ from hyperwatt.mutation import Setting
 
 
 def build_argv(setting: Setting, python: str = sys.executable) -> list[str]:
-    """The workload's argv template filled in, then `flag value` per passed hyperparameter."""
+    """The workload's argv template filled in, the positional hyperparameters in declaration order,
+    then the flags: `flag value`, or `flagvalue` for a flag ending in "=" (`--lr=0.1`)."""
     w = setting.workload
     fields = {"python": python, "workdir": str(workdir(setting)), "repo": w.repo, "model": w.model}
     argv = [arg.format_map(fields) for arg in w.argv]
+    passed = [(w.hyperparameters[name], setting.values[name]) for name in setting.passed]
+    argv += [value.text for param, value in passed if param.positional]
+    for param, value in passed:
+        flag = param.flag
+        if flag is None:
+            continue
+        if param.type == "bool" and param.bool_style == "switch":
+            if value.typed:
+                argv.append(flag)
+        elif flag.endswith("="):
+            argv.append(flag + value.text)
+        else:
+            argv += [flag, value.text]
+    return argv
+
+
+def hyperparameter_env(setting: Setting) -> dict[str, str]:
+    """The passed hyperparameters declared with `env`: variable -> text (a false switch is left unset)."""
+    out = {}
     for name in setting.passed:
-        param = w.hyperparameters[name]
+        param = setting.workload.hyperparameters[name]
+        if param.env is None:
+            continue
         value = setting.values[name]
         if param.type == "bool" and param.bool_style == "switch":
             if value.typed:
-                argv.append(param.flag)
+                out[param.env] = "1"
         else:
-            argv += [param.flag, value.text]
-    return argv
+            out[param.env] = value.text
+    return out
 
 
 def workdir(setting: Setting) -> Path:
@@ -35,6 +57,7 @@ def build_env(setting: Setting, metrics_file: Path | None, gpu_index: int | None
               base: Mapping[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
     env.update(setting.workload.env)
+    env.update(hyperparameter_env(setting))
     env["PYTHONUNBUFFERED"] = "1"
     if metrics_file is not None:
         env[metricsfile.ENV_VAR] = str(metrics_file)
