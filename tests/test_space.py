@@ -84,3 +84,16 @@ def test_int_range_without_integers_is_reported():
     p = HyperParam(flag="-e", type="int", range=(1.2, 1.8))
     with pytest.raises(ValueError, match="no integer"):
         sample(p, random.Random(0))
+
+
+def test_sampled_floats_never_look_like_integers():
+    # "%.6g" wrote 850859.3 as "850859" and 2.0000001 as "2": nanoGPT's configurator (literal_eval,
+    # then `type(new) == type(default)`) rejected them, YAML/JSON parsers read ints
+    big = HyperParam(flag="--x", type="float", range=(1e5, 9e5))
+    texts = [v.text for v in _draws(big)]
+    assert all("." in t or "e" in t for t in texts)
+    assert all(float(t) == v.typed for t, v in zip(texts, _draws(big)))
+    near_two = HyperParam(flag="--x", type="float", range=(1.9999999, 2.0000001))
+    assert {v.text for v in _draws(near_two)[:20]} == {"2.0"}
+    small = HyperParam(flag="--lr", type="float", range=(1e-7, 1e-6), distribution="log_uniform")
+    assert all("e-" in v.text for v in _draws(small)[:50])  # unchanged: exponent notation

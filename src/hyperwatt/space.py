@@ -72,6 +72,10 @@ def _sample_int(param: HyperParam, lo: float, hi: float, rng: random.Random) -> 
 
 def _rounded_float(param: HyperParam, x: float, lo: float, hi: float) -> Value:
     text = f"{x:.{SAMPLED_FLOAT_DIGITS}g}"
+    if not any(c in text for c in ".e"):
+        # "%g" writes 2.0000001 and 850859.3 as integers; a float stays recognisably a float
+        # for scripts that infer the type from the text (nanoGPT's literal_eval, YAML, JSON)
+        text += ".0"
     value = float(text)
     if value < lo:
         return literal(param, lo)
