@@ -127,3 +127,20 @@ hyperparameters = { lr = { env = "LR" } }
 ''')
     lr = load_registry([path]).get("lab/env").hyperparameters["lr"]
     assert lr.env == "LR" and lr.flag is None and lr.range == (0.01, 1.0) and lr.default == 0.1
+
+
+def test_a_required_metric_nothing_can_provide_is_refused_before_any_training(tmp_path):
+    # file = false and a typo between `required` and the pattern's name: every attempt would train to
+    # the end and then fail with "required metrics missing"
+    err = _error(tmp_path, 'argv = ["x"]\n[workloads."a/b".metrics]\nfile = false\nrequired = ["test_acc"]\n'
+                           'patterns = { test_accuracy = "acc ([0-9.]+)" }')
+    assert err.key == 'workloads."a/b".metrics'
+    assert "required metric 'test_acc' can never be found" in err.reason
+    assert "(did you mean 'test_accuracy'?)" in err.reason
+
+
+def test_a_required_metric_may_come_from_the_metrics_file_or_a_pattern(tmp_path):
+    w = _workload(tmp_path, 'argv = ["x"]\nmetrics = { required = ["acc"] }')  # file = true: the script emits it
+    assert w.metrics.required == ["acc"]
+    w = _workload(tmp_path, 'argv = ["x"]\nmetrics = { file = false, required = ["acc"], patterns = { acc = "a ([0-9]+)" } }')
+    assert w.metrics.required == ["acc"]

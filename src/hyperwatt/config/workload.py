@@ -10,6 +10,8 @@ from typing import Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hyperwatt.config.errors import suggest
+
 Scalar = Union[bool, int, float, str]
 ParamType = Literal["int", "float", "str", "bool"]
 Distribution = Literal["uniform", "log_uniform", "choice"]
@@ -215,6 +217,18 @@ class MetricsSpec(_Strict):
         if isinstance(v, dict):
             return {k: ({"regex": p} if isinstance(p, str) else p) for k, p in v.items()}
         return v
+
+    @model_validator(mode="after")
+    def _reachable(self) -> MetricsSpec:
+        """Without the metrics file, a required metric can only come from a pattern of its name:
+        otherwise every attempt would train to the end and then fail."""
+        if not self.file:
+            for name in self.required:
+                if name not in self.patterns:
+                    known = f"; patterns: {', '.join(sorted(self.patterns))}" if self.patterns else ""
+                    raise ValueError(f"required metric {name!r} can never be found: 'file' is false and no "
+                                     f"pattern is named {name!r}{suggest(name, self.patterns)}{known}")
+        return self
 
 
 class Workload(_Strict):
