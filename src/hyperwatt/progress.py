@@ -54,6 +54,7 @@ class ConsoleEvents(SessionEvents):
         self.durations: list[float] = []
         self.started: dict[int, float] = {}
         self.total = 0
+        self.noted: set[tuple[str, str]] = set()  # (workload, metric or problem) already reported
 
     def __enter__(self) -> ConsoleEvents:
         return self
@@ -89,9 +90,31 @@ class ConsoleEvents(SessionEvents):
         self.pending = [p for p in self.pending if p.slot != record.slot]
         style = STATUS_STYLE.get(record.status, "")
         self.say(f"[{record.slot + 1}] {record.workload}: {describe(record)}", style=style)
+        for note in self._metric_notes(record):
+            self.say(f"[{record.slot + 1}] note: {note}", style="yellow")
         if self.progress is not None and self.task is not None:
             eta = remaining_s(self.pending, self.durations, self.history)
             self.progress.update(self.task, advance=1, eta=fmt_duration(eta))
+
+    def _metric_notes(self, record: ExperimentRecord) -> list[str]:
+        """Log patterns that matched nothing and unreadable values, once per workload and metric:
+        a typo in a pattern otherwise goes unnoticed unless the metric is required."""
+        attempt = next((a for a in reversed(record.attempts) if a.exit_code is not None), None)
+        if attempt is None:
+            return []
+        notes = []
+        silent = sorted(n for n, count in attempt.metric_matches.items()
+                        if count == 0 and n not in attempt.metrics and (record.workload, n) not in self.noted)
+        if silent:
+            self.noted.update((record.workload, n) for n in silent)
+            notes.append(f"no match in {record.experiment_id}/{attempt.log} for the pattern(s) of {', '.join(silent)} "
+                         f"(reported once per workload)")
+        problems = [p for p in attempt.metric_problems if (record.workload, p) not in self.noted]
+        if problems:
+            self.noted.update((record.workload, p) for p in problems)
+            more = f" (+{len(problems) - 3} more in experiment.json)" if len(problems) > 3 else ""
+            notes.append("metric problems: " + "; ".join(problems[:3]) + more)
+        return notes
 
     def message(self, text: str) -> None:
         self.say(f"note: {text}", style="yellow", always=True)

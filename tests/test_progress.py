@@ -1,0 +1,46 @@
+"""The console display of a session: what a user is told about each finished experiment."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from hyperwatt.progress import ConsoleEvents
+from hyperwatt.records import Attempt
+from tests.analysis.factories import record
+
+
+def _finished(events: ConsoleEvents, matches: dict[str, int], metrics: dict[str, float],
+              problems: list[str] | None = None, workload: str = "lab/net"):
+    rec = record(workload=workload, metrics=metrics)
+    rec.attempts = [Attempt(number=1, argv=["x"], cwd="/", log="attempt-1/training.log", started_wall=0.0,
+                            exit_code=0, metrics=metrics, metric_matches=matches,
+                            metric_problems=problems or [], succeeded=True)]
+    events.experiment_finished(rec)
+    return rec
+
+
+def test_patterns_that_matched_nothing_are_noted_once_per_workload(capsys):
+    events = ConsoleEvents(Console(file=io.StringIO()), history=lambda w: [])
+    rec = _finished(events, {"acc": 2, "train_loss": 0, "first_loss": 0}, {"acc": 0.9})
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == (f"[{rec.slot + 1}] note: no match in {rec.experiment_id}/attempt-1/training.log for the "
+                      "pattern(s) of first_loss, train_loss (reported once per workload)")
+    _finished(events, {"acc": 2, "train_loss": 0, "first_loss": 0}, {"acc": 0.8})
+    assert "note" not in capsys.readouterr().out  # already said
+    _finished(events, {"train_loss": 0}, {}, workload="lab/other")
+    assert "pattern(s) of train_loss" in capsys.readouterr().out
+
+
+def test_a_metric_from_the_metrics_file_needs_no_pattern_match(capsys):
+    events = ConsoleEvents(Console(file=io.StringIO()), history=lambda w: [])
+    _finished(events, {"acc": 0}, {"acc": 0.9})
+    assert "note" not in capsys.readouterr().out
+
+
+def test_unreadable_values_are_noted(capsys):
+    events = ConsoleEvents(Console(file=io.StringIO()), history=lambda w: [])
+    _finished(events, {"acc": 0}, {}, problems=["acc: matched 'acc: n/a' but 'n/a' is not a number"])
+    out = capsys.readouterr().out
+    assert "note: metric problems: acc: matched 'acc: n/a' but 'n/a' is not a number" in out
