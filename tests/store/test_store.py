@@ -67,3 +67,25 @@ def test_summary_has_stable_columns_and_exports(tmp_path):
     assert len(pd.read_parquet(pq)) == 2
     js = export(records, "json", tmp_path / "x.json")
     assert json.loads(js.read_text())[1]["experiment_id"] == "e1"
+
+
+def test_atomic_writes_get_the_mode_an_ordinary_write_would(tmp_path):
+    # mkstemp's 0600 made summary.csv, report.html, experiment.json … unreadable to a shared group
+    import os
+    import stat
+
+    from hyperwatt.store import atomic_write_text
+
+    old = os.umask(0o027)
+    try:
+        atomic_write_text(tmp_path / "summary.csv", "a,b\n")
+        assert stat.S_IMODE((tmp_path / "summary.csv").stat().st_mode) == 0o640
+        os.umask(0o022)
+        atomic_write_text(tmp_path / "report.html", "<html>")
+        assert stat.S_IMODE((tmp_path / "report.html").stat().st_mode) == 0o644
+        (tmp_path / "report.html").chmod(0o600)  # a file the user restricted keeps its mode
+        atomic_write_text(tmp_path / "report.html", "<html>2")
+        assert stat.S_IMODE((tmp_path / "report.html").stat().st_mode) == 0o600
+        assert (tmp_path / "report.html").read_text() == "<html>2"
+    finally:
+        os.umask(old)
