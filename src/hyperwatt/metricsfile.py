@@ -4,13 +4,20 @@ A workload appends JSON objects, one per line, to the file named by the environm
 ``HYPERWATT_METRICS_FILE``. Each object maps metric names to numbers; a later value of a name
 replaces an earlier one. Keys ``epoch`` and ``step`` are progress markers, not metrics.
 This module imports nothing from hyperwatt so workloads may use it freely.
+
+`python -m hyperwatt.metricsfile FILE...` appends the numbers of files a training wrote itself
+(a JSON object such as HF Trainer's all_results.json, a JSON list of objects, JSON lines, or a CSV
+such as Lightning's CSVLogger metrics.csv, one record per row) to the metrics file; see
+docs/configuration.md.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +75,72 @@ def read(path: str | Path) -> tuple[dict[str, float], list[str]]:
                     problems.append(f"line {lineno}: {key} is {value}")
                 metrics[str(key)] = float(value)
     return metrics, problems
+
+
+def records_from(path: str | Path) -> list[dict[str, float]]:
+    """The numeric entries of a results file a training wrote, as metric records in file order.
+
+    `.csv`/`.tsv`: one record per row (empty and non-numeric cells left out); `.jsonl`: one per
+    line; anything else is JSON: an object is one record, a list of objects one record each.
+    Raises OSError or ValueError with a message that names the problem."""
+    p = Path(path)
+    text = p.read_text(encoding="utf-8")
+    suffix = p.suffix.lower()
+    if suffix in (".csv", ".tsv"):
+        rows: list[Any] = list(csv.DictReader(text.splitlines(), delimiter="\t" if suffix == ".tsv" else ","))
+    elif suffix == ".jsonl":
+        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    else:
+        data = json.loads(text)
+        rows = data if isinstance(data, list) else [data]
+    records = []
+    for row in rows:
+        if not isinstance(row, dict):
+            raise ValueError("holds something other than objects (one record per object or row)")
+        record = {str(k): n for k, v in row.items() if k is not None and (n := _number(v)) is not None}
+        if record:
+            records.append(record)
+    return records
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str) and value.strip():
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Append the records of each FILE to $HYPERWATT_METRICS_FILE (printed when it is unset)."""
+    paths = sys.argv[1:] if argv is None else argv
+    if not paths or paths[0] in ("-h", "--help"):
+        print("usage: python -m hyperwatt.metricsfile FILE...  (JSON, JSON lines, CSV or TSV)", file=sys.stderr)
+        return 2
+    target = os.environ.get(ENV_VAR)
+    lines = []
+    for path in paths:
+        try:
+            records = records_from(path)
+        except FileNotFoundError:
+            print(f"hyperwatt.metricsfile: {path}: file not found", file=sys.stderr)
+            return 1
+        except (OSError, ValueError) as exc:  # json.JSONDecodeError, csv.Error are ValueErrors too
+            print(f"hyperwatt.metricsfile: {path}: {exc}", file=sys.stderr)
+            return 1
+        lines += [json.dumps(r, allow_nan=True) for r in records]
+    if target:
+        with open(target, "a", encoding="utf-8") as fh:
+            fh.writelines(line + "\n" for line in lines)
+    else:
+        print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

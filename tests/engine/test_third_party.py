@@ -87,3 +87,44 @@ def test_package_entry_point_with_positional_env_and_joined_flags(tmp_path: Path
     assert rec.metrics == {"test_loss": 2.5e-06, "last_epoch_loss": 0.25}
     data = json.loads((result.layout.dir / rec.experiment_id / "experiment.json").read_text())
     assert data["hyperparameters"]["batch_size"] == 64
+
+
+CSV_TRAIN = r'''
+import argparse, csv, os
+p = argparse.ArgumentParser()
+p.add_argument("--output_dir", required=True)
+p.add_argument("--lr", type=float, default=0.1)
+a = p.parse_args()
+os.makedirs(a.output_dir, exist_ok=True)
+with open(os.path.join(a.output_dir, "metrics.csv"), "w", newline="") as f:
+    w = csv.writer(f)
+    w.writerows([["epoch", "val_acc", "test_acc"], [0, 0.5, ""], [1, a.lr, ""], [1, "", a.lr / 2]])
+print("done")
+'''
+
+# the recipe of docs/configuration.md ("Metrics in files the script writes"), as written there
+CSV_WORKLOAD = """
+[workloads."lab/csv"]
+argv = ["sh", "-c", '''out="$(dirname "$HYPERWATT_METRICS_FILE")/output"
+"$0" train.py --output_dir "$out" "$@" && "$0" -m hyperwatt.metricsfile "$out/metrics.csv"''', "{python}"]
+workdir = "repo"
+hyperparameters = { lr = { flag = "--lr", type = "float", default = 0.1 } }
+metrics = { required = ["val_acc", "test_acc"] }
+"""
+
+
+def test_metrics_from_a_csv_the_script_writes_to_a_fresh_folder_per_attempt(tmp_path: Path):
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "train.py").write_text(CSV_TRAIN)
+    plan = tmp_path / "plan.toml"
+    plan.write_text('name = "csv"\n[timing]\nidle_baseline_s = 0\nretries = 0\n[timing.cooldown]\nmin_s = 0\n'
+                    'max_s = 0\n[[experiments]]\nworkload = "lab/csv"\nrepeats = 2\n'
+                    'hyperparameters = { lr = 0.75 }\n' + CSV_WORKLOAD)
+    result = run_plan(load_plan(plan, Registry.builtin()),
+                      SessionOptions(results_dir=tmp_path / "results", sensors_factory=lambda p: None, rerun=True))
+    assert len(result.records) == 2
+    for rec in result.records:
+        assert rec.status == "succeeded", rec.status_reason
+        assert rec.metrics == {"val_acc": 0.75, "test_acc": 0.375}
+        assert (result.layout.dir / rec.experiment_id / "attempt-1" / "output" / "metrics.csv").exists()
+    assert not (tmp_path / "repo" / "output").exists()
