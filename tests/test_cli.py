@@ -76,3 +76,13 @@ lr = { flag = "--learning_rate=", type = "float", default = 0.5 }
     plan = hw("plan", "plan.toml", "-W", "w.toml", cwd=tmp_path)
     assert plan.returncode == 0, plan.stderr
     assert "BATCH_SIZE=8 2 --learning_rate=0.5" in plan.stdout
+
+
+def test_status_never_cuts_the_session_id_users_copy(write_plan, run_toy, toy_dir):
+    result = run_toy(write_plan('[[experiments]]\nworkload = "toy/net"\n'))
+    proc = subprocess.run([sys.executable, "-m", "hyperwatt", "status", "-o", "results"], cwd=toy_dir,
+                          capture_output=True, text=True, env={**os.environ, "COLUMNS": "80"}, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert result.session_id in proc.stdout  # was "20261127…" in 80 columns
+    row = next(line for line in proc.stdout.splitlines() if result.session_id in line)
+    assert [cell.strip() for cell in row.split("│")[2:-1]] == ["toy", "completed", "1", "1", "1", "0"]

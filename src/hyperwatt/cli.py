@@ -194,9 +194,11 @@ def status(
 
     store = _existing_store(results_dir)
     if session is None:
-        table = Table(title=f"sessions in {results_dir}")
-        for col in ("session", "plan", "status", "planned", "recorded", "succeeded", "invalid/failed"):
-            table.add_column(col)
+        table = Table(title=f"sessions in {results_dir}", caption="ok: succeeded; bad: invalid or failed")
+        table.add_column("session", no_wrap=True, min_width=20)  # the id users copy: never cut
+        table.add_column("plan", overflow="fold")
+        for col in ("status", "planned", "recorded", "ok", "bad"):
+            table.add_column(col, no_wrap=True)
         for s in store.sessions():
             recs = store.experiments(s.session_id)
             table.add_row(s.session_id, s.name, s.status, str(s.planned), str(len(recs)),
