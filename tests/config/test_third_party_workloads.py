@@ -144,3 +144,33 @@ def test_a_required_metric_may_come_from_the_metrics_file_or_a_pattern(tmp_path)
     assert w.metrics.required == ["acc"]
     w = _workload(tmp_path, 'argv = ["x"]\nmetrics = { file = false, required = ["acc"], patterns = { acc = "a ([0-9]+)" } }')
     assert w.metrics.required == ["acc"]
+
+
+@pytest.mark.parametrize("table, key, reason", [
+    # a misspelt required key: pydantic says the real one is missing first; the typo is the news
+    ('metrics = { patterns = { acc = { regexp = "a ([0-9]+)" } } }', 'metrics.patterns.acc.regexp',
+     "unknown key (did you mean 'regex'?); known keys: match, regex, scale"),
+    ('hyperparameters = { lr = { flag = "--lr", typ = "float" } }', "hyperparameters.lr.typ",
+     "unknown key (did you mean 'type'?)"),
+    ('hyperparameters = { lr = { flg = "--lr", type = "float" } }', "hyperparameters.lr.flg",
+     "unknown key (did you mean 'flag'?)"),
+    # `extends` is a key of the table; `name` and `source` are not
+    ('extend = "examples/mnist"', "extend", "unknown key (did you mean 'extends'?)"),
+])
+def test_typos_are_named_with_a_suggestion(tmp_path, table, key, reason):
+    err = _error(tmp_path, f'argv = ["x"]\n{table}')
+    assert err.key == f'workloads."a/b".{key}' and reason in err.reason, str(err)
+    if "known keys: argv" in err.reason:
+        known = err.reason.split("known keys: ")[1].split(", ")
+        assert "extends" in known and "name" not in known and "source" not in known
+
+
+def test_a_plan_typo_lists_workloads_among_the_known_keys(tmp_path):
+    from hyperwatt.config import Registry, load_plan
+
+    path = tmp_path / "plan.toml"
+    path.write_text('[[experiments]]\nworkload = "examples/mnist"\n[workload."a/b"]\nargv = ["x"]\n')
+    with pytest.raises(ConfigError) as info:
+        load_plan(path, Registry.builtin())
+    assert info.value.key == "workload" and "(did you mean 'workloads'?)" in info.value.reason
+    assert "workloads" in info.value.reason.split("known keys: ")[1].split(", ")

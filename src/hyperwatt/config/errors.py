@@ -32,8 +32,19 @@ def render_loc(loc: typing.Sequence[Any], prefix: str = "") -> str:
 def from_validation(
     err: ValidationError, model: type[BaseModel], source: str | Path, prefix: str = ""
 ) -> ConfigError:
-    """The first validation error as a ConfigError naming the key, with a suggestion for unknown keys."""
-    first = err.errors()[0]
+    """The first validation error as a ConfigError naming the key, with a suggestion for unknown keys.
+
+    A required key reported missing next to an unknown key in the same table is most likely that
+    key misspelt (`regexp` for `regex`): the unknown key is reported, with its suggestion."""
+    errors = err.errors()
+    first = errors[0]
+    if first["type"] == "missing":
+        parent = first["loc"][:-1]
+        unknown = [e for e in errors if e["type"] == "extra_forbidden" and e["loc"][:-1] == parent]
+        if unknown:
+            wanted = str(first["loc"][-1])
+            close = [e for e in unknown if difflib.get_close_matches(wanted, [str(e["loc"][-1])], cutoff=0.6)]
+            first = (close or unknown)[0]
     loc = [p for p in first["loc"] if not _is_union_tag(p)]
     key = render_loc(loc, prefix) or None
     if first["type"] == "extra_forbidden":
@@ -68,7 +79,10 @@ def _fields_at(model: type[BaseModel], loc: typing.Sequence[Any]) -> list[str]:
         current = _descend(current, part)
         if current is None:
             return []
-    return list(current.model_fields) if _is_model(current) else []
+    if not _is_model(current):
+        return []
+    internal = getattr(current, "INTERNAL_KEYS", frozenset())  # set by hyperwatt, never written by users
+    return [k for k in current.model_fields if k not in internal] + list(getattr(current, "TABLE_KEYS", ()))
 
 
 def _descend(tp: Any, part: Any) -> Any:

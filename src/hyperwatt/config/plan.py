@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -137,6 +137,9 @@ class ExperimentSpec(_Strict):
 
 
 class Plan(_Strict):
+    #: Keys of the file that are read before the model is built (TOML plans).
+    TABLE_KEYS: ClassVar[tuple[str, ...]] = ("workloads",)
+
     name: str
     description: str = ""
     seed: int = Field(default=0, ge=0, le=2**63 - 1)

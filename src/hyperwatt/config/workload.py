@@ -6,7 +6,7 @@ import math
 import re
 import string
 from pathlib import Path
-from typing import Literal, Union
+from typing import ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -234,6 +234,10 @@ class MetricsSpec(_Strict):
 class Workload(_Strict):
     """A trainable target named `repo/model`, fully resolved (no `extends`, absolute workdir)."""
 
+    #: Fields hyperwatt sets (from the table's key and the declaring file), not keys of a table.
+    INTERNAL_KEYS: ClassVar[frozenset[str]] = frozenset({"name", "source"})
+    #: Keys of a table that are resolved before the model is built.
+    TABLE_KEYS: ClassVar[tuple[str, ...]] = ("extends",)
     name: str
     description: str = ""
     argv: list[str] = Field(min_length=1)
