@@ -140,3 +140,20 @@ def test_workload_name_with_unsafe_characters_is_rejected(tmp_path):
     path.write_text('[workloads."a/../b"]\nargv = ["x"]\n')
     with pytest.raises(ConfigError, match="repo/model"):
         load_registry([path])
+
+
+def test_plan_hash_survives_a_new_optional_key_but_not_a_real_change(tmp_path):
+    """--resume finds a session started by an older hyperwatt: a key added since, at its default,
+    must not change the plan's identity."""
+    import dataclasses
+
+    import pydantic
+
+    path = tmp_path / "p.toml"
+    path.write_text('name = "p"\n[[experiments]]\nworkload = "examples/mnist"\nhyperparameters = { epochs = 1 }\n')
+    loaded = load_plan(path, Registry.builtin())
+    newer_plan = pydantic.create_model("NewerPlan", __base__=type(loaded.plan), future_key=(int, 0))
+    newer = dataclasses.replace(loaded, plan=newer_plan.model_validate(loaded.plan.model_dump()))
+    assert newer.plan_hash == loaded.plan_hash
+    path.write_text(path.read_text().replace("epochs = 1", "epochs = 2"))
+    assert load_plan(path, Registry.builtin()).plan_hash != loaded.plan_hash

@@ -48,9 +48,12 @@ class LoadedPlan:
 
     @property
     def plan_hash(self) -> str:
+        """The plan's identity (for --resume): its settings that differ from the defaults, so a key
+        spelled out at its default, or a new optional key in a later hyperwatt, changes nothing."""
         payload = {
-            "plan": self.plan.model_dump(mode="json"),
-            "workloads": [w.model_dump(mode="json", exclude={"source"}) for w in self.workloads],
+            "plan": self.plan.model_dump(mode="json", exclude_defaults=True),
+            "workloads": [w.model_dump(mode="json", exclude={"source"}, exclude_defaults=True)
+                          for w in self.workloads],
         }
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
