@@ -87,3 +87,29 @@ def test_unwritable_results_dir_and_missing_script_are_refused(write_plan, toy_d
     with pytest.raises(PreflightError, match="nope.sh does not exist"):
         run_plan(load_plan(toy_dir / "missing.toml", Registry.builtin()),
                  SessionOptions(results_dir=toy_dir / "results", sensors_factory=lambda p: None))
+
+
+def test_a_bare_script_name_is_looked_up_on_the_trainings_path_with_a_hint(tmp_path):
+    from hyperwatt.engine.preflight import check_workloads
+
+    (tmp_path / "train.sh").write_text("#!/bin/sh\necho hi\n")
+    (tmp_path / "train.sh").chmod(0o755)
+    from hyperwatt.config import load_registry
+
+    def check(table: str) -> None:
+        (tmp_path / "w.toml").write_text(f'[workloads."x/y"]\nworkdir = "."\n{table}\n')
+        check_workloads([load_registry([tmp_path / "w.toml"]).get("x/y")], "python")
+
+    with pytest.raises(PreflightError) as info:
+        check('argv = ["train.sh"]')
+    assert "'train.sh' is not on PATH (there is a file 'train.sh' in" in str(info.value)
+    assert 'write "./train.sh" for it' in str(info.value)
+    check('argv = ["./train.sh"]')
+    # the workload's own PATH is where the training's program is looked up
+    bindir = tmp_path / "venv" / "bin"
+    bindir.mkdir(parents=True)
+    (bindir / "mytrain").write_text("#!/bin/sh\n")
+    (bindir / "mytrain").chmod(0o755)
+    check(f'argv = ["mytrain"]\nenv = {{ PATH = "{bindir}" }}')
+    with pytest.raises(PreflightError, match="'mytrain' is not on PATH$"):
+        check('argv = ["mytrain"]')

@@ -42,8 +42,12 @@ def check_workloads(workloads: Iterable[Workload], python: str) -> None:
             if not os.access(path, os.X_OK):
                 raise PreflightError(f"{w.source}: workloads.\"{w.name}\".argv: {path} is not executable "
                                      f"(chmod +x it, or start argv with an interpreter)")
-        elif shutil.which(exe) is None:
-            raise PreflightError(f"{w.source}: workloads.\"{w.name}\".argv: {exe!r} is not on PATH")
+        elif shutil.which(exe, path=w.env.get("PATH")) is None:  # the training's PATH, as it will run
+            hint = ""
+            if (where / exe).is_file():
+                hint = (f" (there is a file {exe!r} in {where}: write \"./{exe}\" for it, executable, "
+                        f"or start argv with its interpreter)")
+            raise PreflightError(f"{w.source}: workloads.\"{w.name}\".argv: {exe!r} is not on PATH{hint}")
 
 
 def check_gpus_free(slots: Iterable[Slot], policy: PreflightPolicy, clock: Clock,
