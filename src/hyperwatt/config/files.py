@@ -21,9 +21,12 @@ def _read_text(path: Path) -> str:
     try:
         if path.is_dir():
             raise ConfigError(path, None, "is a directory, not a file")
-        if path.stat().st_size > MAX_CONFIG_BYTES:
+        # read at most one byte past the limit: a device (/dev/zero) or a pipe has no size to check
+        with path.open("rb") as f:
+            data = f.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
             raise ConfigError(path, None, f"is larger than {MAX_CONFIG_BYTES // 2**20} MiB")
-        return path.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(path, None, "file not found") from None
     except PermissionError:
@@ -32,6 +35,8 @@ def _read_text(path: Path) -> str:
         raise ConfigError(path, None, f"not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
         raise ConfigError(path, None, exc.strerror or str(exc)) from None
+    # editors on Windows save UTF-8 with a byte-order mark; neither TOML nor JSON allows one
+    return text[1:] if text.startswith("\ufeff") else text
 
 
 def read_toml(path: Path) -> dict[str, Any]:
