@@ -12,11 +12,12 @@ from tests.analysis.factories import record
 
 
 def _finished(events: ConsoleEvents, matches: dict[str, int], metrics: dict[str, float],
-              problems: list[str] | None = None, workload: str = "lab/net"):
+              problems: list[str] | None = None, workload: str = "lab/net", exit_code: int | None = 0,
+              interrupted: bool = False):
     rec = record(workload=workload, metrics=metrics)
     rec.attempts = [Attempt(number=1, argv=["x"], cwd="/", log="attempt-1/training.log", started_wall=0.0,
-                            exit_code=0, metrics=metrics, metric_matches=matches,
-                            metric_problems=problems or [], succeeded=True)]
+                            exit_code=exit_code, interrupted=interrupted, metrics=metrics, metric_matches=matches,
+                            metric_problems=problems or [], succeeded=exit_code == 0)]
     events.experiment_finished(rec)
     return rec
 
@@ -44,3 +45,12 @@ def test_unreadable_values_are_noted(capsys):
     _finished(events, {"acc": 0}, {}, problems=["acc: matched 'acc: n/a' but 'n/a' is not a number"])
     out = capsys.readouterr().out
     assert "note: metric problems: acc: matched 'acc: n/a' but 'n/a' is not a number" in out
+
+
+def test_a_training_that_did_not_finish_says_nothing_about_its_patterns(capsys):
+    events = ConsoleEvents(Console(file=io.StringIO()), history=lambda w: [])
+    _finished(events, {"acc": 0}, {}, exit_code=-2, interrupted=True)
+    _finished(events, {"acc": 0}, {}, exit_code=1)
+    assert "note" not in capsys.readouterr().out
+    _finished(events, {"acc": 0}, {})  # the first finished run still gets the note
+    assert "pattern(s) of acc" in capsys.readouterr().out

@@ -99,9 +99,9 @@ class ConsoleEvents(SessionEvents):
     def _metric_notes(self, record: ExperimentRecord) -> list[str]:
         """Log patterns that matched nothing and unreadable values, once per workload and metric:
         a typo in a pattern otherwise goes unnoticed unless the metric is required."""
-        attempt = next((a for a in reversed(record.attempts) if a.exit_code is not None), None)
-        if attempt is None:
-            return []
+        attempt = record.attempts[-1] if record.attempts else None
+        if attempt is None or attempt.exit_code != 0 or attempt.interrupted or attempt.timed_out:
+            return []  # a training that did not finish says nothing about its patterns
         notes = []
         silent = sorted(n for n, count in attempt.metric_matches.items()
                         if count == 0 and n not in attempt.metrics and (record.workload, n) not in self.noted)
