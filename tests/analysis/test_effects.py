@@ -32,6 +32,25 @@ def test_spearman_with_ties_matches_hand_ranks() -> None:
     assert c.rho == pytest.approx(16 / math.sqrt(16 * 17.5))
 
 
+def test_one_at_a_time_runs_of_another_hyperparameter_are_not_credited_to_this_one() -> None:
+    # default lr=0.01, bs=32; lr mutated alone (bs at default) and bs mutated alone (lr at default).
+    # Energy follows bs only: the bs runs (lr at 0.01) must not make lr look correlated with energy.
+    default = [record(hp={"learning_rate": 0.01, "batch_size": 32}, gpu_j=100.0) for _ in range(2)]
+    lr_runs = [record(hp={"learning_rate": lr, "batch_size": 32}, mutated=("learning_rate",), gpu_j=100.0 + d)
+               for lr, d in ((0.005, 0.5), (0.02, -0.5), (0.04, 0.25))]
+    bs_runs = [record(hp={"learning_rate": 0.01, "batch_size": bs}, mutated=("batch_size",), gpu_j=100.0 * 32 / bs)
+               for bs in (8, 16, 64, 128)]
+    out = {c.hyperparameter: c for c in correlations(default + lr_runs + bs_runs, ["learning_rate", "batch_size"],
+                                                     [GPU_ENERGY])}
+    assert out["learning_rate"].n == 5 and abs(out["learning_rate"].rho) < 0.5  # default + its own mutations
+    assert out["batch_size"].n == 6 and out["batch_size"].rho < -0.9
+    # jointly mutated runs all count (a marginal association, as the report says)
+    joint = [record(hp={"learning_rate": lr, "batch_size": bs}, mutated=("learning_rate", "batch_size"),
+                    gpu_j=100.0 * 32 / bs) for lr, bs in ((0.005, 8), (0.02, 16), (0.04, 64))]
+    assert {c.hyperparameter: c.n for c in correlations(default + joint, ["learning_rate", "batch_size"],
+                                                         [GPU_ENERGY])} == {"learning_rate": 5, "batch_size": 5}
+
+
 def test_no_correlation_without_enough_points_or_variation() -> None:
     two = [record(hp={"epochs": e}, gpu_j=float(e)) for e in (1, 2)]
     assert correlations(two, ["epochs"], [GPU_ENERGY]) == []

@@ -36,12 +36,17 @@ class Correlation:
 
 def correlations(records: Sequence[ExperimentRecord], hyperparameters: Sequence[str],
                  quantities: Sequence[Quantity]) -> list[Correlation]:
-    """ρ and its p-value for every numeric hyperparameter × quantity with ≥ 3 runs and variation in both."""
+    """ρ and its p-value for every numeric hyperparameter × quantity with ≥ 3 runs and variation in both.
+
+    A run that mutated other hyperparameters but not this one (one-at-a-time mutation of another)
+    is left out: there this one sits at its default while something else changes the outcome, which
+    would be credited to it. Unmutated runs (the default, fixed settings) and joint mutations stay."""
     out = []
     for hp in hyperparameters:
-        xs_all = [numeric(r.hyperparameters.get(hp)) for r in records]
+        own = [r for r in records if not r.mutated or hp in r.mutated]
+        xs_all = [numeric(r.hyperparameters.get(hp)) for r in own]
         for q in quantities:
-            pairs = [(x, measure(r, q)[0]) for x, r in zip(xs_all, records, strict=True)]
+            pairs = [(x, measure(r, q)[0]) for x, r in zip(xs_all, own, strict=True)]
             pts = [(x, y) for x, y in pairs if x is not None and y is not None]
             if len(pts) < MIN_POINTS or len({x for x, _ in pts}) < 2 or len({y for _, y in pts}) < 2:
                 continue
