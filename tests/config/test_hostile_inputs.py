@@ -31,3 +31,39 @@ def test_byte_order_mark_is_accepted_in_toml_and_json(tmp_path):
 def test_endless_device_is_refused_not_read_forever():
     err = _err(Path("/dev/zero"))
     assert "larger than" in err.reason
+
+
+# ------------------------------------------------------------------------------------ wrong types
+@pytest.mark.parametrize("body, key, reason", [
+    ("[timing]\ntimeout_s = true\n" + GOOD, "timing.timeout_s", "boolean"),  # was a 1 s timeout
+    (GOOD + "repeats = true\n", "experiments[0].repeats", "boolean"),
+    ("seed = false\n" + GOOD, "seed", "boolean"),
+    ("[sensors]\ngpus = [true]\n" + GOOD, "sensors.gpus", "boolean"),
+    ("[sensors]\ngpus = [0, 0]\n" + GOOD, "sensors.gpus", "listed twice"),  # two slots on one GPU
+    ("[sensors]\ngpus = [-1]\n" + GOOD, "sensors.gpus", "0 or more"),
+    (GOOD + 'include_default = "yes"\n', "experiments[0].include_default", "true or false"),
+    ("[preflight]\nmin_free_disk_mib = inf\n" + GOOD, "preflight.min_free_disk_mib", "finite"),
+    ('[workloads."a/b"]\nargv = ["x"]\nestimated_duration_s = inf\n' + GOOD,  # OverflowError at plan
+     'workloads."a/b".estimated_duration_s', "finite"),
+    ('[workloads."a/b"]\nargv = ["x"]\nmin_run_s = inf\n' + GOOD, 'workloads."a/b".min_run_s', "finite"),
+    ('[workloads."a/b"]\nargv = ["x"]\nmetrics = { patterns = { a = { regex = "(1)", scale = nan } } }\n' + GOOD,
+     'workloads."a/b".metrics.patterns.a.scale', "finite"),
+    ('[workloads."a/b"]\nargv = ["x"]\nmetrics = { file = "no" }\n' + GOOD, 'workloads."a/b".metrics.file',
+     "true or false"),
+    ('[workloads."a/b"]\nargv = ["x"]\n[workloads."a/b".hyperparameters]\n'
+     'lr = { flag = "--lr", type = "float", range = [true, false] }\n' + GOOD,
+     'workloads."a/b".hyperparameters.lr.range', "boolean"),
+])
+def test_booleans_and_non_finite_numbers_are_refused(tmp_path, body, key, reason):
+    path = tmp_path / "plan.toml"
+    path.write_text(body)
+    err = _err(path)
+    assert err.key == key, str(err)
+    assert reason in err.reason, str(err)
+
+
+def test_numbers_as_strings_and_booleans_as_values_still_load(tmp_path):
+    path = tmp_path / "plan.toml"
+    path.write_text('[timing]\ntimeout_s = "60"\n' + GOOD + 'repeats = "2"\nhyperparameters = { epochs = "3" }\n')
+    plan = load_plan(path).plan
+    assert plan.timing.timeout_s == 60.0 and plan.experiments[0].repeats == 2

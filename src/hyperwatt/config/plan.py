@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from hyperwatt.config.base import StrictModel as _Strict
 from hyperwatt.config.workload import Scalar, check_workload_name
 
 Mode = Literal["sequential", "parallel"]
@@ -19,10 +20,6 @@ def check_safe_name(value: str) -> str:
             f"{value!r} must be 1-100 letters, digits, '_', '-' or '.', with no path separators or '..'"
         )
     return value
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class CooldownSettings(_Strict):
@@ -77,6 +74,18 @@ class SensorSettings(_Strict):
     lock_interval_s: float = Field(default=10.0, ge=0.5, le=3_600)
     gpus: list[int] | None = None
     cpu_tdp_w: float | None = Field(default=None, gt=0, le=10_000)
+
+    @field_validator("gpus")
+    @classmethod
+    def _gpus(cls, v: list[int] | None) -> list[int] | None:
+        # each GPU is one slot: a GPU listed twice would run two measured experiments on it at once
+        if v is not None:
+            if any(i < 0 for i in v):
+                raise ValueError(f"GPU indices are 0 or more (as nvidia-smi shows them), got {v}")
+            dupes = sorted({i for i in v if v.count(i) > 1})
+            if dupes:
+                raise ValueError(f"GPU listed twice: {', '.join(map(str, dupes))}")
+        return v
 
 
 class MutateSpec(_Strict):

@@ -8,8 +8,9 @@ import string
 from pathlib import Path
 from typing import ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from hyperwatt.config.base import StrictModel as _Strict
 from hyperwatt.config.errors import suggest
 
 Scalar = Union[bool, int, float, str]
@@ -56,10 +57,6 @@ def check_placeholders(arg: str) -> None:
         if field not in PLACEHOLDERS or spec or conversion:
             text = field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
             raise ValueError(f"unknown placeholder {{{text}}} in argv; known: {known}{escape}")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class HyperParam(_Strict):
