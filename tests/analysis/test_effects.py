@@ -3,6 +3,7 @@ import math
 import pytest
 
 from hyperwatt.analysis import HyperparameterChange, analyse, correlations
+from hyperwatt.analysis.effects import runs_for
 from hyperwatt.analysis.quantities import GPU_ENERGY, metric_quantity
 
 from .factories import record
@@ -49,6 +50,8 @@ def test_one_at_a_time_runs_of_another_hyperparameter_are_not_credited_to_this_o
                     gpu_j=100.0 * 32 / bs) for lr, bs in ((0.005, 8), (0.02, 16), (0.04, 64))]
     assert {c.hyperparameter: c.n for c in correlations(default + joint, ["learning_rate", "batch_size"],
                                                          [GPU_ENERGY])} == {"learning_rate": 5, "batch_size": 5}
+    # the report's hyperparameter panels use the same runs
+    assert runs_for(default + lr_runs + bs_runs, "batch_size") == default + bs_runs
 
 
 def test_no_correlation_without_enough_points_or_variation() -> None:

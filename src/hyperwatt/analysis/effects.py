@@ -34,6 +34,12 @@ class Correlation:
         return f"{self.hyperparameter} vs {self.quantity.label}: ρ = {rho} ({p_phrase(self.p_value)}, n = {self.n})"
 
 
+def runs_for(records: Sequence[ExperimentRecord], hyperparameter: str) -> list[ExperimentRecord]:
+    """The runs that speak about one hyperparameter: unmutated ones (default, fixed settings) and those
+    that mutated it (alone or jointly), not one-at-a-time mutations of another hyperparameter."""
+    return [r for r in records if not r.mutated or hyperparameter in r.mutated]
+
+
 def correlations(records: Sequence[ExperimentRecord], hyperparameters: Sequence[str],
                  quantities: Sequence[Quantity]) -> list[Correlation]:
     """ρ and its p-value for every numeric hyperparameter × quantity with ≥ 3 runs and variation in both.
@@ -43,7 +49,7 @@ def correlations(records: Sequence[ExperimentRecord], hyperparameters: Sequence[
     would be credited to it. Unmutated runs (the default, fixed settings) and joint mutations stay."""
     out = []
     for hp in hyperparameters:
-        own = [r for r in records if not r.mutated or hp in r.mutated]
+        own = runs_for(records, hp)
         xs_all = [numeric(r.hyperparameters.get(hp)) for r in own]
         for q in quantities:
             pairs = [(x, measure(r, q)[0]) for x, r in zip(xs_all, own, strict=True)]

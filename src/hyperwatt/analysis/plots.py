@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
 from hyperwatt.analysis.analyse import GroupAnalysis
+from hyperwatt.analysis.effects import runs_for
 from hyperwatt.analysis.quantities import (
     DURATION, GPU_ENERGY, MARGINAL_ENERGY, SHARE_ENERGY, Quantity, measure, metric_quantity,
 )
@@ -127,7 +128,7 @@ def hyperparameter_panels(g: GroupAnalysis) -> Plot | None:
     fig = Figure(figsize=(max(5.0, 3.0 * len(hps)), 2.3 * len(rows)), layout="constrained")
     grid = fig.subplots(len(rows), len(hps), sharey="row", squeeze=False)
     for c, hp in enumerate(hps):
-        runs = [r for r in g.records if hp in r.hyperparameters]
+        runs = [r for r in runs_for(g.records, hp) if hp in r.hyperparameters]
         xs, cats = _positions([r.hyperparameters[hp] for r in runs])
         for r_i, q in enumerate(rows):
             ax = grid[r_i][c]
@@ -150,8 +151,9 @@ def hyperparameter_panels(g: GroupAnalysis) -> Plot | None:
             ax.tick_params(labelsize=6)
     extra = len(g.hyperparameters) - len(hps)
     return Plot(f"{g.key.title}: hyperparameters vs energy and metrics",
-                "Grey dots: individual valid runs; blue: the mean at each value. Other hyperparameters may vary "
-                "at the same time (joint mutation)." + (f" {extra} more hyperparameter(s) not shown." if extra else ""),
+                "Grey dots: individual valid runs; blue: the mean at each value. A column leaves out the runs "
+                "that mutated another hyperparameter alone; with joint mutation, other hyperparameters vary at "
+                "the same time." + (f" {extra} more hyperparameter(s) not shown." if extra else ""),
                 _png(fig))
 
 
