@@ -67,3 +67,25 @@ def test_numbers_as_strings_and_booleans_as_values_still_load(tmp_path):
     path.write_text('[timing]\ntimeout_s = "60"\n' + GOOD + 'repeats = "2"\nhyperparameters = { epochs = "3" }\n')
     plan = load_plan(path).plan
     assert plan.timing.timeout_s == 60.0 and plan.experiments[0].repeats == 2
+
+
+# ------------------------------------------------------------------------- workload declarations
+WL = '[workloads."a/b"]\n'
+
+
+@pytest.mark.parametrize("body, key, reason", [
+    ('argv = ["x"]\nworkdir = "a\\u0000b"\n', 'workloads."a/b".workdir', "NUL"),  # was an internal error
+    ('argv = ["x", "a\\u0000b"]\n', 'workloads."a/b".argv', "NUL"),  # failed only at run
+    ('argv = [""]\n', 'workloads."a/b".argv', "argv[0] is empty"),
+    ('argv = ["x"]\nenv = { "A=B" = "1" }\n', 'workloads."a/b".env', "without '='"),
+    ('argv = ["x"]\nenv = { "" = "1" }\n', 'workloads."a/b".env', "non-empty"),
+    ('argv = ["x"]\nenv = { A = "\\u0000" }\n', 'workloads."a/b".env', "NUL"),
+    ('argv = ["x"]\nhyperparameters = { bs = { flag = "--bs", type = "int", range = [1.2, 1.8] } }\n',
+     'workloads."a/b".hyperparameters.bs', "holds no integer"),  # was an internal error at expansion
+])
+def test_workload_values_no_training_could_start_with_are_refused(tmp_path, body, key, reason):
+    path = tmp_path / "plan.toml"
+    path.write_text(WL + body + GOOD)
+    err = _err(path)
+    assert err.key == key, str(err)
+    assert reason in err.reason, str(err)

@@ -117,6 +117,8 @@ class Registry:
             parent = self.get(parent_name, path, f"{key}.extends")
             merged = parent.model_dump(exclude={"name", "source"}, exclude_defaults=True)
         if "workdir" in table and isinstance(table["workdir"], str):
+            if "\0" in table["workdir"]:
+                raise ConfigError(path, f"{key}.workdir", "contains a NUL byte, which no path can hold")
             table["workdir"] = str((path.parent / table["workdir"]).resolve())
         merged = _merge(merged, table)
         try:

@@ -138,6 +138,8 @@ class HyperParam(_Strict):
             raise ValueError(f"log_uniform needs a positive lower bound, got {self.range[0]:g}")
         if self.range is not None and self.type not in ("int", "float"):
             raise ValueError(f"'range' only applies to int and float, not {self.type}")
+        if self.range is not None and self.type == "int" and math.ceil(self.range[0]) > math.floor(self.range[1]):
+            raise ValueError(f"range [{self.range[0]:g}, {self.range[1]:g}] holds no integer to draw")
         if self.default is not None:
             object.__setattr__(self, "default", coerce(self, self.default))
         return self
@@ -270,8 +272,29 @@ class Workload(_Strict):
     @field_validator("argv")
     @classmethod
     def _placeholders(cls, v: list[str]) -> list[str]:
+        if not v[0]:
+            raise ValueError("argv[0] is empty: it names the program to run")
         for arg in v:
+            if "\0" in arg:
+                raise ValueError(f"argv item {arg!r} contains a NUL byte, which no command line can carry")
             check_placeholders(arg)
+        return v
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, value in v.items():
+            if not name or "=" in name or "\0" in name:
+                raise ValueError(f"environment variable name {name!r} must be non-empty, without '=' or NUL")
+            if "\0" in value:
+                raise ValueError(f"environment variable {name!r}: its value contains a NUL byte")
+        return v
+
+    @field_validator("workdir", mode="before")
+    @classmethod
+    def _workdir(cls, v: object) -> object:
+        if isinstance(v, str) and "\0" in v:
+            raise ValueError(f"workdir {v!r} contains a NUL byte")
         return v
 
     @model_validator(mode="after")
