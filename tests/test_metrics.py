@@ -76,3 +76,14 @@ def test_metrics_file_wins_over_a_pattern(tmp_path):
     mfile.write_text(json.dumps({"acc": 0.9}) + "\n")
     result = collect(MetricsSpec(patterns={"acc": r"acc ([0-9.]+)"}), mfile, log)
     assert result.values == {"acc": 0.9} and result.matches == {"acc": 1}
+
+
+def test_colour_codes_are_not_part_of_the_text_a_pattern_sees(tmp_path):
+    # rich's table with colours forced (FORCE_COLOR), loguru's coloured levels
+    log = ("│\x1b[36m \x1b[0m\x1b[36m        test_acc         \x1b[0m\x1b[36m \x1b[0m│\x1b[35m \x1b[0m\x1b[35m"
+           "   0.7265625   \x1b[0m\x1b[35m \x1b[0m│\n"
+           "\x1b[32m2024-05-01 10:00:00\x1b[0m | \x1b[1mINFO    \x1b[0m | val_loss=\x1b[1m0.25\x1b[0m\n"
+           "\x1b]8;;https://x\x1b\\link\x1b]8;;\x1b\\ acc=0.5\n")
+    result = _collect(tmp_path, log, {"test_acc": r"test_acc\s+│\s+([0-9.]+)", "val_loss": r"\| val_loss=([0-9.]+)$",
+                                      "acc": r"^link acc=([0-9.]+)"})
+    assert result.values == {"test_acc": 0.7265625, "val_loss": 0.25, "acc": 0.5}

@@ -13,6 +13,8 @@ from hyperwatt.config import MetricsSpec
 MAX_LOG_SCAN_BYTES = 64 * 2**20
 #: A number's exponent, right where a pattern's group stopped (`([0-9.]+)` on "6.4e-05" stops at the "e").
 _EXPONENT = re.compile(r"[eE][-+]?[0-9]+")
+#: Terminal control sequences (colours, cursor moves) some loggers write even into a file.
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 
 
 @dataclass
@@ -62,11 +64,12 @@ def _number_text(m: re.Match[str], text: str) -> str | None:
 
 
 def _tail(log: Path) -> str:
-    """The end of the log as text, every line break a newline.
+    """The end of the log as text as a terminal shows it: every line break a newline, no colour codes.
 
     Progress bars (tqdm, Lightning, Keras) redraw a line with a carriage return: each redraw is a
     line of its own here, as on a terminal, so `^` and `$` in a pattern work after and before them
-    (and `$` before a Windows-style "\\r\\n")."""
+    (and `$` before a Windows-style "\\r\\n"). Colour and cursor sequences (a coloured rich table,
+    loguru) are removed, so a pattern matches the text one sees."""
     try:
         with log.open("rb") as fh:
             fh.seek(0, 2)
@@ -75,4 +78,4 @@ def _tail(log: Path) -> str:
             text = fh.read().decode("utf-8", errors="replace")
     except FileNotFoundError:
         return ""
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return _ANSI.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
