@@ -191,3 +191,21 @@ def test_killing_the_guard_kills_the_training(script, tmp_path, token):
     os.kill(handle.guard_pid, signal.SIGKILL)
     assert handle.wait(5) == -signal.SIGKILL
     assert wait_for(lambda: not running(handle.pid), 2.0)
+
+
+def test_running_pids_lists_the_tree_while_it_runs_and_nothing_after(script, tmp_path, token):
+    """The CPU estimate polls this twice a second for every attempt it ever tracked: a finished
+    attempt must cost nothing (it once scanned /proc for tokens, 32 attempts deep)."""
+    argv = script("child", """
+        import subprocess, sys, time
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+        print(child.pid, flush=True)
+        time.sleep(30)
+        """)
+    handle = _run(argv, tmp_path, token)
+    log = tmp_path / "log.txt"
+    wait_for(lambda: log.exists() and log.read_text().strip())
+    child = int(log.read_text().split()[0])
+    assert {handle.guard_pid, handle.pid, child} <= set(handle.running_pids())
+    handle.stop(grace_s=1.0)
+    assert handle.running_pids() == []

@@ -321,8 +321,8 @@ class ExperimentRun:
     def _track_cpu(self, handle: ProcessHandle) -> None:
         sensors = self.ctx.sensors
         for sensor in getattr(sensors, "sensors", []):
-            if hasattr(sensor, "track"):
-                sensor.track(handle.pids)
+            if hasattr(sensor, "track"):  # a finished attempt's tree costs nothing to poll
+                sensor.track(handle.running_pids)
 
     # measurement ------------------------------------------------------------------------------
     def _measure(self, attempt: Attempt) -> None:

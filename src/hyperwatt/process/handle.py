@@ -99,6 +99,13 @@ class ProcessHandle:
             return self._returncode
         return None
 
+    def running_pids(self) -> list[int]:
+        """Pids of the tree while the training runs (guard, descendants, group: no token scan, so
+        cheap enough to poll twice a second); [] once it has exited."""
+        if self._returncode is not None:
+            return []
+        return sorted(p.pid for p in self._tree(with_tokens=False) if is_alive(p))
+
     def pids(self) -> list[int]:
         """Live pids of the whole tree: guard, its descendants, and every process with our token."""
         return sorted(p.pid for p in self._tree(with_tokens=True) if is_alive(p))

@@ -87,13 +87,19 @@ class CpuEstimateSensor(Sensor):
 
     @staticmethod
     def _tree(roots: list[int]) -> list[psutil.Process]:
+        """The roots and their descendants, from one pass over the process table."""
+        if not roots:
+            return []
+        children: dict[int, list[psutil.Process]] = {}
         procs: dict[int, psutil.Process] = {}
-        for pid in roots:
-            try:
-                root = psutil.Process(pid)
-                procs[root.pid] = root
-                for child in root.children(recursive=True):
-                    procs[child.pid] = child
-            except psutil.Error:
-                continue
-        return list(procs.values())
+        for proc in psutil.process_iter(["ppid"]):
+            children.setdefault(proc.info["ppid"], []).append(proc)
+            procs[proc.pid] = proc
+        found: dict[int, psutil.Process] = {}
+        todo = [procs[pid] for pid in roots if pid in procs]
+        while todo:
+            proc = todo.pop()
+            if proc.pid not in found:
+                found[proc.pid] = proc
+                todo += children.get(proc.pid, [])
+        return list(found.values())
