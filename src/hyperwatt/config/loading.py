@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from hyperwatt.config.errors import from_validation, suggest
 from hyperwatt.config.files import read_json, read_toml
-from hyperwatt.config.plan import Plan
+from hyperwatt.config.plan import ExperimentSpec, Plan
 from hyperwatt.config.registry import Registry
 from hyperwatt.config.workload import Scalar, Workload, coerce
 from hyperwatt.errors import ConfigError
@@ -105,11 +105,34 @@ def _inherit_timing(data: dict[str, Any]) -> None:
             exp["timing"] = merged
 
 
+#: Most experiments one plan may expand to: beyond, a typo in `repeats` or `mutations` (or their
+#: product) would plan years of training and take minutes and gigabytes to expand.
+MAX_PLANNED_EXPERIMENTS = 100_000
+
+
+def planned_count(spec: ExperimentSpec) -> int:
+    """The most experiments an entry expands to (fewer when a mutation space runs out)."""
+    settings = 1 if spec.include_default or spec.mutate is None else 0
+    if spec.mutate is not None:
+        groups = len(spec.mutate.parameters) if spec.mutate.strategy == "one_at_a_time" else 1
+        settings += groups * spec.mutate.mutations
+    return settings * spec.repeats
+
+
 def check_plan(plan: Plan, registry: Registry, source: Path) -> None:
-    """Workloads exist; fixed values fit their types; mutated parameters exist and can mutate."""
+    """Workloads exist; fixed values fit their types; mutated parameters exist and can mutate;
+    the plan expands to at most MAX_PLANNED_EXPERIMENTS experiments."""
     labels: set[str] = set()
+    total = 0
     for i, spec in enumerate(plan.experiments):
         key = f"experiments[{i}]"
+        count = planned_count(spec)
+        total += count
+        if total > MAX_PLANNED_EXPERIMENTS:
+            raise ConfigError(source, key, (
+                f"the plan would expand to {total:,} experiments or more (this entry: up to {count:,}, "
+                f"{spec.repeats:,} repeat(s) of each setting); hyperwatt plans at most "
+                f"{MAX_PLANNED_EXPERIMENTS:,}: lower 'repeats' or 'mutations', or split the plan"))
         workload = registry.get(spec.workload, source, f"{key}.workload")
         check_values(workload, spec.hyperparameters, source, f"{key}.hyperparameters")
         if spec.mutate is not None:

@@ -1,0 +1,70 @@
+"""Hostile inputs met through the command line and the engine: one line and a non-zero exit, or the
+right behaviour, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hyperwatt.config import Registry, load_plan
+from hyperwatt.mutation import expand, occurrence_indices
+from tests.conftest import FAST_TIMING, TOY_TRAIN, TOY_WORKLOAD
+
+
+def hw(*args: str, cwd: Path, user: int | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "hyperwatt", *args], cwd=cwd, capture_output=True, text=True,
+                          env=env, timeout=300, user=user, group=user, extra_groups=[] if user else None)
+
+
+def one_line(proc: subprocess.CompletedProcess) -> str:
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode not in (0, 70) and len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "train.py").write_text(TOY_TRAIN)
+    (tmp_path / "toy.toml").write_text(TOY_WORKLOAD)
+    (tmp_path / "plan.toml").write_text(f'name = "toy"\n{FAST_TIMING}\n[[experiments]]\nworkload = "toy/net"\n')
+    return tmp_path
+
+
+# ----------------------------------------------------------------------------- enormous plans
+def test_enormous_grid_is_refused_before_expansion(project):
+    (project / "big.toml").write_text('[[experiments]]\nworkload = "examples/mnist"\nrepeats = 10000\n'
+                                      'mutate = { parameters = ["learning_rate"], strategy = "joint", '
+                                      'mutations = 100000 }\n')
+    line = one_line(hw("plan", "big.toml", cwd=project))
+    assert "big.toml: experiments[0]: the plan would expand to 1,000,000,000 experiments" in line
+    line = one_line(hw("mutate", "-w", "examples/mnist", "-p", "epochs,seed", "--strategy", "one_at_a_time",
+                       "-n", "60000", cwd=project))
+    assert "120,000" in line and "at most 100,000" in line
+
+
+def test_large_plan_table_is_cut_but_counted(project):
+    (project / "many.toml").write_text('[[experiments]]\nworkload = "examples/mnist"\nrepeats = 1200\n')
+    proc = hw("plan", "many.toml", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    assert "200 more experiment(s) not shown" in proc.stdout and "1200 experiments, 1200 to run" in proc.stdout
+
+
+# ---------------------------------------------------------------------------- duplicate entries
+def test_identical_entries_ask_for_the_setting_twice_like_repeats(project):
+    (project / "dup.toml").write_text(f'name = "dup"\n{FAST_TIMING}\n' + '[[experiments]]\nworkload = "toy/net"\n' * 2)
+    assert hw("run", "plan.toml", "-W", "toy.toml", "-q", cwd=project).returncode == 0  # one run in the store
+    plan = hw("plan", "dup.toml", "-W", "toy.toml", cwd=project)
+    assert "2 experiments, 1 to run, 1 skipped" in plan.stdout  # was: 0 to run, 2 skipped
+
+
+def test_occurrence_indices_count_per_key(tmp_path):
+    (tmp_path / "p.toml").write_text('[[experiments]]\nworkload = "examples/mnist"\nrepeats = 2\n'
+                                     '[[experiments]]\nworkload = "examples/mnist"\n'
+                                     '[[experiments]]\nworkload = "examples/mnist_ff"\n')
+    assert occurrence_indices(expand(load_plan(tmp_path / "p.toml", Registry.builtin())).experiments) == [0, 1, 2, 0]
