@@ -20,6 +20,9 @@ app = typer.Typer(
 )
 console = Console()
 
+#: `hyperwatt plan` lists this many experiments (a 100,000-row table took minutes to draw).
+PLAN_TABLE_ROWS = 1000
+
 ResultsDir = typer.Option(Path("results"), "--results-dir", "-o", help="Where the store and session folders live.")
 WorkloadsOpt = typer.Option(None, "--workloads", "-W", help="Extra workloads file (TOML, or the seed's models_config.json). Repeatable.")
 
@@ -74,12 +77,13 @@ def dry_run(
     """Dry run: the expanded experiments, which the store already holds, and an ETA."""
     from hyperwatt.engine.command import build_argv, hyperparameter_env
     from hyperwatt.engine.eta import estimate_s
-    from hyperwatt.mutation import expand
+    from hyperwatt.mutation import expand, occurrence_indices
     from hyperwatt.progress import fmt_duration
     from hyperwatt.store import DB_NAME, open_store
 
     loaded = _load(plan, workloads)
     expansion = expand(loaded)
+    nth = occurrence_indices(expansion.experiments)
     history = _history(results_dir)
     counts: dict[str, int] = {}
     if not rerun and (results_dir / DB_NAME).exists():
@@ -89,12 +93,16 @@ def dry_run(
         table.add_column(col, overflow="fold")
     total = 0.0
     unknown = 0
-    for pe in expansion.experiments:
-        skip = counts.get(pe.key_hash, 0) > pe.repeat_index
+    runs = 0
+    for pe, n in zip(expansion.experiments, nth):
+        skip = counts.get(pe.key_hash, 0) > n
         est = None if skip else estimate_s(pe, history)
         if not skip:
+            runs += 1
             total += est or 0.0
             unknown += est is None
+        if pe.slot >= PLAN_TABLE_ROWS:
+            continue
         mode = pe.mode + (f" + {pe.background.workload.name}" if pe.background else "")
         passed = [f"{k}={v}" for k, v in hyperparameter_env(pe.foreground).items()]  # env, then argv
         passed += build_argv(pe.foreground)[len(pe.workload.argv):]  # the hyperparameters part
@@ -102,9 +110,11 @@ def dry_run(
                       " ".join(passed),
                       fmt_duration(est), "skip (in store)" if skip else "run")
     console.print(table)
+    if len(expansion.experiments) > PLAN_TABLE_ROWS:
+        console.print(f"... {len(expansion.experiments) - PLAN_TABLE_ROWS} more experiment(s) not shown "
+                      "(counted below)")
     for w in expansion.warnings:
         console.print(f"note: {w}", style="yellow")
-    runs = sum(1 for pe in expansion.experiments if counts.get(pe.key_hash, 0) <= pe.repeat_index)
     eta = fmt_duration(total) + (f" + {unknown} without an estimate" if unknown else "")
     console.print(f"{len(expansion.experiments)} experiments, {runs} to run, "
                   f"{len(expansion.experiments) - runs} skipped; ETA {eta}")

@@ -123,6 +123,19 @@ def expand(loaded: LoadedPlan) -> Expansion:
     return out
 
 
+def occurrence_indices(experiments: list[PlannedExperiment]) -> list[int]:
+    """For each planned experiment, how many earlier ones in the plan have its key. The store must
+    hold more succeeded runs of a key than that for the experiment to be skipped: two identical
+    entries ask for the setting twice, as `repeats = 2` does (each entry's own repeat index would
+    skip both when the store holds one run)."""
+    seen: dict[str, int] = {}
+    out = []
+    for pe in experiments:
+        out.append(seen.get(pe.key_hash, 0))
+        seen[pe.key_hash] = out[-1] + 1
+    return out
+
+
 def _spec_seed(plan_seed: int, index: int, spec: ExperimentSpec) -> int:
     text = json.dumps([plan_seed, index, spec.workload, spec.mode, spec.mutate.model_dump() if spec.mutate else None])
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")

@@ -23,7 +23,7 @@ from hyperwatt.engine.executors import LocalExecutor
 from hyperwatt.engine.lifecycle import ExperimentRun, save_record, tokens_of
 from hyperwatt.engine.signals import interrupt_on_signals
 from hyperwatt.errors import ConfigError, HyperwattError
-from hyperwatt.mutation import PlannedExperiment, expand
+from hyperwatt.mutation import PlannedExperiment, expand, occurrence_indices
 from hyperwatt.process import kill_tagged
 from hyperwatt.records import Cooldown, ExperimentRecord
 from hyperwatt.sensors.governor import governed
@@ -91,8 +91,8 @@ def run_plan(loaded: LoadedPlan, options: SessionOptions, events: SessionEvents 
         rows = [
             SlotRow(pe.slot, pe.key_hash, pe.workload.name, pe.label,
                     skip_reason=(f"the store already holds {counts[pe.key_hash]} succeeded run(s) of this setting"
-                                 if counts.get(pe.key_hash, 0) > pe.repeat_index else None))
-            for pe in expansion.experiments
+                                 if counts.get(pe.key_hash, 0) > n else None))
+            for pe, n in zip(expansion.experiments, occurrence_indices(expansion.experiments))
         ]
         session_id = new_session_id(options.clock)
         layout = SessionLayout(options.results_dir, session_id)
