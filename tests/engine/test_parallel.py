@@ -88,6 +88,7 @@ def test_unimplemented_background_is_flagged_before_the_foreground_runs(parallel
     assert "not yet implemented" in rec.status_reason
     flags = {f.code: f for f in rec.flags}
     assert "background_ineffective" in flags and flags["background_ineffective"].severity == "error"
+    assert "energy_unavailable" not in flags  # nothing ran to be measured: no sensor advice
     bg = rec.background
     assert not bg.effective and len(bg.runs) == 3 and all(r.exit_code == 1 for r in bg.runs)
     assert not any(r.effective for r in bg.runs)

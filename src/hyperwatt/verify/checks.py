@@ -43,8 +43,8 @@ def check(record: ExperimentRecord, policy: ParallelPolicy) -> list[Flag]:
 def _energy_flags(record: ExperimentRecord) -> list[Flag]:
     e = record.energy
     out: list[Flag] = []
-    if record.status in ("interrupted", "pending", "running"):
-        return out
+    if record.status in ("interrupted", "pending", "running") or not any(a.duration_s for a in record.attempts):
+        return out  # nothing ran to be measured (e.g. a background found ineffective first)
     if not e.available:
         out.append(Flag(code="energy_unavailable", severity="warning", message=e.reason or "no energy figure",
                         fix="run `hyperwatt doctor` to see which sensors are missing and why"))
