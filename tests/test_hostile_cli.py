@@ -68,3 +68,14 @@ def test_occurrence_indices_count_per_key(tmp_path):
                                      '[[experiments]]\nworkload = "examples/mnist"\n'
                                      '[[experiments]]\nworkload = "examples/mnist_ff"\n')
     assert occurrence_indices(expand(load_plan(tmp_path / "p.toml", Registry.builtin())).experiments) == [0, 1, 2, 0]
+
+
+# ------------------------------------------------------------------------------ results stores
+@pytest.mark.parametrize("command", [["status"], ["status", "s1"], ["report"], ["verify", "s1"], ["resume", "s1"],
+                                     ["export"], ["plan", "plan.toml", "-W", "toy.toml"],
+                                     ["run", "plan.toml", "-W", "toy.toml"]])
+def test_corrupt_store_is_one_line_for_every_command(project, command):
+    (project / "results").mkdir()
+    (project / "results" / "hyperwatt.db").write_text("garbage, not SQLite\n")
+    line = one_line(hw(*command, "-o", "results", cwd=project))  # was: internal error (DatabaseError)
+    assert "results/hyperwatt.db: the results store is damaged or not an SQLite file" in line

@@ -44,7 +44,7 @@ def _history(results_dir: Path):
 
     if not (results_dir / DB_NAME).exists():
         return lambda workload: []
-    store = open_store(results_dir)
+    store = open_store(results_dir, readonly=True)
     return store.durations_s
 
 
@@ -87,7 +87,7 @@ def dry_run(
     history = _history(results_dir)
     counts: dict[str, int] = {}
     if not rerun and (results_dir / DB_NAME).exists():
-        counts = open_store(results_dir).succeeded_counts(pe.key_hash for pe in expansion.experiments)
+        counts = open_store(results_dir, readonly=True).succeeded_counts(pe.key_hash for pe in expansion.experiments)
     table = Table(title=f"plan {loaded.plan.name} (hash {loaded.plan_hash})")
     for col in ("#", "workload", "mode", "setting", "repeat", "argv", "est.", "state"):
         table.add_column(col, overflow="fold")
@@ -310,7 +310,7 @@ def _existing_store(results_dir: Path):
 
     if not (results_dir / DB_NAME).exists():
         raise ConfigError(results_dir / DB_NAME, None, "no results store here; run a plan first or pass --results-dir")
-    return open_store(results_dir)
+    return open_store(results_dir, readonly=True)
 
 
 def _finish(result, strict: bool) -> None:

@@ -29,6 +29,15 @@ class ConfigError(HyperwattError):
         return f"{where}: {self.reason}".replace("\n", " ")
 
 
+class StoreError(HyperwattError):
+    """The results store cannot be opened, read or written: corrupt, foreign, read-only, locked."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}".replace("\n", " "))
+
+
 class PreflightError(HyperwattError):
     """The environment cannot run the plan (disk, permissions, busy GPU); nothing was started."""
 

@@ -28,7 +28,7 @@ def report_command(session: str | None, results_dir: Path, out: Path | None, all
     db = results_dir / DB_NAME
     if not db.exists():
         raise ConfigError(db, None, "no results store here; run a plan first or pass --results-dir")
-    store = open_store(results_dir)
+    store = open_store(results_dir, readonly=True)
     try:
         sessions = store.sessions()
         if all_sessions:

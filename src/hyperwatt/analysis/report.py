@@ -18,6 +18,7 @@ from hyperwatt.analysis.analyse import Analysis, GroupAnalysis
 from hyperwatt.analysis.quantities import Quantity, measure
 from hyperwatt.analysis.stats import Summary
 from hyperwatt.analysis.timeline import read_timeline, timeline_path
+from hyperwatt.errors import HyperwattError
 from hyperwatt.records import ExperimentRecord
 from hyperwatt.store import SessionRow, atomic_write_text
 
@@ -65,7 +66,11 @@ def render_report(analysis: Analysis, inputs: ReportInputs) -> str:
 
 
 def write_report(path: Path, html: str) -> Path:
-    atomic_write_text(Path(path), html)
+    try:
+        atomic_write_text(Path(path), html)
+    except OSError as exc:
+        raise HyperwattError(f"{path}: cannot write the report ({exc.strerror or exc}); pass --out "
+                             "with a writable path") from None
     return Path(path)
 
 

@@ -114,7 +114,7 @@ def run_plan(loaded: LoadedPlan, options: SessionOptions, events: SessionEvents 
 
 def find_resumable(results_dir: Path, loaded: LoadedPlan) -> str | None:
     """The latest unfinished session of this very plan, if any."""
-    store = open_store(results_dir)
+    store = open_store(results_dir, readonly=True)
     try:
         for row in reversed(store.sessions()):
             if row.plan_hash == loaded.plan_hash and row.status != "completed":

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import functools
+import re
 import sqlite3
 import threading
+import urllib.parse
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
+from pydantic import ValidationError
+
+from hyperwatt.errors import StoreError
 from hyperwatt.records import ExperimentRecord
 
 DB_NAME = "hyperwatt.db"
@@ -81,6 +87,39 @@ CREATE TABLE IF NOT EXISTS background_runs (
 );
 """
 
+#: Each table's columns, from the schema: an existing store must have them all.
+_COLUMNS = {
+    table: {line.split()[0] for line in body.splitlines()
+            if line.strip() and not line.strip().startswith(("PRIMARY", "FOREIGN"))}
+    for table, body in re.findall(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*?)\n\);", _SCHEMA, re.S)
+}
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _store_errors(method: _F) -> _F:
+    """sqlite errors (locked, read-only, malformed) as one-line StoreErrors naming the file."""
+
+    @functools.wraps(method)
+    def wrapper(self: Store, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise StoreError(self.path, _reason(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _reason(exc: sqlite3.Error) -> str:
+    text = str(exc)
+    if "not a database" in text or "malformed" in text:
+        return (f"the results store is damaged or not an SQLite file ({text}); move it away or pass "
+                "another --results-dir")
+    if "readonly" in text or "read-only" in text:
+        return f"the results store is read-only ({text}); pass a writable --results-dir"
+    if "unable to open" in text:
+        return f"the results store cannot be opened ({text}): is it a folder, or is its folder unwritable?"
+    return f"results store error: {text}"
+
 
 @dataclass
 class SessionRow:
@@ -98,6 +137,9 @@ class SessionRow:
     ended_wall: float | None = None
 
 
+_SESSION_COLUMNS = ", ".join(f.name for f in fields(SessionRow))
+
+
 @dataclass
 class SlotRow:
     """One planned experiment of a session; `skip_reason` set when dedup skipped it."""
@@ -110,19 +152,58 @@ class SlotRow:
 
 
 class Store:
-    """One SQLite file; safe to use from several threads of one process."""
+    """One SQLite file; safe to use from several threads of one process. `readonly` opens it for
+    reading only (status, plan, report, export), which also works in a read-only results folder."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, readonly: bool = False) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.readonly = readonly
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        with self._lock:
-            self._db.executescript(_SCHEMA)
+        if self.path.is_dir():
+            raise StoreError(self.path, "is a folder, not the results store file; pass another --results-dir")
+        try:
+            if readonly:
+                self._db = self._connect_readonly()
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._check_schema()
+            if not readonly:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=FULL")
+                self._db.execute("PRAGMA foreign_keys=ON")
+                with self._lock:
+                    self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise StoreError(self.path, _reason(exc)) from None
+        except OSError as exc:
+            raise StoreError(self.path.parent, f"cannot create the results folder ({exc.strerror or exc})") from None
+
+    def _connect_readonly(self) -> sqlite3.Connection:
+        uri = f"file:{urllib.parse.quote(str(self.path.resolve()))}?mode=ro"
+        db = sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False, isolation_level=None)
+        try:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return db
+        except sqlite3.OperationalError:
+            # a WAL store in a read-only folder: its -shm file cannot be made; nobody can write there
+            # either, so reading the file as immutable is safe
+            db.close()
+            return sqlite3.connect(uri + "&immutable=1", uri=True, check_same_thread=False, isolation_level=None)
+
+    def _check_schema(self) -> None:
+        """A store from hyperwatt, or an empty file; never add our tables to someone else's database."""
+        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if tables and "sessions" not in tables:
+            raise StoreError(self.path, f"not a hyperwatt results store (it holds tables {', '.join(sorted(tables))}); "
+                             "pass another --results-dir")
+        for table, columns in _COLUMNS.items():
+            if table in tables:
+                have = {r[1] for r in self._db.execute(f"PRAGMA table_info({table})")}
+                if columns - have:
+                    raise StoreError(self.path, f"not a results store this hyperwatt can read: table {table} "
+                                     f"lacks {', '.join(sorted(columns - have))}; pass another --results-dir")
 
     def close(self) -> None:
         with self._lock:
@@ -140,6 +221,7 @@ class Store:
             self._db.execute("COMMIT")
 
     # sessions ---------------------------------------------------------------------------------
+    @_store_errors
     def begin_session(self, row: SessionRow) -> None:
         fields = asdict(row)
         cols = ", ".join(fields)
@@ -147,6 +229,7 @@ class Store:
         with self._tx() as db:
             db.execute(f"INSERT INTO sessions ({cols}) VALUES ({marks})", fields)
 
+    @_store_errors
     def update_session(self, session_id: str, **changes: object) -> None:
         allowed = {"status", "ended_wall", "pid", "host"}
         if not changes or set(changes) - allowed:
@@ -155,17 +238,21 @@ class Store:
         with self._tx() as db:
             db.execute(f"UPDATE sessions SET {sets} WHERE session_id = :sid", {**changes, "sid": session_id})
 
+    @_store_errors
     def session(self, session_id: str) -> SessionRow | None:
         with self._lock:
-            row = self._db.execute("SELECT * FROM sessions WHERE session_id = ?", (session_id,)).fetchone()
+            row = self._db.execute(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE session_id = ?",
+                                   (session_id,)).fetchone()
         return SessionRow(**dict(row)) if row else None
 
+    @_store_errors
     def sessions(self) -> list[SessionRow]:
         with self._lock:
-            rows = self._db.execute("SELECT * FROM sessions ORDER BY started_wall").fetchall()
+            rows = self._db.execute(f"SELECT {_SESSION_COLUMNS} FROM sessions ORDER BY started_wall").fetchall()
         return [SessionRow(**dict(r)) for r in rows]
 
     # planned slots ----------------------------------------------------------------------------
+    @_store_errors
     def save_slots(self, session_id: str, slots: Iterable[SlotRow]) -> None:
         with self._tx() as db:
             db.executemany(
@@ -173,6 +260,7 @@ class Store:
                 [(session_id, s.slot, s.key_hash, s.workload, s.label, s.skip_reason) for s in slots],
             )
 
+    @_store_errors
     def slots(self, session_id: str) -> list[SlotRow]:
         with self._lock:
             rows = self._db.execute(
@@ -182,6 +270,7 @@ class Store:
         return [SlotRow(**dict(r)) for r in rows]
 
     # experiments ------------------------------------------------------------------------------
+    @_store_errors
     def save_experiment(self, record: ExperimentRecord) -> None:
         """Insert or replace the experiment with its attempts and background runs, atomically."""
         e = record.energy
@@ -212,8 +301,9 @@ class Store:
                   int(r.stopped_by_us), int(r.effective)) for r in runs],
             )
 
+    @_store_errors
     def experiments(self, session_id: str | None = None) -> list[ExperimentRecord]:
-        query = "SELECT record_json FROM experiments"
+        query = "SELECT experiment_id, record_json FROM experiments"
         args: tuple[object, ...] = ()
         if session_id is not None:
             query += " WHERE session_id = ?"
@@ -221,15 +311,17 @@ class Store:
         query += " ORDER BY started_wall IS NULL, started_wall, slot"
         with self._lock:
             rows = self._db.execute(query, args).fetchall()
-        return [ExperimentRecord.model_validate_json(r[0]) for r in rows]
+        return [self._record(r) for r in rows]
 
+    @_store_errors
     def experiment(self, experiment_id: str) -> ExperimentRecord | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT record_json FROM experiments WHERE experiment_id = ?", (experiment_id,)
+                "SELECT experiment_id, record_json FROM experiments WHERE experiment_id = ?", (experiment_id,)
             ).fetchone()
-        return ExperimentRecord.model_validate_json(row[0]) if row else None
+        return self._record(row) if row else None
 
+    @_store_errors
     def succeeded_counts(self, key_hashes: Iterable[str]) -> dict[str, int]:
         """How many valid, succeeded experiments the store holds per key (for dedup)."""
         keys = sorted(set(key_hashes))
@@ -245,6 +337,7 @@ class Store:
                     out[row[0]] = row[1]
         return out
 
+    @_store_errors
     def durations_s(self, workload: str) -> list[float]:
         """Wall times of past succeeded experiments of a workload (for ETAs)."""
         with self._lock:
@@ -254,14 +347,25 @@ class Store:
             ).fetchall()
         return [r[0] for r in rows]
 
+    @_store_errors
     def running(self, session_id: str) -> list[ExperimentRecord]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT record_json FROM experiments WHERE session_id = ? AND status = 'running'", (session_id,)
+                "SELECT experiment_id, record_json FROM experiments WHERE session_id = ? AND status = 'running'",
+                (session_id,),
             ).fetchall()
-        return [ExperimentRecord.model_validate_json(r[0]) for r in rows]
+        return [self._record(r) for r in rows]
+
+    def _record(self, row: sqlite3.Row) -> ExperimentRecord:
+        try:
+            return ExperimentRecord.model_validate_json(row["record_json"])
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise StoreError(self.path, f"experiment {row['experiment_id']}: its stored record does not read "
+                             f"({where}: {first['msg']}); was it written by another hyperwatt version?") from None
 
 
-def open_store(results_dir: Path) -> Store:
-    return Store(Path(results_dir) / DB_NAME)
+def open_store(results_dir: Path, readonly: bool = False) -> Store:
+    return Store(Path(results_dir) / DB_NAME, readonly=readonly)
 

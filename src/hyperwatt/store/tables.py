@@ -10,6 +10,7 @@ from typing import Any, Iterable, Literal
 
 import pandas as pd
 
+from hyperwatt.errors import HyperwattError
 from hyperwatt.records import ExperimentRecord
 from hyperwatt.store.files import atomic_write_text
 
@@ -80,6 +81,14 @@ def write_summary(path: Path, records: Iterable[ExperimentRecord]) -> None:
 
 def export(records: list[ExperimentRecord], fmt: ExportFormat, out: Path) -> Path:
     out = Path(out)
+    try:
+        return _export(records, fmt, out)
+    except OSError as exc:
+        raise HyperwattError(f"{out}: cannot write the export ({exc.strerror or exc}); pass --out "
+                             "with a writable path") from None
+
+
+def _export(records: list[ExperimentRecord], fmt: ExportFormat, out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "json":
         atomic_write_text(out, json.dumps([r.model_dump(mode="json") for r in records], indent=2) + "\n")
