@@ -45,7 +45,7 @@ stop_grace_s = 0.05
 def parallel_plan(write_plan, toy_dir):
     (toy_dir / "bg.py").write_text(BG_SCRIPT)
 
-    def plan(fg: str, bg: str):
+    def plan(fg: str, bg: str, retries: int = 0):
         return write_plan(f"""
 {BG_WORKLOAD}
 [[experiments]]
@@ -53,6 +53,7 @@ workload = "toy/net"
 mode = "parallel"
 hyperparameters = {{ {fg} }}
 background = {{ workload = "bg/toy", hyperparameters = {{ {bg} }} }}
+timing = {{ retries = {retries} }}
 """)
     return plan
 
@@ -119,19 +120,6 @@ def test_failing_foreground_still_stops_the_background_and_leaks_nothing(paralle
         assert "bg.py" not in " ".join(proc.cmdline())
 
 
-def _plan_with_retries(write_plan, toy_dir, fg: str, retries: int):
-    (toy_dir / "bg.py").write_text(BG_SCRIPT)
-    return write_plan(f"""
-{BG_WORKLOAD}
-[[experiments]]
-workload = "toy/net"
-mode = "parallel"
-hyperparameters = {{ {fg} }}
-background = {{ workload = "bg/toy" }}
-timing = {{ retries = {retries} }}
-""")
-
-
 def test_background_stops_at_the_foreground_exit_not_after_the_measurement(parallel_plan, run_toy, monkeypatch):
     from hyperwatt.engine import lifecycle
 
@@ -149,8 +137,8 @@ def test_background_stops_at_the_foreground_exit_not_after_the_measurement(paral
     assert rec.background.runs[-1].ended_wall - fg_end < 0.5
 
 
-def test_a_failed_attempt_is_retried_under_the_same_background(write_plan, toy_dir, run_toy):
-    rec = _only(run_toy(_plan_with_retries(write_plan, toy_dir, "fail_first = 1, sleep = 0.3", 1)))
+def test_a_failed_attempt_is_retried_under_the_same_background(parallel_plan, run_toy):
+    rec = _only(run_toy(parallel_plan("fail_first = 1, sleep = 0.3", "", retries=1)))
     assert rec.status == "succeeded", rec.status_reason
     assert [a.exit_code for a in rec.attempts] == [5, 0]
     bg = rec.background
@@ -159,8 +147,8 @@ def test_a_failed_attempt_is_retried_under_the_same_background(write_plan, toy_d
     _assert_no_processes_left(rec)
 
 
-def test_a_clean_exit_without_metrics_is_final_in_parallel_mode(write_plan, toy_dir, run_toy):
-    rec = _only(run_toy(_plan_with_retries(write_plan, toy_dir, "no_metrics = 1", 2)))
+def test_a_clean_exit_without_metrics_is_final_in_parallel_mode(parallel_plan, run_toy):
+    rec = _only(run_toy(parallel_plan("no_metrics = 1", "", retries=2)))
     assert rec.status == "failed" and len(rec.attempts) == 1
     assert "required metrics missing: acc" in rec.status_reason and "not retried" in rec.status_reason
     assert rec.background.stop.after_foreground_s is not None
