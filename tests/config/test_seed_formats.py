@@ -83,8 +83,8 @@ def test_mixed_settings_translate(seed_tree):
     (lambda d: d["experiments"][0]["foreground"].pop("repo"), "experiments[0].foreground.repo", "missing"),
     (lambda d: d.update(governor="turbo"), "governor", "unknown governor"),
     (lambda d: d["experiments"][1]["foreground"].update(mutate=["batch_sise"]),
-     "experiments[1].mutate.parameters[0]", "did you mean 'batch_size'"),
-    (lambda d: d["experiments"][0]["background"].update(model="nope"), "experiments[0].background.workload",
+     "experiments[1].foreground.mutate[0]", "did you mean 'batch_size'"),  # the key as the file writes it
+    (lambda d: d["experiments"][0]["background"].update(model="nope"), "experiments[0].background.model",
      "unknown workload"),
 ])
 def test_bad_seed_settings(seed_tree, edit, key, reason):

@@ -67,22 +67,30 @@ def load_plan(path: Path, registry: Registry | None = None) -> LoadedPlan:
     """Parse, validate and check a plan file; every problem is a one-line ConfigError."""
     path = Path(path)
     registry = registry if registry is not None else Registry.builtin()
+    seed_keys: dict[str, str] = {}  # a seed settings file: its own name for each key of the plan
     if path.suffix.lower() == ".json":
         from hyperwatt.config.legacy import plan_data_from_settings
 
-        data = plan_data_from_settings(read_json(path), path, registry)
+        data, seed_keys = plan_data_from_settings(read_json(path), path, registry)
     else:
         data = read_toml(path)
         registry.add_tables(data.pop("workloads", {}), path)
     data.setdefault("name", _safe_stem(path))
     _inherit_timing(data)
     try:
-        plan = Plan(**data)
-    except ValidationError as err:
-        raise from_validation(err, Plan, path) from None
-    except TypeError as err:
-        raise ConfigError(path, None, str(err)) from None
-    check_plan(plan, registry, path)
+        try:
+            plan = Plan(**data)
+        except ValidationError as err:
+            raise from_validation(err, Plan, path) from None
+        except TypeError as err:
+            raise ConfigError(path, None, str(err)) from None
+        check_plan(plan, registry, path)
+    except ConfigError as err:
+        if not seed_keys:
+            raise
+        from hyperwatt.config.legacy import rename_keys
+
+        raise rename_keys(err, seed_keys) from None
     return LoadedPlan(plan=plan, registry=registry, source=path)
 
 

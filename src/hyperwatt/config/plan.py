@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from hyperwatt.config.base import StrictModel as _Strict
 from hyperwatt.config.workload import Scalar, check_workload_name
@@ -102,9 +102,20 @@ class MutateSpec(_Strict):
         return v
 
 
+def _one_scalar(value: object) -> object:
+    """A hyperparameter value is one number, string or boolean (a list read 'not a valid boolean')."""
+    if not isinstance(value, (bool, int, float, str)):
+        kind = {list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
+        raise ValueError(f"expected a number, string or boolean, got {kind} ({value!r})")
+    return value
+
+
+HyperValue = Annotated[Scalar, BeforeValidator(_one_scalar)]
+
+
 class BackgroundSpec(_Strict):
     workload: str
-    hyperparameters: dict[str, Scalar] = Field(default_factory=dict)
+    hyperparameters: dict[str, HyperValue] = Field(default_factory=dict)
 
     @field_validator("workload")
     @classmethod
@@ -120,7 +131,7 @@ class ExperimentSpec(_Strict):
     mode: Mode = "sequential"
     repeats: int = Field(default=1, ge=1, le=10_000)
     include_default: bool = False
-    hyperparameters: dict[str, Scalar] = Field(default_factory=dict)
+    hyperparameters: dict[str, HyperValue] = Field(default_factory=dict)
     mutate: MutateSpec | None = None
     background: BackgroundSpec | None = None
     timing: TimingPolicy | None = None
