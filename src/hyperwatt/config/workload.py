@@ -138,6 +138,9 @@ class HyperParam(_Strict):
             raise ValueError(f"log_uniform needs a positive lower bound, got {self.range[0]:g}")
         if self.range is not None and self.type not in ("int", "float"):
             raise ValueError(f"'range' only applies to int and float, not {self.type}")
+        if self.zero_probability and self.type not in ("int", "float"):
+            # a draw of 0 is no value of a bool or str parameter (it was an internal error at plan)
+            raise ValueError(f"'zero_probability' only applies to int and float, not {self.type}")
         if self.range is not None and self.type == "int" and math.ceil(self.range[0]) > math.floor(self.range[1]):
             raise ValueError(f"range [{self.range[0]:g}, {self.range[1]:g}] holds no integer to draw")
         if self.default is not None:
