@@ -21,6 +21,7 @@ from hyperwatt.mutation import PlannedExperiment
 from hyperwatt.process import (
     BackgroundLoop,
     ProcessHandle,
+    StopResult,
     kill_tagged,
     last_line,
     leak_scan,
@@ -96,6 +97,7 @@ class ExperimentRun:
         self.baselines: dict[str, Any] = {}
         self.loop: BackgroundLoop | None = None
         self.stop_requested_mono: float | None = None
+        self.stop_result: StopResult | None = None
         self.min_run_s = DEFAULT_MIN_RUN_S
         self.window = _Window()
         self.record = self._new_record()
@@ -170,16 +172,15 @@ class ExperimentRun:
         if self.loop is None or self.stop_requested_mono is not None:
             return
         self.stop_requested_mono = self.ctx.clock.monotonic()
-        self.loop.stop(grace_s=self.policy.stop_grace_s)
+        self.stop_result = self.loop.stop(grace_s=self.policy.stop_grace_s)
 
     def _record_background(self) -> None:
         """Stop the background if still running, then record its runs, stop and coverage."""
         if self.loop is None:
             return
         self._stop_background()
-        stop = self.loop.stop(grace_s=self.policy.stop_grace_s)  # the first call's result
-        bg = self.record.background
-        assert bg is not None and self.stop_requested_mono is not None
+        stop, bg = self.stop_result, self.record.background
+        assert stop is not None and bg is not None and self.stop_requested_mono is not None
         gone_mono = self.stop_requested_mono + stop.latency_s
         fg_ended = self.record.attempts and self.window.t1_mono > self.window.t0_mono
         bg.stop = StopRecord(latency_s=stop.latency_s, escalated=stop.escalated, survivors=list(stop.survivors),
