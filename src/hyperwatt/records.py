@@ -30,6 +30,7 @@ class Attempt(_Record):
     exit_code: int | None = None
     timed_out: bool = False
     interrupted: bool = False
+    cpu_time_s: float | None = None  # CPU seconds of the whole tree (the kernel's accounting at the reap)
     metrics: dict[str, float] = Field(default_factory=dict)
     metric_matches: dict[str, int] = Field(default_factory=dict)
     missing_metrics: list[str] = Field(default_factory=list)

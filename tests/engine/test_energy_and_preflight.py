@@ -113,3 +113,42 @@ def test_a_bare_script_name_is_looked_up_on_the_trainings_path_with_a_hint(tmp_p
     check(f'argv = ["mytrain"]\nenv = {{ PATH = "{bindir}" }}')
     with pytest.raises(PreflightError, match="'mytrain' is not on PATH$"):
         check('argv = ["mytrain"]')
+
+
+BURN = '''
+import subprocess, sys, time
+def burn(s):
+    end = time.process_time() + s
+    while time.process_time() < end:
+        pass
+child = subprocess.Popen([sys.executable, "-c", "import time\\nend = time.process_time() + 0.3\\nwhile time.process_time() < end: pass"])
+burn(0.2)
+child.wait()
+print("Test Accuracy: 90.0%")
+'''
+
+
+def test_cpu_estimate_counts_the_whole_trees_cpu_time_exactly(write_plan, toy_dir):
+    """The kernel's accounting at the reap: the child's 0.3 s and the parent's 0.2 s, even though
+    the run is shorter than two reads of the sampled estimate."""
+    from hyperwatt.sensors.estimate import CpuEstimateSensor
+
+    (toy_dir / "burn.py").write_text(BURN)
+    plan = write_plan('''
+[workloads."toy/burn"]
+argv = ["{python}", "burn.py"]
+workdir = "."
+[workloads."toy/burn".metrics]
+patterns = { test_accuracy = { regex = "Test Accuracy: ([0-9.]+)%", scale = 0.01 } }
+[[experiments]]
+workload = "toy/burn"
+''')
+    sensors = SensorSet(sensors=[CpuEstimateSensor(cpu_tdp_w=20.0, logical_cpus=2)])  # 10 W per busy CPU
+    opts = SessionOptions(results_dir=toy_dir / "results", sensors_factory=lambda plan: sensors)
+    (rec,) = run_plan(load_plan(plan, Registry.builtin()), opts).records
+    cpu_s = rec.attempts[-1].cpu_time_s
+    assert rec.status == "succeeded" and cpu_s is not None and 0.5 <= cpu_s < 1.5
+    cpu = next(s for s in rec.energy.sensors if s.domain == "cpu")
+    assert cpu.method == "cpu-time-estimate" and not cpu.partial
+    assert cpu.energy_j == pytest.approx(10.0 * cpu_s)
+    assert cpu.uncertainty_j == pytest.approx(0.5 * cpu.energy_j)

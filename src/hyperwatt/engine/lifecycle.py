@@ -259,6 +259,7 @@ class ExperimentRun:
         attempt.ended_wall = self.window.t1_wall
         attempt.duration_s = self.window.t1_mono - self.window.t0_mono
         attempt.exit_code = code
+        attempt.cpu_time_s = handle.cpu_time_s
         self._measure(attempt)
         found = metrics_mod.collect(pe.workload.metrics, metrics_file, log)
         attempt.metrics, attempt.metric_matches = found.values, found.matches
@@ -334,6 +335,10 @@ class ExperimentRun:
         # read inside the window, not after it
         end_level = "inside" if self.stop_requested_mono is not None else "after"
         estimates = ctx.monitor.measure(w.t0_mono, w.t1_mono, end_level=end_level)
+        for sensor in ctx.sensors.sensors:
+            if attempt.cpu_time_s is not None and hasattr(sensor, "window_from_cpu_time"):
+                estimates[sensor.name] = sensor.window_from_cpu_time(attempt.cpu_time_s, w.t1_mono - w.t0_mono,
+                                                                     estimates[sensor.name])
         devices = {s.info.name: s.info.device for s in ctx.sensors.sensors}
         unavailable = {u.name: u.reason for u in ctx.sensors.unavailable}
         energy = energy_mod.energy_record(estimates, devices, self.baselines, self.slot.gpu_index,

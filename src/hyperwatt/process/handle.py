@@ -65,6 +65,9 @@ class ProcessHandle:
         self.started_mono = clock.monotonic()
         self.started_wall = clock.time()
         self.ended_mono: float | None = None
+        # CPU seconds of the whole tree the guard reaped (the training, its children, orphans),
+        # exact from the kernel's accounting; None until the guard is reaped
+        self.cpu_time_s: float | None = None
         self.ended_wall: float | None = None
         self._returncode: int | None = None
         self._proc = proc
@@ -162,8 +165,9 @@ class ProcessHandle:
         ended_mono, ended_wall = self._clock.monotonic(), self._clock.time()
         with self._reap_lock:
             try:
-                _, status = os.waitpid(self.guard_pid, 0)
+                _, status, usage = os.wait4(self.guard_pid, 0)
                 code = os.waitstatus_to_exitcode(status)
+                self.cpu_time_s = usage.ru_utime + usage.ru_stime
             except ChildProcessError:
                 code = UNKNOWN_EXIT
             self._proc.returncode = code

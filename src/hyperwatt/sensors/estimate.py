@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable, Iterable
 
 import psutil
 
 from hyperwatt.clock import SYSTEM_CLOCK, Clock
 from hyperwatt.sensors.base import Sensor
-from hyperwatt.sensors.records import Sample, SensorInfo
+from hyperwatt.sensors.records import EnergyEstimate, Sample, SensorInfo
 
 DEFAULT_CPU_POWER_W = 5.0  # W per busy logical CPU without a TDP (servers/desktops span ~2-10 W)
 REL_UNCERTAINTY_TDP = 0.5  # a busy thread draws ~0.5x-1.5x of TDP / threads (SMT, turbo, IPC)
@@ -49,6 +50,14 @@ class CpuEstimateSensor(Sensor):
         may track at once: like RAPL, the estimate then covers everything tracked."""
         self._sources = [*self._sources[-(MAX_SOURCES - 1):], pids]
         self._since_wall = self._clock.time()
+
+    def window_from_cpu_time(self, cpu_time_s: float, duration_s: float, sampled: EnergyEstimate) -> EnergyEstimate:
+        """The window's estimate from the tree's exact CPU seconds (the kernel's accounting of
+        everything the training's guard reaped), in place of the sampled one: the samples miss the
+        time after the last read before the exit and processes shorter than a read interval."""
+        energy = cpu_time_s * self.cpu_power_w
+        return replace(sampled, energy_j=energy, uncertainty_j=self.info.relative_uncertainty * energy,
+                       partial=False, reason=None, mean_power_w=energy / duration_s if duration_s > 0 else None)
 
     def check(self) -> str | None:
         try:
