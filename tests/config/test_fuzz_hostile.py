@@ -80,6 +80,11 @@ def _check(load) -> None:
             build_argv(pe.background)
     text = loaded.resolved_toml()
     assert loaded.plan_hash and text
+    # the saved plan.toml is what `resume` reloads: it must expand to the very same experiments
+    saved = loaded.source.parent / "saved-plan.toml"
+    saved.write_text(text)
+    again = expand(load_plan(saved, Registry.builtin()))
+    assert [pe.key_hash for pe in again.experiments] == [pe.key_hash for pe in expansion.experiments]
     for value in loaded.plan.model_dump().values():
         if isinstance(value, float):
             assert math.isfinite(value)

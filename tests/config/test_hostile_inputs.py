@@ -89,3 +89,14 @@ def test_workload_values_no_training_could_start_with_are_refused(tmp_path, body
     err = _err(path)
     assert err.key == key, str(err)
     assert reason in err.reason, str(err)
+
+
+@pytest.mark.parametrize("body, key", [
+    ('[workloads."a/b"]\n"[" = false\n' + GOOD, 'workloads."a/b".['),  # was an IndexError (internal error)
+    (GOOD + '"int" = 1\n', "experiments[0].int"),  # a key named like a type was dropped from the message
+])
+def test_unknown_keys_that_look_like_type_tags_are_named(tmp_path, body, key):
+    path = tmp_path / "plan.toml"
+    path.write_text(body)
+    err = _err(path)
+    assert err.key == key and "unknown key" in err.reason, str(err)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from pathlib import Path
@@ -45,7 +46,9 @@ def from_validation(
             wanted = str(first["loc"][-1])
             close = [e for e in unknown if difflib.get_close_matches(wanted, [str(e["loc"][-1])], cutoff=0.6)]
             first = (close or unknown)[0]
-    loc = [p for p in first["loc"] if not _is_union_tag(p)]
+    loc = [p for p in first["loc"][:-1] if not _is_union_tag(p)] + list(first["loc"][-1:])
+    if loc and first["type"] != "extra_forbidden" and _is_union_tag(loc[-1]):
+        loc = loc[:-1]  # the last part is a user's key only for an unknown key (which may be '[' or 'int')
     key = render_loc(loc, prefix) or None
     if first["type"] == "extra_forbidden":
         known = _fields_at(model, loc[:-1])
@@ -67,9 +70,12 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+_TYPE_TAG = re.compile(r"^[a-z][\w-]*\[.*\]$")
+
+
 def _is_union_tag(part: Any) -> bool:
-    # pydantic inserts the union member's type name into the location ('int', 'float', ...)
-    return isinstance(part, str) and (part in {"int", "float", "str", "bool"} or "[" in part)
+    # pydantic inserts the union member's type into the location ('int', 'float', 'function-after[...]')
+    return isinstance(part, str) and (part in {"int", "float", "str", "bool"} or bool(_TYPE_TAG.match(part)))
 
 
 def _fields_at(model: type[BaseModel], loc: typing.Sequence[Any]) -> list[str]:
