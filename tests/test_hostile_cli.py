@@ -79,3 +79,10 @@ def test_corrupt_store_is_one_line_for_every_command(project, command):
     (project / "results" / "hyperwatt.db").write_text("garbage, not SQLite\n")
     line = one_line(hw(*command, "-o", "results", cwd=project))  # was: internal error (DatabaseError)
     assert "results/hyperwatt.db: the results store is damaged or not an SQLite file" in line
+
+
+def test_export_of_an_unknown_session_is_an_error(project):
+    assert hw("run", "plan.toml", "-W", "toy.toml", "-q", cwd=project).returncode == 0
+    line = one_line(hw("export", "--session", "nosuch", cwd=project))  # wrote an empty export.csv
+    assert "--session: no session 'nosuch'; recent: " in line
+    assert not (project / "results" / "export.csv").exists()

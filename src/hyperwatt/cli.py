@@ -237,6 +237,9 @@ def export_cmd(
     if fmt not in ("csv", "parquet", "json"):
         raise ConfigError(None, "--format", f"unknown format {fmt!r}; use csv, parquet or json")
     store = _existing_store(results_dir)
+    if session is not None and store.session(session) is None:  # it wrote an empty export
+        known = ", ".join(s.session_id for s in store.sessions()[-5:]) or "none"
+        raise ConfigError(results_dir / "hyperwatt.db", "--session", f"no session {session!r}; recent: {known}")
     records = store.experiments(session)
     path = export(records, fmt, out or results_dir / f"export.{fmt}")  # type: ignore[arg-type]
     console.print(f"{len(records)} experiments -> {path}")
