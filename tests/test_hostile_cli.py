@@ -86,3 +86,18 @@ def test_export_of_an_unknown_session_is_an_error(project):
     line = one_line(hw("export", "--session", "nosuch", cwd=project))  # wrote an empty export.csv
     assert "--session: no session 'nosuch'; recent: " in line
     assert not (project / "results" / "export.csv").exists()
+
+
+# ------------------------------------------------------------------------------------ preflight
+def test_preflight_names_a_shell_string_and_a_file_as_workdir(tmp_path):
+    from hyperwatt.config import Workload
+    from hyperwatt.engine.preflight import check_workloads
+    from hyperwatt.errors import PreflightError
+
+    (tmp_path / "f.txt").write_text("x")
+    shell = Workload(name="a/b", argv=["python train.py | tee log"], workdir=tmp_path, source="w.toml")
+    with pytest.raises(PreflightError, match="hyperwatt runs no shell: argv is a list of words"):
+        check_workloads([shell], sys.executable)
+    afile = Workload(name="a/b", argv=["{python}"], workdir=tmp_path / "f.txt", source="w.toml")
+    with pytest.raises(PreflightError, match="f.txt is a file, not a folder"):  # said 'does not exist'
+        check_workloads([afile], sys.executable)

@@ -33,7 +33,8 @@ def check_workloads(workloads: Iterable[Workload], python: str) -> None:
     for w in workloads:
         where = w.workdir or Path.cwd()
         if not where.is_dir():
-            raise PreflightError(f"{w.source}: workloads.\"{w.name}\".workdir: {where} does not exist")
+            what = "is a file, not a folder" if where.exists() else "does not exist"
+            raise PreflightError(f"{w.source}: workloads.\"{w.name}\".workdir: {where} {what}")
         exe = build_argv(resolve(w, {}), python)[0]
         if os.sep in exe:
             path = Path(exe) if Path(exe).is_absolute() else where / exe
@@ -47,6 +48,9 @@ def check_workloads(workloads: Iterable[Workload], python: str) -> None:
             if (where / exe).is_file():
                 hint = (f" (there is a file {exe!r} in {where}: write \"./{exe}\" for it, executable, "
                         f"or start argv with its interpreter)")
+            elif any(c.isspace() or c in "|&;<>$`'\"" for c in exe):
+                hint = (" (hyperwatt runs no shell: argv is a list of words, e.g. [\"python\", \"train.py\", "
+                        "\"--fast\"]; pipes and redirections belong in a script)")
             raise PreflightError(f"{w.source}: workloads.\"{w.name}\".argv: {exe!r} is not on PATH{hint}")
 
 
