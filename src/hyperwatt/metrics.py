@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import glob
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,12 +27,19 @@ class MetricsResult:
     missing: list[str] = field(default_factory=list)
 
 
-def collect(spec: MetricsSpec, metrics_file: Path | None, log: Path) -> MetricsResult:
+def collect(spec: MetricsSpec, metrics_file: Path | None, log: Path, results_files: ResultsFiles | None = None
+            ) -> MetricsResult:
+    """The metrics file first, then the training's own results files, then the log's patterns:
+    a name already found is not overwritten by a later source."""
     result = MetricsResult()
     if spec.file and metrics_file is not None:
         values, problems = metricsfile.read(metrics_file)
         result.values.update(values)
         result.problems += [f"{metrics_file.name} {p}" for p in problems]
+    if spec.files and results_files is not None:
+        values, problems = results_files.read(spec.files)
+        result.values.update({k: v for k, v in values.items() if k not in result.values})
+        result.problems += problems
     if spec.patterns:
         text = _tail(log)
         for name, pattern in spec.patterns.items():
@@ -47,6 +56,36 @@ def collect(spec: MetricsSpec, metrics_file: Path | None, log: Path) -> MetricsR
                 result.values[name] = pick[pattern.match]
     result.missing = [m for m in spec.required if m not in result.values]
     return result
+
+
+@dataclass
+class ResultsFiles:
+    """Where an attempt's own results files are: `metrics.files` entries are relative to `workdir`
+    with `fields` filled in; only files written since `since_wall` count (no earlier run's)."""
+
+    workdir: Path
+    fields: dict[str, str]
+    since_wall: float
+
+    def read(self, patterns: list[str]) -> tuple[dict[str, float], list[str]]:
+        values: dict[str, float] = {}
+        problems: list[str] = []
+        for pattern in patterns:
+            text = pattern.format_map(self.fields)
+            paths = [Path(p) for p in sorted(glob.glob(os.path.join(self.workdir, text), recursive=True))]
+            fresh = [p for p in paths if p.is_file() and p.stat().st_mtime >= self.since_wall - 1.0]
+            if not fresh:
+                stale = f" ({len(paths)} older than the attempt)" if paths else ""
+                problems.append(f"results file {text!r}: none written by this attempt{stale}")
+            for path in fresh:
+                try:
+                    records = metricsfile.records_from(path)
+                except (OSError, ValueError) as exc:
+                    problems.append(f"results file {path}: {exc}")
+                    continue
+                for record in records:
+                    values.update(record)
+        return values, problems
 
 
 def _number_text(m: re.Match[str], text: str) -> str | None:

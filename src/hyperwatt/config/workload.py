@@ -21,7 +21,9 @@ NAME_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
 PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 #: Finite values larger than this are rejected: nobody trains with 1e13 epochs.
 MAGNITUDE_LIMIT = 1e12
-PLACEHOLDERS = ("python", "workdir", "repo", "model")
+PLACEHOLDERS = ("python", "workdir", "repo", "model", "output_dir")
+#: Placeholders in `metrics.files` (the argv's, less the interpreter).
+FILE_PLACEHOLDERS = ("workdir", "repo", "model", "output_dir")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: Set by hyperwatt for every training (docs/configuration.md, "Environment of a training").
 RESERVED_ENV = frozenset({"PYTHONUNBUFFERED", "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER"})
@@ -45,18 +47,18 @@ def check_number(value: float, what: str) -> float:
     return value
 
 
-def check_placeholders(arg: str) -> None:
+def check_placeholders(arg: str, placeholders: tuple[str, ...] = PLACEHOLDERS, what: str = "argv item") -> None:
     """Only the known `{placeholder}`s, bare; `{{` and `}}` are literal braces (as in str.format)."""
-    known = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
+    known = ", ".join("{" + p + "}" for p in placeholders)
     escape = "; write {{ and }} for a literal brace"
     try:
         fields = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(arg) if f is not None]
     except ValueError:  # a single brace: unbalanced
-        raise ValueError(f"argv item {arg!r} has an unmatched brace{escape}") from None
+        raise ValueError(f"{what} {arg!r} has an unmatched brace{escape}") from None
     for field, spec, conversion in fields:
-        if field not in PLACEHOLDERS or spec or conversion:
+        if field not in placeholders or spec or conversion:
             text = field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
-            raise ValueError(f"unknown placeholder {{{text}}} in argv; known: {known}{escape}")
+            raise ValueError(f"unknown placeholder {{{text}}} in {what.split()[0]}; known: {known}{escape}")
 
 
 class HyperParam(_Strict):
@@ -209,9 +211,21 @@ class MetricsSpec(_Strict):
     """Where the metrics come from: the metrics file (JSON lines) and/or regexes on the log."""
 
     file: bool = True
+    #: results files the training writes itself (JSON, .jsonl, .csv/.tsv), read after it exits;
+    #: relative to workdir, with argv's placeholders (but {python}) and glob wildcards
+    files: list[str] = Field(default_factory=list)
     patterns: dict[str, LogPattern] = Field(default_factory=dict)
     required: list[str] = Field(default_factory=list)
     goals: dict[str, Literal["max", "min"]] = Field(default_factory=dict)
+
+    @field_validator("files")
+    @classmethod
+    def _files(cls, v: list[str]) -> list[str]:
+        for item in v:
+            if not item.strip() or "\0" in item:
+                raise ValueError(f"metrics file {item!r} is not a path")
+            check_placeholders(item, FILE_PLACEHOLDERS, "metrics file")
+        return v
 
     @field_validator("patterns", mode="before")
     @classmethod
@@ -224,12 +238,12 @@ class MetricsSpec(_Strict):
     def _reachable(self) -> MetricsSpec:
         """Without the metrics file, a required metric can only come from a pattern of its name:
         otherwise every attempt would train to the end and then fail."""
-        if not self.file:
+        if not self.file and not self.files:
             for name in self.required:
                 if name not in self.patterns:
                     known = f"; patterns: {', '.join(sorted(self.patterns))}" if self.patterns else ""
-                    raise ValueError(f"required metric {name!r} can never be found: 'file' is false and no "
-                                     f"pattern is named {name!r}{suggest(name, self.patterns)}{known}")
+                    raise ValueError(f"required metric {name!r} can never be found: 'file' is false, no 'files', "
+                                     f"and no pattern is named {name!r}{suggest(name, self.patterns)}{known}")
         return self
 
 

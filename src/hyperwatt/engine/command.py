@@ -11,12 +11,13 @@ from hyperwatt import metricsfile
 from hyperwatt.mutation import Setting
 
 
-def build_argv(setting: Setting, python: str = sys.executable) -> list[str]:
+def build_argv(setting: Setting, python: str = sys.executable, output_dir: Path | None = None) -> list[str]:
     """The workload's argv template filled in, the positional hyperparameters in declaration order,
-    then the flags: `flag value`, or `flagvalue` for a flag ending in "=" (`--lr=0.1`)."""
+    then the flags: `flag value`, or `flagvalue` for a flag ending in "=" (`--lr=0.1`).
+    Without `output_dir` (a preview), `{output_dir}` stays as written."""
+    fields = placeholder_values(setting, output_dir) | {"python": python}
+    argv = [arg.format_map(fields) for arg in setting.workload.argv]
     w = setting.workload
-    fields = {"python": python, "workdir": str(workdir(setting)), "repo": w.repo, "model": w.model}
-    argv = [arg.format_map(fields) for arg in w.argv]
     passed = [(w.hyperparameters[name], setting.values[name]) for name in setting.passed]
     argv += [value.text for param, value in passed if param.positional]
     for param, value in passed:
@@ -51,6 +52,13 @@ def hyperparameter_env(setting: Setting) -> dict[str, str]:
 
 def workdir(setting: Setting) -> Path:
     return setting.workload.workdir or Path.cwd()
+
+
+def placeholder_values(setting: Setting, output_dir: Path | None) -> dict[str, str]:
+    """What `{workdir}`, `{repo}`, `{model}` and `{output_dir}` stand for (argv, metrics.files)."""
+    w = setting.workload
+    return {"workdir": str(workdir(setting)), "repo": w.repo, "model": w.model,
+            "output_dir": str(output_dir) if output_dir is not None else "{output_dir}"}
 
 
 def build_env(setting: Setting, metrics_file: Path | None, gpu_index: int | None,

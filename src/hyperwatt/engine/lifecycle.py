@@ -4,6 +4,7 @@ verification, record. Cooldown is the session's step after the record is written
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from statistics import fmean
@@ -13,7 +14,7 @@ import psutil
 
 from hyperwatt import metrics as metrics_mod
 from hyperwatt.engine import energy as energy_mod
-from hyperwatt.engine.command import build_argv, build_env, workdir
+from hyperwatt.engine.command import build_argv, build_env, placeholder_values, workdir
 from hyperwatt.engine.context import EngineContext, Interrupted, Slot
 from hyperwatt.engine.readiness import wait_until_ready
 from hyperwatt.errors import HyperwattError
@@ -150,7 +151,9 @@ class ExperimentRun:
         assert bg is not None
         ctx = self.ctx
         min_run_s = self.min_run_s = self.policy.min_run_s or bg.workload.min_run_s or DEFAULT_MIN_RUN_S
-        argv = build_argv(bg, ctx.python)
+        output_dir = self.layout.background_dir / "output"
+        output_dir.mkdir(parents=True, exist_ok=True)
+        argv = build_argv(bg, ctx.python, output_dir)
         self.record.background = BackgroundRecord(workload=bg.workload.name, hyperparameters=bg.typed(), argv=argv)
         self.loop = BackgroundLoop(
             argv, cwd=workdir(bg), env=build_env(bg, None, self.slot.gpu_index),
@@ -230,7 +233,10 @@ class ExperimentRun:
         ctx, pe = self.ctx, self.pe
         log = self.layout.attempt_log(number)
         metrics_file = self.layout.metrics_file(number)
-        argv = build_argv(pe.foreground, ctx.python)
+        output_dir = self.layout.output_dir(number)
+        output_dir.mkdir(parents=True, exist_ok=True)
+        files_since = time.time()  # the file system's clock: results files older than this are stale
+        argv = build_argv(pe.foreground, ctx.python, output_dir)
         env = build_env(pe.foreground, metrics_file, self.slot.gpu_index)
         if ctx.monitor is not None:
             ctx.monitor.sample_now()
@@ -261,7 +267,9 @@ class ExperimentRun:
         attempt.exit_code = code
         attempt.cpu_time_s = handle.cpu_time_s
         self._measure(attempt)
-        found = metrics_mod.collect(pe.workload.metrics, metrics_file, log)
+        own_files = metrics_mod.ResultsFiles(workdir(pe.foreground), placeholder_values(pe.foreground, output_dir),
+                                             files_since)
+        found = metrics_mod.collect(pe.workload.metrics, metrics_file, log, own_files)
         attempt.metrics, attempt.metric_matches = found.values, found.matches
         attempt.missing_metrics, attempt.metric_problems = found.missing, found.problems
         if attempt.timed_out:

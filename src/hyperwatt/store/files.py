@@ -55,6 +55,10 @@ class ExperimentLayout:
     def metrics_file(self, number: int) -> Path:
         return self.attempt_dir(number) / "metrics.jsonl"
 
+    def output_dir(self, number: int) -> Path:
+        """The attempt's own empty folder, `{output_dir}` in a workload's argv."""
+        return self.attempt_dir(number) / "output"
+
     @property
     def timeline(self) -> Path:
         return self.dir / "energy" / "timeline.csv"
