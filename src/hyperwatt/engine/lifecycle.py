@@ -48,6 +48,8 @@ from hyperwatt.verify.coverage import coverage, effective_intervals
 log = logging.getLogger(__name__)
 POLL_S = 0.05
 PID_POLL_S = 1.0
+ORPHAN_SETTLE_S = 0.5  # leftover children may still be exiting on their own when the training ends
+ORPHAN_POLL_S = 0.02
 DEFAULT_MIN_RUN_S = 10.0
 
 
@@ -305,11 +307,17 @@ class ExperimentRun:
                 handle.stop(grace_s=2.0)
                 return handle.returncode
 
-    @staticmethod
-    def _reap_orphans(handle: ProcessHandle, attempt: Attempt) -> None:
-        """Children that outlive the training's main process are killed at once and named."""
+    def _reap_orphans(self, handle: ProcessHandle, attempt: Attempt) -> None:
+        """Children that outlive the training's main process get ORPHAN_SETTLE_S to exit on their
+        own (multiprocessing's resource tracker takes a moment); the rest are killed and named."""
+        clock = self.ctx.clock
+        deadline = clock.monotonic() + ORPHAN_SETTLE_S
+        pids = handle.pids()
+        while pids and clock.monotonic() < deadline:
+            clock.sleep(ORPHAN_POLL_S)
+            pids = handle.pids()
         left = []
-        for pid in handle.pids():
+        for pid in pids:
             try:
                 left.append(f"pid {pid}: {' '.join(psutil.Process(pid).cmdline())[:200]}")
             except psutil.Error:
