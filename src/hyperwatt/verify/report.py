@@ -20,8 +20,11 @@ def _pct(x: float | None) -> str:
     return "—" if x is None else f"{x:.1%}"
 
 
-def _num(x: float | None, fmt: str = ".1f") -> str:
-    return "—" if x is None else format(x, fmt)
+def _num(x: float | None, fmt: str = ".1f", unit: str = "") -> str:
+    """The number with its unit, or a bare "—" when it is missing."""
+    if x is None:
+        return "—"
+    return format(x, fmt) + (f" {unit}" if unit else "")
 
 
 def _p99(values: Sequence[float]) -> float | None:
@@ -82,7 +85,7 @@ def render(session: Any, slots: Sequence[SlotRow], records: Sequence[ExperimentR
             f"| backgrounds effective (really loaded the GPU) | {len(bg_ok)}/{len(parallel)} |",
             f"| coverage ≥ {plan.parallel.min_coverage:.0%} | {len(cov_ok)}/{len(parallel)} |",
             f"| background stopped at once (p99 delay after the foreground's exit) | {len(stops)}/{len(parallel)} "
-            f"({_num(_p99(stops) and _p99(stops) * 1000, '.0f')} ms) |",
+            f"({_num(_p99(stops) and _p99(stops) * 1000, '.0f', unit='ms')}) |",
         ]
     lines += [
         f"| leaked processes | {leaks} |",
@@ -118,7 +121,7 @@ def _question1(finals: Sequence[ExperimentRecord], parallel: Sequence[Experiment
         bg = r.background
         metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(r.metrics.items())[:3]) or "—"
         lines.append(
-            f"| {r.slot + 1} | `{r.experiment_id}` | {r.status} | {_num(r.duration_s)} s | {len(r.attempts)} | "
+            f"| {r.slot + 1} | `{r.experiment_id}` | {r.status} | {_num(r.duration_s, unit='s')} | {len(r.attempts)} | "
             f"{metrics} | {bg.workload if bg else '—'} | {len(bg.runs) if bg else '—'} | "
             f"{('yes' if bg.effective else 'NO') if bg else '—'} |"
         )
@@ -149,7 +152,7 @@ def _question2(parallel: Sequence[ExperimentRecord], cov_ok: Sequence[Experiment
         lines.append(
             f"| {r.slot + 1} | `{r.experiment_id}` | {_t(r.energy.window_start_wall)}–{_t(r.energy.window_end_wall)} | "
             f"{ready} | {_pct(bg.coverage if bg else None)} | {_pct(bg.gpu_util_share if bg else None)} | "
-            f"{_num(bg.mean_gpu_util_pct if bg else None)} % |"
+            f"{_num(bg.mean_gpu_util_pct if bg else None, unit='%')} |"
         )
     return lines + [""]
 
@@ -159,8 +162,8 @@ def _question3(parallel: Sequence[ExperimentRecord], stops: Sequence[float], lea
         "## Question 3 — did the background stop right after the foreground?",
         "",
         f"Verdict: **{'yes' if stops and len(stops) == len(parallel) and max(stops) <= 1.0 and not leaks else 'no'}**; "
-        f"the background was gone {_num(_p99(stops) and _p99(stops) * 1000, '.0f')} ms (p99) after the "
-        f"foreground's exit, at most {_num(max(stops) * 1000 if stops else None, '.0f')} ms; "
+        f"the background was gone {_num(_p99(stops) and _p99(stops) * 1000, '.0f', unit='ms')} (p99) after the "
+        f"foreground's exit, at most {_num(max(stops) * 1000 if stops else None, '.0f', unit='ms')}; "
         f"{leaks} leaked process(es).",
         "",
         "Delay: from the foreground's exit until the background's last process was gone (without a "
@@ -175,8 +178,8 @@ def _question3(parallel: Sequence[ExperimentRecord], stops: Sequence[float], lea
         gone = end + stop.after_foreground_s if stop and end and stop.after_foreground_s is not None else None
         lines.append(
             f"| {r.slot + 1} | `{r.experiment_id}` | {_t(end)} | {_t(gone)} | "
-            f"{_num(stop.delay_s * 1000 if stop else None, '.0f')} ms | "
-            f"{_num(stop.latency_s * 1000 if stop else None, '.0f')} ms | "
+            f"{_num(stop.delay_s * 1000 if stop else None, '.0f', unit='ms')} | "
+            f"{_num(stop.latency_s * 1000 if stop else None, '.0f', unit='ms')} | "
             f"{('yes' if stop.escalated else 'no') if stop else '—'} | {len(stop.survivors) if stop else '—'} |"
         )
     return lines + [""]
@@ -195,10 +198,10 @@ def _energy(records: Sequence[ExperimentRecord]) -> list[str]:
         gpu_txt = (f"{e.gpu_energy_j:.1f} ± {e.gpu_uncertainty_j or 0:.1f} J" if e.gpu_energy_j is not None
                    else f"— ({gpu.reason if gpu and gpu.reason else 'no GPU sensor'})")
         cpu_txt = f"{e.cpu_energy_j:.1f} J ({e.cpu_method})" if e.cpu_energy_j is not None else "—"
-        rate = f"{gpu.sample_count} / {_num(gpu.achieved_rate_hz)} Hz" if gpu else "—"
+        rate = f"{gpu.sample_count} / {_num(gpu.achieved_rate_hz, unit='Hz')}" if gpu else "—"
         lines.append(
-            f"| {r.slot + 1} | `{r.experiment_id}` | {gpu_txt} | {_num(e.gpu_net_energy_j)} J | {cpu_txt} | "
-            f"{rate} | {_num(gpu.max_gap_s if gpu else None, '.2f')} s | {'yes' if e.partial else 'no'} |"
+            f"| {r.slot + 1} | `{r.experiment_id}` | {gpu_txt} | {_num(e.gpu_net_energy_j, unit='J')} | {cpu_txt} | "
+            f"{rate} | {_num(gpu.max_gap_s if gpu else None, '.2f', unit='s')} | {'yes' if e.partial else 'no'} |"
         )
     return lines + [""]
 
