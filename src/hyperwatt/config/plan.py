@@ -68,7 +68,9 @@ class PreflightPolicy(_Strict):
 
 
 class SensorSettings(_Strict):
-    rate_hz: float = Field(default=20.0, gt=0, le=1_000)
+    # at least one round a second: slower, the readiness gate and the window edges starve (1e-300
+    # made the sampler's wait overflow; the thread died and the run still "succeeded")
+    rate_hz: float = Field(default=20.0, ge=1, le=1_000)
     # between window edges (each edge gets its own lock), how often the sampler re-locks onto the
     # GPU energy counter's update grid; every NVML counter read costs ~3.5 ms of driver time
     lock_interval_s: float = Field(default=10.0, ge=0.5, le=3_600)

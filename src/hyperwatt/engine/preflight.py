@@ -6,7 +6,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from hyperwatt.clock import Clock
 from hyperwatt.config import PreflightPolicy, Workload
@@ -52,6 +52,21 @@ def check_workloads(workloads: Iterable[Workload], python: str) -> None:
                 hint = (" (hyperwatt runs no shell: argv is a list of words, e.g. [\"python\", \"train.py\", "
                         "\"--fast\"]; pipes and redirections belong in a script)")
             raise PreflightError(f"{w.source}: workloads.\"{w.name}\".argv: {exe!r} is not on PATH{hint}")
+
+
+def check_requested_gpus(requested: list[int] | None, sensors: Any, source: object = "plan") -> None:
+    """An explicit `[sensors] gpus` list is a demand: every GPU in it must have opened (a missing
+    one let the session run on the CPU, unmeasured, without a word)."""
+    if not requested:
+        return
+    opened = {g.index for g in (sensors.gpus() if sensors is not None else [])}
+    missing = [i for i in requested if i not in opened]
+    if missing:
+        unavailable = list(getattr(sensors, "unavailable", []) or [])
+        why = next((u.reason for u in unavailable if u.name == f"gpu{missing[0]}"), None) or next(
+            (u.reason for u in unavailable if u.domain == "gpu"), "no GPU sensor opened")
+        raise PreflightError(f"{source}: sensors.gpus: GPU {missing[0]} cannot be used ({why}); list the GPUs this "
+                             "machine has (hyperwatt doctor), or leave gpus out to use whatever is there")
 
 
 def check_gpus_free(slots: Iterable[Slot], policy: PreflightPolicy, clock: Clock,

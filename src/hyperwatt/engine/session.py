@@ -22,7 +22,7 @@ from hyperwatt.engine.context import EngineContext, Slot
 from hyperwatt.engine.executors import LocalExecutor
 from hyperwatt.engine.lifecycle import ExperimentRun, save_record, tokens_of
 from hyperwatt.engine.signals import interrupt_on_signals
-from hyperwatt.errors import ConfigError, HyperwattError
+from hyperwatt.errors import ConfigError, HyperwattError, PreflightError
 from hyperwatt.mutation import PlannedExperiment, expand, occurrence_indices
 from hyperwatt.process import kill_tagged
 from hyperwatt.records import Cooldown, ExperimentRecord
@@ -209,10 +209,16 @@ def _execute(loaded: LoadedPlan, session_id: str, layout: SessionLayout, store: 
     sensors = _sensors(plan, options)
     monitor = None
     result = SessionResult(session_id=session_id, layout=layout, skipped=skipped)
+    aborted = False
     try:
         slots = _slots(sensors)
-        if pending:
-            preflight.check_gpus_free(slots, plan.preflight, options.clock, events.message)
+        try:
+            preflight.check_requested_gpus(plan.sensors.gpus, sensors, loaded.source)
+            if pending:
+                preflight.check_gpus_free(slots, plan.preflight, options.clock, events.message)
+        except PreflightError:
+            aborted = True  # nothing ran: the session stays resumable, not "completed"
+            raise
         if sensors is not None:
             from hyperwatt.sensors import Monitor
 
@@ -245,7 +251,7 @@ def _execute(loaded: LoadedPlan, session_id: str, layout: SessionLayout, store: 
             monitor.stop()
         if sensors is not None:
             sensors.close()
-        status = "interrupted" if result.signum else "completed"
+        status = "interrupted" if result.signum or aborted else "completed"
         store.update_session(session_id, status=status, ended_wall=options.clock.time())
         result.records = store.experiments(session_id)
         write_summary(layout.summary, result.records)
