@@ -43,6 +43,17 @@ def _results_row(results_dir: Path) -> tuple[str, bool, str]:
         results_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=results_dir):
             pass
-        return ("results dir", True, f"{results_dir.resolve()} is writable")
     except OSError as exc:
         return ("results dir", False, f"{results_dir}: {exc.strerror or exc}")
+    from hyperwatt.errors import StoreError
+    from hyperwatt.store import DB_NAME, open_store
+
+    if (results_dir / DB_NAME).exists():
+        try:  # a damaged or foreign store fails every command that reads it: say so here
+            store = open_store(results_dir, readonly=True)
+            sessions = len(store.sessions())
+            store.close()
+        except StoreError as exc:
+            return ("results dir", False, str(exc))
+        return ("results dir", True, f"{results_dir.resolve()} is writable; its store holds {sessions} session(s)")
+    return ("results dir", True, f"{results_dir.resolve()} is writable")

@@ -114,3 +114,16 @@ def test_read_only_results_folder_serves_status_and_export(tmp_path):
     finally:
         os.chmod(results, 0o755)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_doctor_reports_a_damaged_store(tmp_path):
+    from hyperwatt.doctor import _results_row
+
+    (tmp_path / "hyperwatt.db").write_text("garbage")
+    name, ok, detail = _results_row(tmp_path)  # said "writable", ok
+    assert name == "results dir" and not ok and "damaged or not an SQLite file" in detail
+    (tmp_path / "hyperwatt.db").unlink()
+    store = open_store(tmp_path)
+    _session(store)
+    store.close()
+    assert _results_row(tmp_path)[1:] == (True, f"{tmp_path.resolve()} is writable; its store holds 1 session(s)")
