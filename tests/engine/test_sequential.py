@@ -6,6 +6,7 @@ import json
 import time
 
 import psutil
+import pytest
 
 from hyperwatt.store import open_store
 
@@ -166,3 +167,40 @@ hyperparameters = { linger_s = 30.0 }
     assert brief.status == stays.status == "succeeded"
     assert brief.attempts[0].orphans == [] and not any(f.code == "orphan_processes" for f in brief.flags)
     assert len(stays.attempts[0].orphans) == 1 and any(f.code == "orphan_processes" for f in stays.flags)
+
+
+def test_success_exit_codes_make_a_declared_exit_clean(write_plan, toy_dir, run_toy):
+    """A script that writes its results, then exits 3 (a teardown error it cannot help)."""
+    (toy_dir / "exits.py").write_text(
+        "import json, os, sys\n"
+        "open(os.environ['HYPERWATT_METRICS_FILE'], 'a').write(json.dumps({'acc': 0.5}) + '\\n')\n"
+        "sys.exit(int(sys.argv[1]))\n")
+    plan = write_plan('''
+[workloads."toy/exits"]
+argv = ["{python}", "exits.py"]
+workdir = "."
+success_exit_codes = [0, 3]
+[workloads."toy/exits".hyperparameters]
+code = { type = "int", default = 0, positional = true }
+[workloads."toy/exits".metrics]
+required = ["acc"]
+[[experiments]]
+workload = "toy/exits"
+hyperparameters = { code = 3 }
+[[experiments]]
+workload = "toy/exits"
+hyperparameters = { code = 4 }
+''')
+    three, four = sorted(run_toy(plan).records, key=lambda r: r.slot)
+    assert three.status == "succeeded" and three.attempts[0].exit_code == 3
+    assert four.status == "failed" and "exit code 4" in four.status_reason
+
+
+def test_a_signal_or_out_of_range_exit_code_is_refused(write_plan):
+    from hyperwatt.config import Registry, load_plan
+    from hyperwatt.errors import ConfigError
+
+    plan = write_plan('[workloads."toy/bad"]\nextends = "toy/net"\nsuccess_exit_codes = [0, -9]\n'
+                      '[[experiments]]\nworkload = "toy/bad"\n')
+    with pytest.raises(ConfigError, match=r"success_exit_codes.*exit code -9 is not in 0 … 255"):
+        load_plan(plan, Registry.builtin())

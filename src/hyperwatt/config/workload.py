@@ -263,6 +263,8 @@ class Workload(_Strict):
     metrics: MetricsSpec = Field(default_factory=MetricsSpec)
     #: Pass every hyperparameter with a default on the command line (False: only values set or mutated).
     pass_defaults: bool = True
+    #: exit codes that count as a clean exit (a script that exits 3 after writing its results)
+    success_exit_codes: list[int] = Field(default_factory=lambda: [0], min_length=1)
     gpu: bool = True
     # wall time at the default hyperparameters; the part of it that does not scale with the
     # hyperparameter `estimated_scales_with` (None: `epochs`, where the workload has one)
@@ -285,6 +287,14 @@ class Workload(_Strict):
             if not PARAM_NAME.match(name):
                 raise ValueError(f"hyperparameter name {name!r} must be an identifier")
         return v
+
+    @field_validator("success_exit_codes")
+    @classmethod
+    def _exit_codes(cls, v: list[int]) -> list[int]:
+        for code in v:
+            if not 0 <= code <= 255:
+                raise ValueError(f"exit code {code} is not in 0 … 255 (a signal is never a clean exit)")
+        return sorted(set(v))
 
     @field_validator("argv")
     @classmethod

@@ -256,7 +256,8 @@ class ExperimentRun:
         code = self._wait(handle, attempt)
         if ctx.monitor is not None:
             ctx.monitor.sample_now()
-        if self.loop is not None and (code == 0 or number > self.timing.retries or attempt.interrupted):
+        clean = code in pe.workload.success_exit_codes
+        if self.loop is not None and (clean or number > self.timing.retries or attempt.interrupted):
             # the foreground's last attempt has ended: the background stops now, not after the
             # measurement; a clean exit is final (no retry would have a background)
             self._poll_process_util()
@@ -278,7 +279,7 @@ class ExperimentRun:
             attempt.error = f"timed out after {self.timing.timeout_s:g} s; the whole process tree was killed"
         elif attempt.interrupted:
             attempt.error = "interrupted"
-        elif code != 0:
+        elif not clean:
             tail = last_line(log)
             attempt.error = f"exit code {code}" + (f"; last log line: {tail[:200]!r}" if tail else "")
         elif found.missing:
