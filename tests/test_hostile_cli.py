@@ -101,3 +101,11 @@ def test_preflight_names_a_shell_string_and_a_file_as_workdir(tmp_path):
     afile = Workload(name="a/b", argv=["{python}"], workdir=tmp_path / "f.txt", source="w.toml")
     with pytest.raises(PreflightError, match="f.txt is a file, not a folder"):  # said 'does not exist'
         check_workloads([afile], sys.executable)
+
+
+def test_mutate_all_leaves_out_what_set_fixes():
+    from hyperwatt.config.oneliner import oneliner_plan
+
+    loaded = oneliner_plan(Registry.builtin(), "examples/mnist", "all", 1, "joint", ["epochs=3"], None, 1, False, 0)
+    spec = loaded.plan.experiments[0]  # was: 'epochs' is both fixed and mutated
+    assert spec.mutate.parameters == ["learning_rate", "batch_size", "seed"] and spec.hyperparameters == {"epochs": "3"}

@@ -31,9 +31,11 @@ def oneliner_plan(registry: Registry, workload: str, params: str, mutations: int
                   seed: int) -> LoadedPlan:
     names = [p.strip() for p in params.split(",") if p.strip()]
     target = registry.get(workload, SOURCE, "--workload")
-    if names == ["all"]:
-        names = [n for n, p in target.hyperparameters.items() if p.mutable]
     values = parse_assignments(fixed)
+    if names == ["all"]:  # every mutable hyperparameter that --set does not fix
+        names = [n for n, p in target.hyperparameters.items() if p.mutable and n not in values]
+        if not names:
+            raise ConfigError(SOURCE, "--params", f"{target.name} has no hyperparameter left to mutate")
     entry: dict[str, object] = {
         "workload": target.name, "repeats": repeats, "include_default": include_default,
         "hyperparameters": values,
