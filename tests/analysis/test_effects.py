@@ -1,6 +1,7 @@
 import math
 
 import pytest
+from scipy import stats
 
 from hyperwatt.analysis import HyperparameterChange, analyse, correlations
 from hyperwatt.analysis.effects import runs_for
@@ -22,15 +23,34 @@ def test_spearman_signs_on_monotone_data() -> None:
     out = {c.quantity.key: c for c in correlations(runs, ["learning_rate"], [GPU_ENERGY, ACC])}
     assert out["gpu_energy_j"].rho == pytest.approx(1.0) and out["gpu_energy_j"].n == 5
     assert out["metric:test_accuracy"].rho == pytest.approx(-1.0)  # monotone, not linear
-    assert out["gpu_energy_j"].p_value < 0.01
+    assert out["gpu_energy_j"].p_value == pytest.approx(2 / 120)  # exact: 2 of the 5! orderings are as extreme
 
 
 def test_spearman_with_ties_matches_hand_ranks() -> None:
-    xs = [1, 1, 2, 2, 3, 3]
-    runs = [record(hp={"epochs": x}, mutated=("epochs",), gpu_j=float(y)) for x, y in zip(xs, range(1, 7), strict=True)]
+    xs = [1, 1, 2, 2, 3, 3]  # six settings (jointly mutated with a seed), ties in epochs
+    runs = [record(hp={"epochs": x, "seed": i}, mutated=("epochs", "seed"), gpu_j=float(i + 1))
+            for i, x in enumerate(xs)]
     (c,) = correlations(runs, ["epochs"], [GPU_ENERGY])
     # ranks x: 1.5 1.5 3.5 3.5 5.5 5.5; ranks y: 1..6 -> Σdxdy = 16, Σdx² = 16, Σdy² = 17.5
-    assert c.rho == pytest.approx(16 / math.sqrt(16 * 17.5))
+    assert c.rho == pytest.approx(16 / math.sqrt(16 * 17.5)) and c.n == 6
+
+
+def test_repeats_of_a_setting_are_one_point_not_independent_evidence() -> None:
+    """Nine seeded runs of three settings are three settings: with ρ = 1 the exact p is 2/3! = 1/3,
+    where nine points would have claimed p < 0.001."""
+    runs = [record(hp={"learning_rate": lr}, mutated=("learning_rate",), gpu_j=100.0 + k)
+            for k, lr in enumerate([0.001, 0.01, 0.1]) for _ in range(3)]
+    (c,) = correlations(runs, ["learning_rate"], [GPU_ENERGY])
+    assert c.n == 3 and c.rho == pytest.approx(1.0) and c.p_value == pytest.approx(1 / 3)
+    assert "n = 3 settings" in c.text()
+
+
+def test_many_settings_fall_back_to_scipys_p_value() -> None:
+    runs = [record(hp={"epochs": e}, mutated=("epochs",), gpu_j=float(e + (e % 3)))
+            for e in range(1, 13)]
+    (c,) = correlations(runs, ["epochs"], [GPU_ENERGY])
+    xs, ys = list(range(1, 13)), [float(e + (e % 3)) for e in range(1, 13)]
+    assert c.n == 12 and c.p_value == pytest.approx(float(stats.spearmanr(xs, ys).pvalue))
 
 
 def test_one_at_a_time_runs_of_another_hyperparameter_are_not_credited_to_this_one() -> None:
@@ -43,13 +63,14 @@ def test_one_at_a_time_runs_of_another_hyperparameter_are_not_credited_to_this_o
                for bs in (8, 16, 64, 128)]
     out = {c.hyperparameter: c for c in correlations(default + lr_runs + bs_runs, ["learning_rate", "batch_size"],
                                                      [GPU_ENERGY])}
-    assert out["learning_rate"].n == 5 and abs(out["learning_rate"].rho) < 0.5  # default + its own mutations
-    assert out["batch_size"].n == 6 and out["batch_size"].rho < -0.9
+    # the default's two repeats are one setting, plus each one's own mutations
+    assert out["learning_rate"].n == 4 and abs(out["learning_rate"].rho) < 0.5
+    assert out["batch_size"].n == 5 and out["batch_size"].rho < -0.9
     # jointly mutated runs all count (a marginal association, as the report says)
     joint = [record(hp={"learning_rate": lr, "batch_size": bs}, mutated=("learning_rate", "batch_size"),
                     gpu_j=100.0 * 32 / bs) for lr, bs in ((0.005, 8), (0.02, 16), (0.04, 64))]
     assert {c.hyperparameter: c.n for c in correlations(default + joint, ["learning_rate", "batch_size"],
-                                                         [GPU_ENERGY])} == {"learning_rate": 5, "batch_size": 5}
+                                                         [GPU_ENERGY])} == {"learning_rate": 4, "batch_size": 4}
     # the report's hyperparameter panels use the same runs
     assert runs_for(default + lr_runs + bs_runs, "batch_size") == default + bs_runs
 

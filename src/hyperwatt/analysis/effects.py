@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any, Literal, Sequence
 
+import numpy as np
 from scipy import stats as _st
 
 from hyperwatt.analysis.formatting import p_phrase
@@ -15,23 +17,26 @@ from hyperwatt.analysis.settings import format_value, numeric
 from hyperwatt.analysis.stats import COVERAGE_K, SettingStats, Summary
 from hyperwatt.records import ExperimentRecord
 
-#: Fewer points than this give no correlation.
+#: Fewer settings than this give no correlation.
 MIN_POINTS = 3
+#: Up to this many settings the p-value is exact (8! = 40 320 orderings).
+EXACT_MAX_SETTINGS = 8
 
 
 @dataclass(frozen=True)
 class Correlation:
-    """Spearman's ρ between a hyperparameter and a quantity over individual valid runs."""
+    """Spearman's ρ between a hyperparameter and a quantity over distinct settings (repeats averaged)."""
 
     hyperparameter: str
     quantity: Quantity
-    n: int
+    n: int  # distinct settings
     rho: float
     p_value: float
 
     def text(self) -> str:
         rho = f"{self.rho:+.2f}".replace("-", "−")
-        return f"{self.hyperparameter} vs {self.quantity.label}: ρ = {rho} ({p_phrase(self.p_value)}, n = {self.n})"
+        return (f"{self.hyperparameter} vs {self.quantity.label}: ρ = {rho} ({p_phrase(self.p_value)}, "
+                f"n = {self.n} settings)")
 
 
 def runs_for(records: Sequence[ExperimentRecord], hyperparameter: str) -> list[ExperimentRecord]:
@@ -42,25 +47,51 @@ def runs_for(records: Sequence[ExperimentRecord], hyperparameter: str) -> list[E
 
 def correlations(records: Sequence[ExperimentRecord], hyperparameters: Sequence[str],
                  quantities: Sequence[Quantity]) -> list[Correlation]:
-    """ρ and its p-value for every numeric hyperparameter × quantity with ≥ 3 runs and variation in both.
+    """ρ and its p-value for every numeric hyperparameter × quantity with ≥ 3 settings and variation in both.
 
-    A run that mutated other hyperparameters but not this one (one-at-a-time mutation of another)
-    is left out: there this one sits at its default while something else changes the outcome, which
-    would be credited to it. Unmutated runs (the default, fixed settings) and joint mutations stay."""
+    The unit is the setting: repeats of one setting are averaged first, since seeded repeats are
+    copies, not independent evidence (nine runs of three settings would otherwise claim p < 0.001).
+    Up to EXACT_MAX_SETTINGS settings the p-value is exact (every permutation), beyond that
+    scipy's t approximation. A run that mutated other hyperparameters but not this one (one-at-a-time
+    mutation of another) is left out: there this one sits at its default while something else
+    changes the outcome, which would be credited to it. Unmutated runs (the default, fixed
+    settings) and joint mutations stay."""
     out = []
     for hp in hyperparameters:
         own = runs_for(records, hp)
-        xs_all = [numeric(r.hyperparameters.get(hp)) for r in own]
         for q in quantities:
-            pairs = [(x, measure(r, q)[0]) for x, r in zip(xs_all, own, strict=True)]
-            pts = [(x, y) for x, y in pairs if x is not None and y is not None]
+            by_setting: dict[str, tuple[float, list[float]]] = {}
+            for r in own:
+                x, y = numeric(r.hyperparameters.get(hp)), measure(r, q)[0]
+                if x is not None and y is not None:
+                    by_setting.setdefault(_setting(r), (x, []))[1].append(y)
+            pts = [(x, sum(ys) / len(ys)) for x, ys in by_setting.values()]
             if len(pts) < MIN_POINTS or len({x for x, _ in pts}) < 2 or len({y for _, y in pts}) < 2:
                 continue
-            res = _st.spearmanr([x for x, _ in pts], [y for _, y in pts])
-            rho, p = float(res.statistic), float(res.pvalue)
+            xs, ys = [x for x, _ in pts], [y for _, y in pts]
+            rho = float(_st.spearmanr(xs, ys).statistic)
             if math.isfinite(rho):
-                out.append(Correlation(hp, q, len(pts), rho, p))
+                out.append(Correlation(hp, q, len(pts), rho, _p_value(xs, ys, rho)))
     return out
+
+
+def _setting(r: ExperimentRecord) -> str:
+    return repr(sorted((k, repr(v)) for k, v in r.hyperparameters.items()))
+
+
+def _p_value(xs: list[float], ys: list[float], rho: float) -> float:
+    """Two-sided p of Spearman's ρ: exact over all orderings of ys for few points, else scipy's."""
+    if len(xs) > EXACT_MAX_SETTINGS:
+        return float(_st.spearmanr(xs, ys).pvalue)
+    rx, ry = _st.rankdata(xs), _st.rankdata(ys)
+    centred = rx - rx.mean()
+    scale = math.sqrt(float((centred ** 2).sum()) * float(((ry - ry.mean()) ** 2).sum()))
+    observed = abs(rho) - 1e-12
+    hits = total = 0
+    for perm in itertools.permutations(ry):
+        total += 1
+        hits += abs(float(centred @ (np.asarray(perm) - ry.mean())) / scale) >= observed
+    return hits / total
 
 
 @dataclass(frozen=True)
