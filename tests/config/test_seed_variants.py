@@ -191,3 +191,12 @@ def test_settings_file_given_as_workloads_is_named(tmp_path):
 def test_seed_plan_expands(tmp_path):
     loaded = _load(tmp_path, {"runs_per_config": 2, "experiments": [{"repo": "examples", "model": "mnist"}]})
     assert len(expand(loaded).experiments) == 2
+
+
+def test_numbers_as_strings_in_seed_hyperparameters(tmp_path):
+    plan = _load(tmp_path, {"experiments": [{"repo": "examples", "model": "mnist", "mode": "default",
+                                             "hyperparameters": {"epochs": "10.0", "batch_size": "1e2",
+                                                                 "learning_rate": "0.01"}}]})
+    setting = expand(plan).experiments[0].foreground  # "10.0" for an int was an error, 10.0 was not
+    assert setting.typed()["epochs"] == 10 and setting.typed()["batch_size"] == 100
+    assert setting.args()["epochs"] == "10" and setting.args()["learning_rate"] == "0.01"

@@ -154,6 +154,13 @@ class HyperParam(_Strict):
         return self.distribution == "choice" or self.range is not None or self.type == "bool"
 
 
+def _int_text(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
 def coerce(param: HyperParam, value: Scalar) -> Scalar:
     """Value converted to the parameter's type; ValueError naming the problem otherwise."""
     t = param.type
@@ -174,7 +181,8 @@ def coerce(param: HyperParam, value: Scalar) -> Scalar:
         raise ValueError(f"expected {t}, got boolean {value!r}")
     if isinstance(value, str):
         try:
-            value = float(value) if t == "float" else int(value)
+            # an int written "10.0" or "1e3" reads as the number 10.0 or 1000.0 would
+            value = float(value) if t == "float" else _int_text(value)
         except ValueError:
             raise ValueError(f"expected {t}, got {value!r}") from None
     if t == "int":
