@@ -101,6 +101,10 @@ def test_preflight_names_a_shell_string_and_a_file_as_workdir(tmp_path):
     afile = Workload(name="a/b", argv=["{python}"], workdir=tmp_path / "f.txt", source="w.toml")
     with pytest.raises(PreflightError, match="f.txt is a file, not a folder"):  # said 'does not exist'
         check_workloads([afile], sys.executable)
+    (tmp_path / "sub").mkdir()
+    folder = Workload(name="a/b", argv=["./sub"], workdir=tmp_path, source="w.toml")
+    with pytest.raises(PreflightError, match="sub is a folder, not a program"):  # said 'does not exist'
+        check_workloads([folder], sys.executable)
 
 
 def test_mutate_all_leaves_out_what_set_fixes():

@@ -39,7 +39,8 @@ def check_workloads(workloads: Iterable[Workload], python: str) -> None:
         if os.sep in exe:
             path = Path(exe) if Path(exe).is_absolute() else where / exe
             if not path.is_file():
-                raise PreflightError(f"{w.source}: workloads.\"{w.name}\".argv: {path} does not exist")
+                what = "is a folder, not a program" if path.is_dir() else "does not exist"
+                raise PreflightError(f"{w.source}: workloads.\"{w.name}\".argv: {path} {what}")
             if not os.access(path, os.X_OK):
                 raise PreflightError(f"{w.source}: workloads.\"{w.name}\".argv: {path} is not executable "
                                      f"(chmod +x it, or start argv with an interpreter)")
