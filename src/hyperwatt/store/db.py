@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import re
 import sqlite3
 import threading
@@ -186,10 +187,12 @@ class Store:
         try:
             db.execute("SELECT count(*) FROM sqlite_master").fetchone()
             return db
-        except sqlite3.OperationalError:
+        except sqlite3.OperationalError as exc:
             # a WAL store in a read-only folder: its -shm file cannot be made; nobody can write there
-            # either, so reading the file as immutable is safe
+            # either, so reading the file as immutable is safe (never for a store that is merely busy)
             db.close()
+            if "readonly" not in str(exc) and os.access(self.path.parent, os.W_OK):
+                raise
             return sqlite3.connect(uri + "&immutable=1", uri=True, check_same_thread=False, isolation_level=None)
 
     def _check_schema(self) -> None:
