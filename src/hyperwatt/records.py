@@ -94,6 +94,8 @@ class Energy(_Record):
     attribution: Attribution | None = None
     timeline: str | None = None
     unavailable_sensors: dict[str, str] = Field(default_factory=dict)
+    #: the monitor's sampler thread had died by the window's end (its error)
+    sampler_error: str | None = None
 
 
 class BackgroundRunRecord(_Record):

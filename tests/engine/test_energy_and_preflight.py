@@ -152,3 +152,21 @@ workload = "toy/burn"
     assert cpu.method == "cpu-time-estimate" and not cpu.partial
     assert cpu.energy_j == pytest.approx(10.0 * cpu_s)
     assert cpu.uncertainty_j == pytest.approx(0.5 * cpu.energy_j)
+
+
+def test_a_dead_sampler_thread_invalidates_the_experiment(write_plan, toy_dir, monkeypatch):
+    from hyperwatt.sensors.monitor import Monitor
+
+    tick, calls = Monitor._tick, {"n": 0}
+
+    def dying_tick(self, now):
+        calls["n"] += 1
+        if calls["n"] > 5:
+            raise RuntimeError("sampler bug")
+        return tick(self, now)
+
+    monkeypatch.setattr(Monitor, "_tick", dying_tick)
+    plan = write_plan('[[experiments]]\nworkload = "toy/net"\nhyperparameters = { sleep = 0.5 }\n')
+    (rec,) = _run(plan, toy_dir, FakeGpu(power=150.0)).records
+    assert rec.energy.sampler_error == "RuntimeError('sampler bug')"
+    assert rec.status == "invalid" and any(f.code == "sampler_died" and f.severity == "error" for f in rec.flags)

@@ -360,6 +360,7 @@ class ExperimentRun:
         unavailable = {u.name: u.reason for u in ctx.sensors.unavailable}
         energy = energy_mod.energy_record(estimates, devices, self.baselines, self.slot.gpu_index,
                                           unavailable, (w.t0_wall, w.t1_wall))
+        energy.sampler_error = ctx.monitor.thread_error
         if self.pe.mode == "parallel" and self.record.background is not None:
             self._attribute(energy)
         self.record.energy = energy

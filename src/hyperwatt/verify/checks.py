@@ -45,6 +45,11 @@ def _energy_flags(record: ExperimentRecord) -> list[Flag]:
     out: list[Flag] = []
     if record.status in ("interrupted", "pending", "running") or not any(a.duration_s for a in record.attempts):
         return out  # nothing ran to be measured (e.g. a background found ineffective first)
+    if e.sampler_error:
+        out.append(Flag(code="sampler_died", severity="error",
+                        message=f"the sensor sampler thread died: {e.sampler_error}; only the edge reads remain, "
+                                "so gaps, power timeline and readiness samples are missing",
+                        fix="report it with the session's log; then rerun the experiment"))
     if not e.available:
         out.append(Flag(code="energy_unavailable", severity="warning", message=e.reason or "no energy figure",
                         fix="run `hyperwatt doctor` to see which sensors are missing and why"))
