@@ -8,16 +8,13 @@ import pytest
 
 from hyperwatt.config import Registry, load_plan, load_registry
 from hyperwatt.errors import ConfigError
+from config_helpers import one_line_error
 
 GOOD = '[[experiments]]\nworkload = "examples/mnist"\n'
 
 
 def _err(path: Path, registry: Registry | None = None) -> ConfigError:
-    with pytest.raises(ConfigError) as info:
-        load_plan(path, registry or Registry.builtin())
-    err = info.value
-    assert "\n" not in str(err) and str(path) in str(err)
-    return err
+    return one_line_error(load_plan, path, registry or Registry.builtin(), names=str(path))
 
 
 # ------------------------------------------------------------------------------------------ files

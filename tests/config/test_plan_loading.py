@@ -8,14 +8,11 @@ import pytest
 
 from hyperwatt.config import Registry, load_plan, load_registry
 from hyperwatt.errors import ConfigError
+from config_helpers import one_line_error
 
 
 def _err(path: Path, registry: Registry | None = None) -> ConfigError:
-    with pytest.raises(ConfigError) as info:
-        load_plan(path, registry or Registry.builtin())
-    err = info.value
-    assert "\n" not in str(err) and str(path) in str(err)
-    return err
+    return one_line_error(load_plan, path, registry or Registry.builtin(), names=str(path))
 
 
 def test_good_plan_loads_with_inline_workload_and_inherited_timing(write_plan):

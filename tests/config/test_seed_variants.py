@@ -12,6 +12,7 @@ import pytest
 from hyperwatt.config import Registry, load_plan, load_registry
 from hyperwatt.engine.command import build_argv
 from hyperwatt.errors import ConfigError
+from config_helpers import one_line_error
 from hyperwatt.mutation import expand, resolve
 
 FG = {"repo": "examples", "model": "mnist_ff", "mode": "default", "hyperparameters": {"epochs": 1}}
@@ -25,10 +26,7 @@ def _load(tmp_path: Path, data: object, name: str = "settings.json"):
 
 
 def _err(tmp_path: Path, data: object) -> ConfigError:
-    with pytest.raises(ConfigError) as info:
-        _load(tmp_path, data)
-    assert "\n" not in str(info.value) and "settings.json" in str(info.value)
-    return info.value
+    return one_line_error(_load, tmp_path, data, names="settings.json")
 
 
 def test_seed_stage_file_with_notes_and_parallel_mutation(tmp_path):

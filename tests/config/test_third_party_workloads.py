@@ -10,6 +10,7 @@ import pytest
 from hyperwatt.config import load_registry
 from hyperwatt.engine.command import build_argv, build_env
 from hyperwatt.errors import ConfigError
+from config_helpers import one_line_error
 from hyperwatt.mutation import resolve
 
 
@@ -20,10 +21,7 @@ def _workload(tmp_path: Path, table: str, name: str = "a/b"):
 
 
 def _error(tmp_path: Path, table: str) -> ConfigError:
-    with pytest.raises(ConfigError) as info:
-        _workload(tmp_path, table)
-    assert "\n" not in str(info.value) and "w.toml" in str(info.value)
-    return info.value
+    return one_line_error(_workload, tmp_path, table, names="w.toml")
 
 
 def test_doubled_braces_are_literal_braces_in_argv(tmp_path):
