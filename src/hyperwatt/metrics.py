@@ -8,13 +8,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hyperwatt import metricsfile
+from hyperwatt import logscan, metricsfile
 from hyperwatt.config import MetricsSpec
 
 #: Only the tail of very large logs is scanned for regex metrics.
 MAX_LOG_SCAN_BYTES = 64 * 2**20
-#: A number's exponent, right where a pattern's group stopped (`([0-9.]+)` on "6.4e-05" stops at the "e").
-_EXPONENT = re.compile(r"[eE][-+]?[0-9]+")
 #: Terminal control sequences (colours, cursor moves) some loggers write even into a file.
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 
@@ -41,15 +39,16 @@ def collect(spec: MetricsSpec, metrics_file: Path | None, log: Path, results_fil
         result.values.update({k: v for k, v in values.items() if k not in result.values})
         result.problems += problems
     if spec.patterns:
-        text = _tail(log)
+        scanned, problem = logscan.scan_with_deadline({n: p.regex for n, p in spec.patterns.items()}, _tail(log))
+        if problem:
+            result.problems.append(problem)
         for name, pattern in spec.patterns.items():
             found = []
-            for m in re.finditer(pattern.regex, text, flags=re.MULTILINE):
-                number = _number_text(m, text)
+            for matched, number in scanned.get(name, []):
                 try:
                     found.append(float(number) * pattern.scale)  # type: ignore[arg-type]
                 except (TypeError, ValueError):
-                    result.problems.append(f"{name}: matched {m.group(0)!r} but {m.group(1)!r} is not a number")
+                    result.problems.append(f"{name}: matched {matched!r} but {number!r} is not a number")
             result.matches[name] = len(found)
             if found and name not in result.values:
                 pick = {"first": found[0], "last": found[-1], "max": max(found), "min": min(found)}
@@ -86,20 +85,6 @@ class ResultsFiles:
                 for record in records:
                     values.update(record)
         return values, problems
-
-
-def _number_text(m: re.Match[str], text: str) -> str | None:
-    """Group 1, with the exponent that follows it when the pattern stopped just before one.
-
-    `([0-9.]+)` is the usual way to write a number, and it reads "6.4e-05" as 6.4: wrong by a factor
-    of 1e5, silently. A pattern that itself matched past the group decided what follows; it is kept."""
-    number = m.group(1)
-    if number is None or m.end(0) > m.end(1):
-        return number
-    exponent = _EXPONENT.match(text, m.end(1))
-    if exponent is not None and not _EXPONENT.search(number):
-        return number + exponent.group(0)
-    return number
 
 
 def _tail(log: Path) -> str:
