@@ -86,3 +86,13 @@ def test_partial_energy_is_left_out_of_energy_but_not_of_metrics() -> None:
     assert s.get(GPU_ENERGY).n == 1 and s.get(GPU_ENERGY).mean == 100.0
     assert s.get(acc).n == 2
     assert s.energy_excluded == 1
+
+
+def test_an_interval_of_a_physically_nonnegative_quantity_is_shown_clipped_at_zero() -> None:
+    from hyperwatt.analysis.quantities import GPU_ENERGY, MARGINAL_ENERGY
+    from hyperwatt.analysis.report import _cell
+
+    s = summarize([10.0, 200.0])  # two repeats far apart: the t-interval reaches far below 0
+    assert s is not None and s.ci95_low is not None and s.ci95_low < 0
+    assert _cell(s, GPU_ENERGY)["ci"].startswith("95% CI [0 J,")
+    assert _cell(s, MARGINAL_ENERGY)["ci"].startswith("95% CI [−")  # a marginal energy may be negative

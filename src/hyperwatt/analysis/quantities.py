@@ -19,19 +19,20 @@ class Quantity:
     label: str
     unit: str
     kind: Kind
+    nonnegative: bool = False  # physically ≥ 0: an interval is shown clipped at 0
 
     @property
     def metric(self) -> str | None:
         return self.key.split(":", 1)[1] if self.kind == "metric" else None
 
 
-GPU_ENERGY = Quantity("gpu_energy_j", "GPU energy", "J", "energy")
-CPU_ENERGY = Quantity("cpu_energy_j", "CPU energy", "J", "energy")
-TOTAL_ENERGY = Quantity("total_energy_j", "total energy", "J", "energy")
+GPU_ENERGY = Quantity("gpu_energy_j", "GPU energy", "J", "energy", nonnegative=True)
+CPU_ENERGY = Quantity("cpu_energy_j", "CPU energy", "J", "energy", nonnegative=True)
+TOTAL_ENERGY = Quantity("total_energy_j", "total energy", "J", "energy", nonnegative=True)
 NET_ENERGY = Quantity("gpu_net_energy_j", "GPU energy above idle", "J", "energy")
 MARGINAL_ENERGY = Quantity("fg_marginal_energy_j", "foreground marginal GPU energy", "J", "energy")
-SHARE_ENERGY = Quantity("fg_util_share_energy_j", "foreground utilisation-share GPU energy", "J", "energy")
-DURATION = Quantity("duration_s", "duration", "s", "duration")
+SHARE_ENERGY = Quantity("fg_util_share_energy_j", "foreground utilisation-share GPU energy", "J", "energy", nonnegative=True)
+DURATION = Quantity("duration_s", "duration", "s", "duration", nonnegative=True)
 ENERGIES = (GPU_ENERGY, CPU_ENERGY, TOTAL_ENERGY, NET_ENERGY, MARGINAL_ENERGY, SHARE_ENERGY)
 #: Which energy the trade-off numbers use: the first of these that the group's runs measured most often.
 #: Parallel mode prefers the foreground's marginal energy: whole-device energy includes the background's.

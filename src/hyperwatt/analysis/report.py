@@ -152,8 +152,9 @@ def _validity(analysis: Analysis, inputs: ReportInputs) -> dict[str, Any]:
 def _cell(s: Summary | None, q: Quantity) -> dict[str, Any]:
     if s is None:
         return {"mean": fmt.NOT_MEASURED if q.kind == "energy" else "—", "missing": True}
-    ci = "n = 1: no spread" if s.ci95_low is None else \
-        f"95% CI [{fmt.quantity(s.ci95_low, q)}, {fmt.quantity(s.ci95_high, q)}], SD {fmt.quantity(s.std, q, 3)}"
+    low = None if s.ci95_low is None else max(s.ci95_low, 0.0) if q.nonnegative else s.ci95_low
+    ci = "n = 1: no spread" if low is None else \
+        f"95% CI [{fmt.quantity(low, q)}, {fmt.quantity(s.ci95_high, q)}], SD {fmt.quantity(s.std, q, 3)}"
     bound = None
     if q.kind == "energy":
         bound = "measurement bound unknown" if s.bound is None else f"measurement ±{fmt.quantity(s.bound, q, 2)}"
