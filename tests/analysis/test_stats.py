@@ -96,3 +96,15 @@ def test_an_interval_of_a_physically_nonnegative_quantity_is_shown_clipped_at_ze
     assert s is not None and s.ci95_low is not None and s.ci95_low < 0
     assert _cell(s, GPU_ENERGY)["ci"].startswith("95% CI [0 J,")
     assert _cell(s, MARGINAL_ENERGY)["ci"].startswith("95% CI [−")  # a marginal energy may be negative
+
+
+def test_error_bars_of_a_nonnegative_quantity_stop_at_zero() -> None:
+    from hyperwatt.analysis.plots import _bars
+    from hyperwatt.analysis.quantities import MARGINAL_ENERGY
+
+    wide, narrow = summarize([10.0, 200.0]), summarize([100.0, 101.0])
+    assert wide is not None and narrow is not None
+    lower, upper = _bars([wide, narrow], GPU_ENERGY, True)
+    assert lower[0] == pytest.approx(wide.mean) and upper[0] > wide.mean  # down to 0, not below
+    assert lower[1] == upper[1] < narrow.mean  # a narrow bar is symmetric
+    assert _bars([wide], MARGINAL_ENERGY, True)[0][0] > wide.mean  # a marginal energy may go below 0

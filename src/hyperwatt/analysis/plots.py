@@ -63,6 +63,13 @@ def _err(s: Summary | None, measured: bool) -> float:
     return u or 0.0
 
 
+def _bars(summaries: list[Summary], q: Quantity, measured: bool) -> list[list[float]]:
+    """Lower and upper error-bar lengths; a quantity that cannot be negative stops at 0."""
+    errs = [_err(s, measured) for s in summaries]
+    lower = [min(e, max(s.mean, 0.0)) if q.nonnegative else e for s, e in zip(summaries, errs, strict=True)]
+    return [lower, errs]
+
+
 def energy_vs_metric(g: GroupAnalysis) -> Plot | None:
     """Setting means of energy vs each metric with k = 2 error bars; the Pareto front in red."""
     energy = g.energy
@@ -83,7 +90,8 @@ def energy_vs_metric(g: GroupAnalysis) -> Plot | None:
         for color, marker, members in classes:
             if members:  # one call per class: hundreds of settings stay fast
                 ax.errorbar([e.mean for _, e, _ in members], [m.mean for _, _, m in members],
-                            xerr=[_err(e, True) for _, e, _ in members], yerr=[_err(m, False) for _, _, m in members],
+                            xerr=_bars([e for _, e, _ in members], energy, True),
+                            yerr=[_err(m, False) for _, _, m in members],
                             fmt=marker, color=color, ms=9 if marker == "*" else 5, capsize=2, lw=0.8, ls="none")
         if len(rows) <= MAX_LABELLED_POINTS:
             for s, e, m in rows:
@@ -192,15 +200,15 @@ def attribution_bars(g: GroupAnalysis) -> Plot | None:
     fig = Figure(figsize=(max(6.0, 0.7 * len(rows) * len(kinds)), 3.8), layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
     for k, q in enumerate(kinds):
-        xs, ys, errs = [], [], []
+        xs, summaries = [], []
         for i, s in enumerate(rows):
             summ = s.get(q)
             if summ is not None:
                 xs.append(i + (k - (len(kinds) - 1) / 2) * width)
-                ys.append(summ.mean)
-                errs.append(_err(summ, True))
+                summaries.append(summ)
         label = "whole device" if q is GPU_ENERGY else q.label
-        ax.bar(xs, ys, width=width, yerr=errs, capsize=2, label=label, color=f"C{k}")
+        ax.bar(xs, [x.mean for x in summaries], width=width, yerr=_bars(summaries, q, True), capsize=2, label=label,
+               color=f"C{k}")
     ax.set_xticks(range(len(rows)), [s.name for s in rows], fontsize=6, rotation=30, ha="right")
     ax.set_ylabel("GPU energy (J)", fontsize=8)
     ax.axhline(0, color="black", lw=0.5)
