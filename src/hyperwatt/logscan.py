@@ -54,7 +54,10 @@ def scan_with_deadline(patterns: dict[str, str], text: str, deadline_s: float = 
         problem = ""
     found = {}
     for line in out.decode(errors="replace").splitlines():
-        row = json.loads(line)
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:  # the line being written when the deadline struck
+            continue
         found[row["name"]] = [tuple(m) for m in row["matches"]]
     if problem == "":
         stuck = next(name for name in patterns if name not in found)
