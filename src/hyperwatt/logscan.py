@@ -59,10 +59,11 @@ def scan_with_deadline(patterns: dict[str, str], text: str, deadline_s: float = 
         except json.JSONDecodeError:  # the line being written when the deadline struck
             continue
         found[row["name"]] = [tuple(m) for m in row["matches"]]
-    if problem == "":
-        stuck = next(name for name in patterns if name not in found)
-        problem = (f"{stuck}: its regex {patterns[stuck]!r} ran past {deadline_s:g} s on the log (catastrophic "
-                   "backtracking, like (a+)+b?); write it without nested repetition")
+    stuck = next((name for name in patterns if name not in found), None)
+    if problem == "":  # the deadline struck (after the last result line, if every pattern finished)
+        problem = None if stuck is None else (
+            f"{stuck}: its regex {patterns[stuck]!r} ran past {deadline_s:g} s on the log (catastrophic "
+            "backtracking, like (a+)+b?); write it without nested repetition")
     return found, problem
 
 
