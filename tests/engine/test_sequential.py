@@ -142,33 +142,6 @@ def test_repeats_run_each_setting_that_many_times(write_plan, run_toy):
     assert sorted(r.repeat_index for r in result.records) == [0, 0, 1, 1]
 
 
-def test_a_child_still_exiting_on_its_own_is_not_an_orphan(write_plan, toy_dir, run_toy):
-    """multiprocessing's resource tracker outlives its parent by a moment; one that exits within
-    the settle time is neither flagged nor killed, one that stays is."""
-    (toy_dir / "lingering.py").write_text(
-        "import subprocess, sys\n"
-        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(float(sys.argv[1]))', sys.argv[1]])\n"
-        "print('Test Accuracy: 90.0%')\n".replace("float(sys.argv[1])", "float(__import__(\"sys\").argv[1])"))
-    plan = write_plan('''
-[workloads."toy/lingering"]
-argv = ["{python}", "lingering.py"]
-workdir = "."
-[workloads."toy/lingering".hyperparameters]
-linger_s = { type = "float", default = 0.15, positional = true }
-[workloads."toy/lingering".metrics]
-patterns = { test_accuracy = { regex = "Test Accuracy: ([0-9.]+)%", scale = 0.01 } }
-[[experiments]]
-workload = "toy/lingering"
-[[experiments]]
-workload = "toy/lingering"
-hyperparameters = { linger_s = 30.0 }
-''')
-    brief, stays = sorted(run_toy(plan).records, key=lambda r: r.slot)
-    assert brief.status == stays.status == "succeeded"
-    assert brief.attempts[0].orphans == [] and not any(f.code == "orphan_processes" for f in brief.flags)
-    assert len(stays.attempts[0].orphans) == 1 and any(f.code == "orphan_processes" for f in stays.flags)
-
-
 def test_success_exit_codes_make_a_declared_exit_clean(write_plan, toy_dir, run_toy):
     """A script that writes its results, then exits 3 (a teardown error it cannot help)."""
     (toy_dir / "exits.py").write_text(

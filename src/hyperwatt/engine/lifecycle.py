@@ -28,6 +28,7 @@ from hyperwatt.process import (
     leak_scan,
     spawn,
 )
+from hyperwatt.process.tree import exiting
 from hyperwatt.records import (
     Attempt,
     BackgroundRecord,
@@ -48,8 +49,6 @@ from hyperwatt.verify.coverage import coverage, effective_intervals
 log = logging.getLogger(__name__)
 POLL_S = 0.05
 PID_POLL_S = 1.0
-ORPHAN_SETTLE_S = 0.5  # leftover children may still be exiting on their own when the training ends
-ORPHAN_POLL_S = 0.02
 DEFAULT_MIN_RUN_S = 10.0
 
 
@@ -308,17 +307,15 @@ class ExperimentRun:
                 handle.stop(grace_s=2.0)
                 return handle.returncode
 
-    def _reap_orphans(self, handle: ProcessHandle, attempt: Attempt) -> None:
-        """Children that outlive the training's main process get ORPHAN_SETTLE_S to exit on their
-        own (multiprocessing's resource tracker takes a moment); the rest are killed and named."""
-        clock = self.ctx.clock
-        deadline = clock.monotonic() + ORPHAN_SETTLE_S
+    @staticmethod
+    def _reap_orphans(handle: ProcessHandle, attempt: Attempt) -> None:
+        """Children that outlive the training's main process are killed at once (the guard that
+        would kill them with the runner is gone) and named, unless they were already exiting."""
         pids = handle.pids()
-        while pids and clock.monotonic() < deadline:
-            clock.sleep(ORPHAN_POLL_S)
-            pids = handle.pids()
         left = []
         for pid in pids:
+            if exiting(pid):
+                continue
             try:
                 left.append(f"pid {pid}: {' '.join(psutil.Process(pid).cmdline())[:200]}")
             except psutil.Error:
