@@ -152,3 +152,30 @@ def test_a_clean_exit_without_metrics_is_final_in_parallel_mode(parallel_plan, r
     assert rec.status == "failed" and len(rec.attempts) == 1
     assert "required metrics missing: acc" in rec.status_reason and "not retried" in rec.status_reason
     assert rec.background.stop.after_foreground_s is not None
+
+
+def test_a_timed_out_attempt_that_exits_0_on_sigterm_is_retried_under_the_background(write_plan, toy_dir, run_toy):
+    """Lightning and HF catch SIGTERM and exit 0: the timeout still failed the attempt."""
+    (toy_dir / "bg.py").write_text(BG_SCRIPT)
+    (toy_dir / "polite.py").write_text(
+        "import signal, sys, time\n"
+        "signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))\n"
+        "time.sleep(30)\n")
+    plan = write_plan(f'''
+{BG_WORKLOAD}
+[workloads."toy/polite"]
+argv = ["{{python}}", "polite.py"]
+workdir = "."
+metrics = {{ file = false }}
+[[experiments]]
+workload = "toy/polite"
+mode = "parallel"
+background = {{ workload = "bg/toy" }}
+timing = {{ retries = 1, timeout_s = 1 }}
+''')
+    rec = _only(run_toy(plan))
+    assert rec.status == "failed" and [a.timed_out for a in rec.attempts] == [True, True]
+    assert [a.exit_code for a in rec.attempts] == [0, 0]
+    assert "not retried" not in (rec.status_reason or "")
+    assert len(rec.background.runs) == 1 and rec.background.stop.after_foreground_s < 1.0
+    _assert_no_processes_left(rec)

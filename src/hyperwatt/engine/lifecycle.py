@@ -121,8 +121,10 @@ class ExperimentRun:
             rec.status_reason = f"internal error: {exc!r}"
             log.exception("experiment %s failed inside hyperwatt", self.id)
         finally:
-            self._record_background()
-            self._finish()
+            try:
+                self._record_background()
+            finally:
+                self._finish()
         return rec
 
     def _new_record(self) -> ExperimentRecord:
@@ -173,10 +175,11 @@ class ExperimentRun:
 
     def _stop_background(self) -> None:
         """Stop the background loop now (idempotent: later calls change nothing)."""
-        if self.loop is None or self.stop_requested_mono is not None:
+        if self.loop is None or self.stop_result is not None:
             return
-        self.stop_requested_mono = self.ctx.clock.monotonic()
+        requested = self.ctx.clock.monotonic()
         self.stop_result = self.loop.stop(grace_s=self.policy.stop_grace_s)
+        self.stop_requested_mono = requested
 
     def _record_background(self) -> None:
         """Stop the background if still running, then record its runs, stop and coverage."""
@@ -186,7 +189,8 @@ class ExperimentRun:
         stop, bg = self.stop_result, self.record.background
         assert stop is not None and bg is not None and self.stop_requested_mono is not None
         gone_mono = self.stop_requested_mono + stop.latency_s
-        fg_ended = self.record.attempts and self.window.t1_mono > self.window.t0_mono
+        last = self.record.attempts[-1] if self.record.attempts else None
+        fg_ended = last is not None and last.duration_s is not None and self.window.t1_mono > self.window.t0_mono
         bg.stop = StopRecord(latency_s=stop.latency_s, escalated=stop.escalated, survivors=list(stop.survivors),
                              after_foreground_s=gone_mono - self.window.t1_mono if fg_ended else None)
         readiness = bg.readiness
@@ -248,6 +252,8 @@ class ExperimentRun:
                            token=self._token(f"a{number}"), echo=ctx.echo, clock=ctx.clock)
         except HyperwattError as exc:
             attempt.error = f"could not start: {exc}"
+            if number > self.timing.retries:  # the last attempt: no foreground will need the background
+                self._stop_background()
             return attempt
         self._track_cpu(handle)
         attempt.started_wall = handle.started_wall
@@ -255,7 +261,8 @@ class ExperimentRun:
         code = self._wait(handle, attempt)
         if ctx.monitor is not None:
             ctx.monitor.sample_now()
-        clean = code in pe.workload.success_exit_codes
+        # a training that catches the timeout's SIGTERM and exits 0 did not finish cleanly
+        clean = code in pe.workload.success_exit_codes and not attempt.timed_out and not attempt.interrupted
         if self.loop is not None and (clean or number > self.timing.retries or attempt.interrupted):
             # the foreground's last attempt has ended: the background stops now, not after the
             # measurement; a clean exit is final (no retry would have a background)
