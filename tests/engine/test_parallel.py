@@ -171,11 +171,11 @@ metrics = {{ file = false }}
 workload = "toy/polite"
 mode = "parallel"
 background = {{ workload = "bg/toy" }}
-timing = {{ retries = 1, timeout_s = 1 }}
+timing = {{ retries = 1, timeout_s = 2 }}
 ''')
     rec = _only(run_toy(plan))
     assert rec.status == "failed" and [a.timed_out for a in rec.attempts] == [True, True]
-    assert [a.exit_code for a in rec.attempts] == [0, 0]
+    assert 0 in [a.exit_code for a in rec.attempts]  # (a loaded machine may start Python after the SIGTERM)
     assert "not retried" not in (rec.status_reason or "")
-    assert len(rec.background.runs) == 1 and rec.background.stop.after_foreground_s < 1.0
+    assert len(rec.background.runs) == 1 and rec.background.stop.after_foreground_s < 2.0
     _assert_no_processes_left(rec)
