@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,12 +70,14 @@ class ResultsFiles:
     def read(self, patterns: list[str]) -> tuple[dict[str, float], list[str]]:
         values: dict[str, float] = {}
         problems: list[str] = []
+        escaped = {k: glob.escape(v) for k, v in self.fields.items()}  # a "[1]" in a path is no wildcard
         for pattern in patterns:
             text = pattern.format_map(self.fields)
-            paths = [Path(p) for p in sorted(glob.glob(os.path.join(self.workdir, text), recursive=True))]
-            fresh = [p for p in paths if p.is_file() and p.stat().st_mtime >= self.since_wall - 1.0]
+            where = os.path.join(glob.escape(str(self.workdir)), pattern.format_map(escaped))
+            dated = [(m, Path(p)) for p in glob.glob(where, recursive=True) if (m := _mtime(Path(p))) is not None]
+            fresh = [p for m, p in sorted(dated) if m >= self.since_wall - 1.0]  # oldest first: the newest wins
             if not fresh:
-                stale = f" ({len(paths)} older than the attempt)" if paths else ""
+                stale = f" ({len(dated)} older than the attempt)" if dated else ""
                 problems.append(f"results file {text!r}: none written by this attempt{stale}")
             for path in fresh:
                 try:
@@ -85,6 +88,15 @@ class ResultsFiles:
                 for record in records:
                     values.update(record)
         return values, problems
+
+
+def _mtime(path: Path) -> float | None:
+    """A regular file's modification time; None for anything else or a file gone meanwhile."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime if stat.S_ISREG(st.st_mode) else None
 
 
 def _tail(log: Path) -> str:

@@ -87,7 +87,10 @@ def records_from(path: str | Path) -> list[dict[str, float]]:
     text = p.read_text(encoding="utf-8")
     suffix = p.suffix.lower()
     if suffix in (".csv", ".tsv"):
-        rows: list[Any] = list(csv.DictReader(text.splitlines(), delimiter="\t" if suffix == ".tsv" else ","))
+        try:
+            rows: list[Any] = list(csv.DictReader(text.splitlines(), delimiter="\t" if suffix == ".tsv" else ","))
+        except csv.Error as exc:  # a field over the csv module's limit, a NUL byte (3.10)
+            raise ValueError(f"is not a readable table: {exc}") from None
     elif suffix == ".jsonl":
         rows = [json.loads(line) for line in text.splitlines() if line.strip()]
     else:

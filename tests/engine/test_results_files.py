@@ -92,3 +92,25 @@ workload = "x/y"
     with pytest.raises(ConfigError) as info:
         load_plan(plan, Registry.builtin())
     assert reason in str(info.value) and "\n" not in str(info.value)
+
+
+def test_an_unreadable_table_is_a_problem_not_an_internal_error(tmp_path):
+    from hyperwatt.metrics import ResultsFiles
+
+    (tmp_path / "big.csv").write_text("a\n" + "x" * 200_000 + "\n")
+    values, problems = ResultsFiles(tmp_path, {}, 0.0).read(["big.csv"])
+    assert values == {} and len(problems) == 1 and "is not a readable table" in problems[0]
+
+
+def test_brackets_in_a_path_are_not_wildcards_and_the_newest_file_wins(tmp_path):
+    from hyperwatt.metrics import ResultsFiles
+
+    out = tmp_path / "run[1]" / "out"
+    (out / "v9").mkdir(parents=True)
+    (out / "v10").mkdir()
+    (out / "v10" / "m.json").write_text('{"acc": 0.1}')
+    (out / "v9" / "m.json").write_text('{"acc": 0.9}')
+    old = time.time() - 5  # v9 written first, v10 last: by name v9 would come last
+    os.utime(out / "v9" / "m.json", (old, old))
+    values, problems = ResultsFiles(tmp_path, {"output_dir": str(out)}, old - 0.5).read(["{output_dir}/v*/m.json"])
+    assert problems == [] and values == {"acc": 0.1}
