@@ -39,32 +39,52 @@ def _number_text(m: re.Match[str], text: str) -> str | None:
 
 def scan_with_deadline(patterns: dict[str, str], text: str, deadline_s: float = DEADLINE_S
                        ) -> tuple[dict[str, list[tuple[str, str | None]]], str | None]:
-    """Every pattern's matches, and the problem if the scan did not finish in `deadline_s`."""
-    if not patterns:
-        return {}, None
+    """Every pattern's matches, and the problem if one did not finish in `deadline_s`: the patterns
+    after a stuck one run again in a fresh child, so only the stuck ones are lost."""
+    found: dict[str, list[tuple[str, str | None]]] = {}
+    stuck: list[str] = []
+    failure = None
+    todo = dict(patterns)
+    while todo and failure is None:
+        done, timed_out, failure = _run_child(todo, text, deadline_s)
+        found.update(done)
+        if not timed_out:
+            break
+        name = next((n for n in todo if n not in done), None)
+        if name is None:
+            break
+        stuck.append(name)
+        todo = {n: r for n, r in todo.items() if n not in done and n != name}
+    if stuck:
+        regexes = ", ".join(f"{n} ({patterns[n]!r})" for n in stuck)
+        failure = (f"log pattern(s) {regexes} ran past {deadline_s:g} s on the log (catastrophic backtracking, "
+                   "like (a+)+b?); write them without nested repetition")
+    return found, failure
+
+
+def _run_child(patterns: dict[str, str], text: str, deadline_s: float
+               ) -> tuple[dict[str, list[tuple[str, str | None]]], bool, str | None]:
+    """(results of the patterns that finished, whether the deadline struck, a crash's message)."""
     child = subprocess.Popen([sys.executable, "-I", "-S", __file__], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     payload = json.dumps({"patterns": patterns, "text": text}).encode()
+    timed_out, failure = False, None
     try:
         out, err = child.communicate(payload, timeout=deadline_s)
-        problem = None if child.returncode == 0 else f"log patterns failed: {err.decode(errors='replace')[-300:]}"
+        if child.returncode != 0:
+            failure = f"log patterns failed: {err.decode(errors='replace')[-300:]}"
     except subprocess.TimeoutExpired:
         child.kill()
         out, _ = child.communicate()
-        problem = ""
-    found = {}
+        timed_out = True
+    done = {}
     for line in out.decode(errors="replace").splitlines():
         try:
             row = json.loads(line)
         except json.JSONDecodeError:  # the line being written when the deadline struck
             continue
-        found[row["name"]] = [tuple(m) for m in row["matches"]]
-    stuck = next((name for name in patterns if name not in found), None)
-    if problem == "":  # the deadline struck (after the last result line, if every pattern finished)
-        problem = None if stuck is None else (
-            f"{stuck}: its regex {patterns[stuck]!r} ran past {deadline_s:g} s on the log (catastrophic "
-            "backtracking, like (a+)+b?); write it without nested repetition")
-    return found, problem
+        done[row["name"]] = [tuple(m) for m in row["matches"]]
+    return done, timed_out, failure
 
 
 def _main() -> None:
