@@ -12,19 +12,9 @@ from pathlib import Path
 from typing import Callable
 
 from hyperwatt.process.proctable import snapshot
-from tests.conftest import TOY_TRAIN, TOY_WORKLOAD
+from tests.conftest import FAST_TIMING, TOY_TRAIN, TOY_WORKLOAD
 
-FAST = '''
-[timing]
-idle_baseline_s = 0
-retries = 0
-[timing.cooldown]
-min_s = 0
-max_s = 0
-'''
-
-
-def make_project(root: Path, experiments: str, timing: str = FAST, extra: str = "") -> Path:
+def make_project(root: Path, experiments: str, timing: str = FAST_TIMING, extra: str = "") -> Path:
     root.mkdir(parents=True, exist_ok=True)
     (root / "train.py").write_text(TOY_TRAIN)
     (root / "toy.toml").write_text(TOY_WORKLOAD)
@@ -72,5 +62,5 @@ def signal_group(proc: subprocess.Popen, sig: int) -> None:
     os.kill(proc.pid, sig)
 
 
-__all__ = ["FAST", "make_project", "start", "ours", "wait_for", "records", "running_training", "signal_group",
+__all__ = ["make_project", "start", "ours", "wait_for", "records", "running_training", "signal_group",
            "signal"]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from hyperwatt.config import Registry, load_plan
 from hyperwatt.engine import SessionOptions, run_plan
+from tests.conftest import FAST_TIMING
 
 MAIN = r'''
 import os, sys
@@ -61,14 +62,7 @@ def test_package_entry_point_with_positional_env_and_joined_flags(tmp_path: Path
     (pkg / "main.py").write_text(MAIN)
     (pkg / "util.py").write_text(UTIL)
     plan = tmp_path / "plan.toml"
-    plan.write_text(textwrap.dedent('''
-        name = "third_party"
-        [timing]
-        idle_baseline_s = 0
-        retries = 0
-        [timing.cooldown]
-        min_s = 0
-        max_s = 0
+    plan.write_text('name = "third_party"\n' + FAST_TIMING + textwrap.dedent('''
         [[experiments]]
         workload = "lab/pkg"
         hyperparameters = { lr = 0.25, batch_size = 64, amp = true, dropout = 0.1 }
