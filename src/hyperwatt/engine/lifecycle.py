@@ -98,8 +98,8 @@ class ExperimentRun:
         self.tokens: list[str] = []
         self.baselines: dict[str, Any] = {}
         self.loop: BackgroundLoop | None = None
-        self.stop_requested_mono: float | None = None
         self.stop_result: StopResult | None = None
+        self.background_gone_mono: float | None = None
         self.min_run_s = DEFAULT_MIN_RUN_S
         self.window = _Window()
         self.record = self._new_record()
@@ -179,7 +179,7 @@ class ExperimentRun:
             return
         requested = self.ctx.clock.monotonic()
         self.stop_result = self.loop.stop(grace_s=self.policy.stop_grace_s)
-        self.stop_requested_mono = requested
+        self.background_gone_mono = requested + self.stop_result.latency_s
 
     def _record_background(self) -> None:
         """Stop the background if still running, then record its runs, stop and coverage."""
@@ -187,12 +187,12 @@ class ExperimentRun:
             return
         self._stop_background()
         stop, bg = self.stop_result, self.record.background
-        assert stop is not None and bg is not None and self.stop_requested_mono is not None
-        gone_mono = self.stop_requested_mono + stop.latency_s
+        gone = self.background_gone_mono
+        assert stop is not None and bg is not None and gone is not None
         last = self.record.attempts[-1] if self.record.attempts else None
         fg_ended = last is not None and last.duration_s is not None and self.window.t1_mono > self.window.t0_mono
         bg.stop = StopRecord(latency_s=stop.latency_s, escalated=stop.escalated, survivors=list(stop.survivors),
-                             after_foreground_s=gone_mono - self.window.t1_mono if fg_ended else None)
+                             after_foreground_s=gone - self.window.t1_mono if fg_ended else None)
         readiness = bg.readiness
         startup_s = readiness.waited_s if readiness is not None and readiness.ready else 0.0
         runs = self.loop.runs
@@ -227,7 +227,7 @@ class ExperimentRun:
                 raise Interrupted()
             if number > self.timing.retries:
                 break
-            if self.stop_requested_mono is not None:  # a clean exit stopped the background
+            if self.stop_result is not None:  # a clean exit stopped the background
                 attempt.error = f"{attempt.error}; not retried: the exit was clean and its background is stopped"
                 break
             self.ctx.pause(self.timing.retry_delay_s)
@@ -318,9 +318,8 @@ class ExperimentRun:
     def _reap_orphans(handle: ProcessHandle, attempt: Attempt) -> None:
         """Children that outlive the training's main process are killed at once (the guard that
         would kill them with the runner is gone) and named, unless they were already exiting."""
-        pids = handle.pids()
         left = []
-        for pid in pids:
+        for pid in handle.pids():
             if exiting(pid):
                 continue
             try:
@@ -354,7 +353,7 @@ class ExperimentRun:
             return
         # a background being stopped outlives the window by tens of ms: the end edge's level is
         # read inside the window, not after it
-        end_level = "inside" if self.stop_requested_mono is not None else "after"
+        end_level = "inside" if self.stop_result is not None else "after"
         estimates = ctx.monitor.measure(w.t0_mono, w.t1_mono, end_level=end_level)
         for sensor in ctx.sensors.sensors:
             if attempt.cpu_time_s is not None and hasattr(sensor, "window_from_cpu_time"):
