@@ -136,3 +136,40 @@ def test_last_line_skips_trailing_blank_lines(tmp_path):
     assert last_line(path) == "CNN training not yet implemented"
     path.write_bytes(b"x" * 10000 + b"\ntail")
     assert last_line(path) == "tail"
+
+
+def test_arrival_times_follow_the_bytes(tmp_path):
+    now = [100.0]
+    read_fd, write_fd = os.pipe()
+    (tmp_path / "x.log").write_bytes(b"old\n")  # a log appended to: offsets count from the file's start
+    pump = LogPump(read_fd, tmp_path / "x.log", None, wall=lambda: now[0])
+    pump.start()
+    os.write(write_fd, b"startup\n")
+    assert wait_for(lambda: pump.times.arrival_wall(4) is not None, 5)
+    now[0] = 105.0
+    os.write(write_fd, b"Train Epoch: 1\n")
+    assert wait_for(lambda: pump.times.arrival_wall(12) is not None, 5)
+    os.close(write_fd)
+    assert pump.finished.wait(5)
+    assert pump.times.arrival_wall(0) is None  # there before the pump
+    assert pump.times.arrival_wall(4) == 100.0
+    assert pump.times.arrival_wall(11) == 100.0
+    assert pump.times.arrival_wall(12) == 105.0
+    assert pump.times.arrival_wall(26) == 105.0
+    assert pump.times.arrival_wall(27) is None  # not written
+
+
+def test_a_spawned_training_s_log_lines_carry_their_arrival_time(tmp_path):
+    import sys
+    import time
+
+    argv = [sys.executable, "-c", "import time; print('a', flush=True); time.sleep(0.4); print('b', flush=True)"]
+    before = time.time()
+    handle = spawn(argv, cwd=tmp_path, env=base_env(), log_path=tmp_path / "t.log", token="hw-test-times")
+    assert handle.wait(30) == 0
+    text = (tmp_path / "t.log").read_bytes()
+    ta = handle.log_times.arrival_wall(text.index(b"a"))
+    tb = handle.log_times.arrival_wall(text.index(b"b"))
+    assert ta is not None and tb is not None
+    assert before <= ta <= tb <= time.time()
+    assert tb - ta >= 0.3

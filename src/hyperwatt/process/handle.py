@@ -18,7 +18,7 @@ import psutil
 
 from hyperwatt.clock import SYSTEM_CLOCK, Clock
 from hyperwatt.errors import HyperwattError
-from hyperwatt.process.logstream import LogPump
+from hyperwatt.process.logstream import LogPump, LogTimes
 from hyperwatt.process.proctable import TOKEN_ENV, descendants, snapshot
 from hyperwatt.process.tree import (
     StopResult,
@@ -86,6 +86,11 @@ class ProcessHandle:
 
     def __repr__(self) -> str:
         return f"<ProcessHandle pid={self.pid} returncode={self._returncode} argv={self.argv!r}>"
+
+    @property
+    def log_times(self) -> LogTimes:
+        """When each byte of the log arrived (wall time, the `spawn()` clock's)."""
+        return self._pump.times
 
     @property
     def returncode(self) -> int | None:
@@ -210,7 +215,7 @@ def spawn(
     log_r, log_w = os.pipe()
     try:
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        pump = LogPump(log_r, log_path, echo)
+        pump = LogPump(log_r, log_path, echo, clock.time)
     except OSError as exc:
         os.close(log_r)
         os.close(log_w)

@@ -2,14 +2,51 @@
 
 from __future__ import annotations
 
+import bisect
 import os
 import select
 import threading
+import time
+from array import array
 from collections.abc import Callable
 from pathlib import Path
 
 CHUNK = 65536
 MAX_LINE = 65536  # a longer run of bytes without a newline is echoed in pieces
+ARRIVAL_RESOLUTION_S = 0.005  # reads closer together than this share one arrival entry
+
+
+class LogTimes:
+    """When each byte of a log arrived: (end offset, wall time) per read, in arrival order.
+
+    Reads within ARRIVAL_RESOLUTION_S of the previous entry extend it (a chatty training costs at
+    most 200 entries a second, 16 bytes each). `arrival_wall(offset)` is the wall time by which the
+    byte at `offset` (from the start of the file) had been read: a log line's arrival time is its
+    last byte's.
+    """
+
+    def __init__(self, start_offset: int = 0) -> None:
+        self._ends = array("q")
+        self._times = array("d")
+        self._start = self._offset = start_offset
+        self._lock = threading.Lock()
+
+    def add(self, nbytes: int, t_wall: float) -> None:
+        with self._lock:
+            self._offset += nbytes
+            if self._times and t_wall - self._times[-1] < ARRIVAL_RESOLUTION_S:
+                self._ends[-1] = self._offset
+            else:
+                self._ends.append(self._offset)
+                self._times.append(t_wall)
+
+    def arrival_wall(self, offset: int) -> float | None:
+        """Wall time the byte at `offset` arrived; None if it has not (or was there before)."""
+        with self._lock:
+            if offset < self._start:
+                return None
+            i = bisect.bisect_right(self._ends, offset)
+            return self._times[i] if i < len(self._times) else None
 
 
 class LogPump:
@@ -20,12 +57,16 @@ class LogPump:
     lines without their newline, decoded as UTF-8 with errors="replace"; an echo callback that
     raises is dropped and the log goes on. `request_drain()` (called once the child has exited)
     makes the pump read everything already in the pipe and set `drained`, even if leftover
-    grandchildren keep the pipe open; the pump then goes on until end of file.
+    grandchildren keep the pipe open; the pump then goes on until end of file. `times` holds
+    when each byte arrived (phase markers in the log take their line's arrival time).
     """
 
-    def __init__(self, fd: int, log_path: Path, echo: Callable[[str], None] | None) -> None:
+    def __init__(self, fd: int, log_path: Path, echo: Callable[[str], None] | None,
+                 wall: Callable[[], float] = time.time) -> None:
         self._fd = fd
         self._log = open(log_path, "ab", buffering=0)  # closed by the pump thread
+        self._wall = wall
+        self.times = LogTimes(self._log.tell())
         self._echo = echo
         self._partial = b""
         self._lock = threading.Lock()
@@ -76,6 +117,7 @@ class LogPump:
             if not data:
                 return False
             self._log.write(data)
+            self.times.add(len(data), self._wall())
             if self._echo is not None:
                 self._split(data)
 
