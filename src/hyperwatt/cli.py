@@ -127,7 +127,7 @@ def run(
     results_dir: Path = ResultsDir,
     rerun: bool = typer.Option(False, "--rerun", help="Run settings the store already holds."),
     resume_: bool = typer.Option(False, "--resume", help="Finish the latest unfinished session of this plan."),
-    strict: bool = typer.Option(False, "--strict", help="Exit 1 if any experiment is invalid or failed."),
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 if any experiment is invalid, too (failed ones always exit 1)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Stream training logs to the console."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Plain, minimal output."),
 ) -> None:
@@ -317,6 +317,8 @@ def _existing_store(results_dir: Path):
 
 
 def _finish(result, strict: bool) -> None:
+    """Exit 0 when every experiment succeeded (and, with --strict, is valid); 1 when one failed,
+    never ran (or, with --strict, is invalid); 130/143 when interrupted."""
     report = _session_report(result)
     console.print(f"results: {result.layout.dir}  (summary.csv, verification.md{', report.html' if report else ''})")
     bad = result.invalid
@@ -324,9 +326,12 @@ def _finish(result, strict: bool) -> None:
         console.print(f"{len(bad)} experiment(s) invalid or failed; see {result.layout.verification}", style="red")
     if result.signum:
         console.print(f"interrupted; resume with: hyperwatt resume {result.session_id}", style="yellow")
-        raise typer.Exit(result.exit_code)
-    if strict and bad:
-        raise typer.Exit(1)
+    elif result.never_ran:
+        console.print(f"{result.never_ran} experiment(s) did not run; finish them with: "
+                      f"hyperwatt resume {result.session_id}", style="yellow")
+    code = result.exit_status(strict)
+    if code:
+        raise typer.Exit(code)
 
 
 def _session_report(result) -> Optional[Path]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import math
 import os
 import re
 import stat
@@ -54,6 +55,8 @@ def collect(spec: MetricsSpec, metrics_file: Path | None, log: Path, results_fil
             if found and name not in result.values:
                 pick = {"first": found[0], "last": found[-1], "max": max(found), "min": min(found)}
                 result.values[name] = pick[pattern.match]
+                if not math.isfinite(result.values[name]):
+                    result.problems.append(f"{name}: the log's value {metricsfile.not_finite(result.values[name])}")
     result.missing = [m for m in spec.required if m not in result.values]
     return result
 
@@ -87,6 +90,8 @@ class ResultsFiles:
                     continue
                 for record in records:
                     values.update(record)
+                problems += [f"results file {path}: {k} {metricsfile.not_finite(v)}"
+                             for record in records for k, v in record.items() if not math.isfinite(v)]
         return values, problems
 
 

@@ -45,21 +45,21 @@ def _plain(value: Any) -> Any:
 def read(path: str | Path) -> tuple[dict[str, float], list[str]]:
     """Final metric values (last one wins) and a list of problems found while reading.
 
-    Malformed lines, non-numeric and non-finite values are reported, never raised.
-    """
+    Nothing a training writes raises here: malformed lines and non-numeric values are reported
+    and skipped; NaN, infinities and numbers beyond a float's range (an integer of 400 digits
+    reads as Infinity) are kept and reported."""
     metrics: dict[str, float] = {}
     problems: list[str] = []
     p = Path(path)
-    if not p.exists():
+    if not p.is_file():
         return metrics, problems
-    with p.open(encoding="utf-8", errors="replace") as fh:
-        for lineno, line in enumerate(fh, 1):
-            line = line.strip()
+    with p.open("rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            line = raw.decode("utf-8", errors="replace").strip()
             if not line:
                 continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
+            record = loads(line)
+            if record is None:
                 problems.append(f"line {lineno}: not JSON")
                 continue
             if not isinstance(record, dict):
@@ -71,10 +71,43 @@ def read(path: str | Path) -> tuple[dict[str, float], list[str]]:
                 if isinstance(value, bool) or not isinstance(value, (int, float)):
                     problems.append(f"line {lineno}: {key} is not a number")
                     continue
-                if not math.isfinite(value):
-                    problems.append(f"line {lineno}: {key} is {value}")
-                metrics[str(key)] = float(value)
+                number = float(value)
+                if not math.isfinite(number):
+                    problems.append(f"line {lineno}: {key} {not_finite(value)}")
+                metrics[str(key)] = number
     return metrics, problems
+
+
+class _Huge(float):
+    """An integer literal beyond a float's range, read as +-Infinity (and said so)."""
+
+
+#: Integer literals longer than this are read as floats (1e300 still fits a float; Python refuses
+#: int() of over 4,300 digits and float() of an int over 1.8e308)
+_MAX_INT_DIGITS = 300
+
+
+def _parse_int(text: str) -> int | float:
+    if len(text) <= _MAX_INT_DIGITS:
+        return int(text)
+    number = float(text)
+    return _Huge(number) if math.isinf(number) else number
+
+
+def loads(text: str) -> Any:
+    """JSON as a training may write it (NaN, Infinity and integers of any length accepted);
+    None when it is not JSON at all, however deep or long."""
+    try:
+        return json.loads(text, parse_int=_parse_int)
+    except (ValueError, RecursionError):
+        return None
+
+
+def not_finite(value: float) -> str:
+    """How a non-finite metric is described and kept: 'is NaN (kept as NaN)' and the like."""
+    kept = "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+    said = "a number beyond a float's range" if isinstance(value, _Huge) else kept
+    return f"is {said} (kept as {kept})"
 
 
 def records_from(path: str | Path) -> list[dict[str, float]]:
@@ -92,9 +125,9 @@ def records_from(path: str | Path) -> list[dict[str, float]]:
         except csv.Error as exc:  # a field over the csv module's limit, a NUL byte (3.10)
             raise ValueError(f"is not a readable table: {exc}") from None
     elif suffix == ".jsonl":
-        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+        rows = [_loads_strict(line) for line in text.splitlines() if line.strip()]
     else:
-        data = json.loads(text)
+        data = _loads_strict(text)
         rows = data if isinstance(data, list) else [data]
     records = []
     for row in rows:
@@ -104,6 +137,14 @@ def records_from(path: str | Path) -> list[dict[str, float]]:
         if record:
             records.append(record)
     return records
+
+
+def _loads_strict(text: str) -> Any:
+    """JSON as `loads` reads it; ValueError (the decoder's message) when it is not JSON."""
+    try:
+        return json.loads(text, parse_int=_parse_int)
+    except RecursionError:
+        raise ValueError("is nested too deeply to read") from None
 
 
 def _number(value: Any) -> float | None:

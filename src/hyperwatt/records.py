@@ -1,14 +1,17 @@
 """Records of what ran: the schema of experiment.json and of the store's rows.
 
 Shared by engine (writes them), store (persists them), verify and analysis (read them).
-Energy that could not be measured is `None` with a reason — never 0.
+Energy that could not be measured is `None` with a reason — never 0. A non-finite number (a
+training's NaN loss) is written as the JSON string "NaN", "Infinity" or "-Infinity" and reads back
+as the float; a metric stored as `null` by an older hyperwatt reads back as NaN.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import math
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 SCHEMA_VERSION = 1
 Status = Literal["pending", "running", "succeeded", "failed", "invalid", "interrupted", "skipped"]
@@ -16,7 +19,11 @@ FINAL_STATUSES = ("succeeded", "failed", "invalid", "interrupted")
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", ser_json_inf_nan="strings")
+
+
+#: A metric value: any float, NaN and infinities included (`null`, as older versions wrote NaN, is NaN).
+Metric = Annotated[float, BeforeValidator(lambda v: math.nan if v is None else v)]
 
 
 class Attempt(_Record):
@@ -31,7 +38,7 @@ class Attempt(_Record):
     timed_out: bool = False
     interrupted: bool = False
     cpu_time_s: float | None = None  # CPU seconds of the whole tree (the kernel's accounting at the reap)
-    metrics: dict[str, float] = Field(default_factory=dict)
+    metrics: dict[str, Metric] = Field(default_factory=dict)
     metric_matches: dict[str, int] = Field(default_factory=dict)
     missing_metrics: list[str] = Field(default_factory=list)
     metric_problems: list[str] = Field(default_factory=list)
@@ -179,7 +186,7 @@ class ExperimentRecord(_Record):
     ended_wall: float | None = None
     duration_s: float | None = None
     attempts: list[Attempt] = Field(default_factory=list)
-    metrics: dict[str, float] = Field(default_factory=dict)
+    metrics: dict[str, Metric] = Field(default_factory=dict)
     energy: Energy = Field(default_factory=lambda: Energy(available=False, reason="not measured yet"))
     background: BackgroundRecord | None = None
     cooldown: Cooldown | None = None

@@ -44,15 +44,24 @@ def test_corrupt_foreign_old_and_folder_stores_are_one_line(tmp_path, readonly):
     _fails(tmp_path / "folder", "is a folder", readonly)
 
 
-def test_a_record_that_does_not_read_names_the_experiment(tmp_path):
+def test_a_record_that_does_not_read_is_named_and_skipped(tmp_path):
     store = open_store(tmp_path)
     _session(store)
-    store.save_experiment(_record(0))
+    for slot in range(3):
+        store.save_experiment(_record(slot))
     store.close()
     with sqlite3.connect(tmp_path / "hyperwatt.db") as db:
-        db.execute("UPDATE experiments SET record_json = '{\"a\": 1}'")
-    with pytest.raises(StoreError, match="experiment e0: its stored record does not read"):
-        open_store(tmp_path, readonly=True).experiments()
+        db.execute("UPDATE experiments SET record_json = '{\"a\": 1}' WHERE experiment_id = 'e0'")
+        db.execute("UPDATE experiments SET record_json = 'not json' WHERE experiment_id = 'e1'")
+    ro = open_store(tmp_path, readonly=True)
+    said: list[str] = []
+    ro.warn = said.append
+    assert [r.experiment_id for r in ro.experiments()] == ["e2"]
+    assert ro.experiment("e0") is None
+    assert [r.experiment_id for r in ro.experiments("s1")] == ["e2"]
+    assert sorted(ro.unreadable) == ["e0", "e1"]
+    assert len(said) == 2  # once per record, however often it is read
+    assert "experiment e0: its stored record does not read" in said[0] and "skipped" in said[0]
 
 
 def test_readonly_store_reads_and_refuses_writes(tmp_path):

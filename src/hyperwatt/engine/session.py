@@ -61,10 +61,23 @@ class SessionResult:
     records: list[ExperimentRecord] = field(default_factory=list)
     skipped: int = 0
     signum: int | None = None
+    #: planned experiments of this session that have no final record (they never ran)
+    never_ran: int = 0
 
     @property
     def exit_code(self) -> int:
-        return 128 + self.signum if self.signum else 0
+        """128 + the signal when interrupted (130, 143), else 1 if an experiment failed or never
+        ran, else 0 (`exit_status(strict=True)` also counts invalid ones)."""
+        return self.exit_status(strict=False)
+
+    def exit_status(self, strict: bool) -> int:
+        if self.signum:
+            return 128 + self.signum
+        bad = ("failed", "invalid") if strict else ("failed",)
+        # an interrupted record is superseded by its slot's rerun, or counted in never_ran
+        if self.never_ran or any(r.status in bad for r in self.records):
+            return 1
+        return 0
 
     @property
     def invalid(self) -> list[ExperimentRecord]:
@@ -251,9 +264,13 @@ def _execute(loaded: LoadedPlan, session_id: str, layout: SessionLayout, store: 
             monitor.stop()
         if sensors is not None:
             sensors.close()
-        status = "interrupted" if result.signum or aborted else "completed"
-        store.update_session(session_id, status=status, ended_wall=options.clock.time())
         result.records = store.experiments(session_id)
+        done = {r.slot for r in result.records if r.status in FINISHED}
+        result.never_ran = sum(pe.slot not in done for pe in pending)
+        # never "completed" while a planned experiment has no final record: `resume` runs it
+        status = ("interrupted" if result.signum or aborted else "incomplete" if result.never_ran
+                  else "completed")
+        store.update_session(session_id, status=status, ended_wall=options.clock.time())
         write_summary(layout.summary, result.records)
         write_verification(layout, store.session(session_id), store.slots(session_id), result.records, plan)
     return result

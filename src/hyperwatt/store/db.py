@@ -6,6 +6,7 @@ import functools
 import os
 import re
 import sqlite3
+import sys
 import threading
 import urllib.parse
 from contextlib import contextmanager
@@ -160,6 +161,10 @@ class Store:
         self.path = Path(path)
         self.readonly = readonly
         self._lock = threading.RLock()
+        #: experiment id -> why its stored record does not read (skipped by every query)
+        self.unreadable: dict[str, str] = {}
+        #: where a skipped record is reported (one line each; stderr by default)
+        self.warn: Callable[[str], None] = _warn
         if self.path.is_dir():
             raise StoreError(self.path, "is a folder, not the results store file; pass another --results-dir")
         try:
@@ -314,7 +319,7 @@ class Store:
         query += " ORDER BY started_wall IS NULL, started_wall, slot"
         with self._lock:
             rows = self._db.execute(query, args).fetchall()
-        return [self._record(r) for r in rows]
+        return self._records(rows)
 
     @_store_errors
     def experiment(self, experiment_id: str) -> ExperimentRecord | None:
@@ -357,16 +362,32 @@ class Store:
                 "SELECT experiment_id, record_json FROM experiments WHERE session_id = ? AND status = 'running'",
                 (session_id,),
             ).fetchall()
-        return [self._record(r) for r in rows]
+        return self._records(rows)
 
-    def _record(self, row: sqlite3.Row) -> ExperimentRecord:
+    def _record(self, row: sqlite3.Row) -> ExperimentRecord | None:
+        """The stored record; None when it does not read (any cause), reported once and skipped,
+        so one bad record never takes a command down."""
         try:
             return ExperimentRecord.model_validate_json(row["record_json"])
-        except ValidationError as err:
-            first = err.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise StoreError(self.path, f"experiment {row['experiment_id']}: its stored record does not read "
-                             f"({where}: {first['msg']}); was it written by another hyperwatt version?") from None
+        except (ValueError, TypeError, RecursionError) as err:  # pydantic's ValidationError is a ValueError
+            if isinstance(err, ValidationError) and err.errors():
+                first = err.errors()[0]
+                why = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+            else:
+                why = str(err) or type(err).__name__
+            eid = row["experiment_id"]
+            if eid not in self.unreadable:
+                self.unreadable[eid] = why
+                self.warn(f"{self.path}: experiment {eid}: its stored record does not read ({why}); skipped "
+                          f"(its files are in its session folder)")
+            return None
+
+    def _records(self, rows: Iterable[sqlite3.Row]) -> list[ExperimentRecord]:
+        return [r for r in map(self._record, rows) if r is not None]
+
+
+def _warn(line: str) -> None:
+    print(f"hyperwatt: note: {line}", file=sys.stderr)
 
 
 def open_store(results_dir: Path, readonly: bool = False) -> Store:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import tempfile
@@ -125,4 +124,4 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def write_experiment_json(layout: ExperimentLayout, record: ExperimentRecord) -> None:
-    atomic_write_text(layout.record, json.dumps(record.model_dump(mode="json"), indent=2) + "\n")
+    atomic_write_text(layout.record, record.model_dump_json(indent=2) + "\n")  # NaN as "NaN": plain JSON

@@ -91,7 +91,8 @@ def export(records: list[ExperimentRecord], fmt: ExportFormat, out: Path) -> Pat
 def _export(records: list[ExperimentRecord], fmt: ExportFormat, out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "json":
-        atomic_write_text(out, json.dumps([r.model_dump(mode="json") for r in records], indent=2) + "\n")
+        # as experiment.json writes them: NaN and infinities as the strings "NaN", "Infinity" (plain JSON)
+        atomic_write_text(out, json.dumps([json.loads(r.model_dump_json()) for r in records], indent=2) + "\n")
     elif fmt == "csv":
         write_summary(out, records)
     else:

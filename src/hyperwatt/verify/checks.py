@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from hyperwatt.config import ParallelPolicy
 from hyperwatt.records import ExperimentRecord, Flag
 
@@ -31,6 +33,12 @@ def check(record: ExperimentRecord, policy: ParallelPolicy) -> list[Flag]:
                           message=f"the training left {len(orphans)} process(es) running at exit (killed): "
                           + "; ".join(orphans[:3]),
                           fix="make the training wait for (or stop) the processes it starts"))
+    odd = {k: v for k, v in sorted(record.metrics.items()) if not math.isfinite(v)}
+    if odd:
+        flags.append(Flag(code="metric_not_finite", severity="warning",
+                          message="metric(s) not finite (kept as written): "
+                          + ", ".join(f"{k}={'NaN' if math.isnan(v) else 'Infinity' if v > 0 else '-Infinity'}" for k, v in odd.items()),
+                          fix="the training diverged or wrote a number beyond a float's range; read its log"))
     flags += _energy_flags(record)
     if record.mode == "parallel":
         flags += _background_flags(record, policy)
