@@ -177,12 +177,13 @@ class SmiSampler:
 
 
 class ZeusPeer:
+    """One ZeusMonitor for the whole run (as Zeus is used), a window per trial; no CUDA sync (the load
+    runs in another process)."""
+
     name = "zeus"
 
-    def __init__(self, gpu_local_index: int) -> None:
-        from zeus.monitor import ZeusMonitor
-
-        self._m = ZeusMonitor(gpu_indices=[gpu_local_index], cpu_indices=[])
+    def __init__(self, monitor: Any, gpu_local_index: int) -> None:
+        self._m = monitor
         self._gpu = gpu_local_index
         self._t0 = 0.0
 
@@ -204,11 +205,15 @@ class CodeCarbonPeer:
     name = "codecarbon"
 
     def __init__(self, gpu_local_index: int) -> None:
+        self._tracker = self.tracker(gpu_local_index)
+        self._t0 = 0.0
+
+    @staticmethod
+    def tracker(gpu_local_index: int) -> Any:
         from codecarbon import OfflineEmissionsTracker
 
-        self._tracker = OfflineEmissionsTracker(country_iso_code="USA", gpu_ids=[gpu_local_index],
-                                                save_to_file=False, log_level="error", allow_multiple_runs=True)
-        self._t0 = 0.0
+        return OfflineEmissionsTracker(country_iso_code="USA", gpu_ids=[gpu_local_index], save_to_file=False,
+                                       log_level="error", allow_multiple_runs=True)
 
     def begin(self) -> None:
         self._tracker.start()
@@ -272,10 +277,8 @@ class GpuRig:
         self._nvml = pynvml
         pynvml.nvmlInit()
         self._h = pynvml.nvmlDeviceGetHandleByIndex(gpu)
-        uuid = pynvml.nvmlDeviceGetUUID(self._h)
-        uuid = uuid if isinstance(uuid, str) else uuid.decode()
         self.device = f"{pynvml.nvmlDeviceGetName(self._h)} (index {gpu}, driver {pynvml.nvmlSystemGetDriverVersion()})"
-        os.environ["CUDA_VISIBLE_DEVICES"] = uuid  # the peers see this GPU as index 0, like the worker
+        os.environ.update(CUDA_DEVICE_ORDER="PCI_BUS_ID", CUDA_VISIBLE_DEVICES=str(gpu))  # the peers' GPU 0
         self._worker = subprocess.Popen([sys.executable, str(Path(__file__).with_name("energy_accuracy.py")),
                                          "--worker", "--dtype", dtype], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         text=True, bufsize=1)
@@ -284,6 +287,22 @@ class GpuRig:
             raise SystemExit("the GPU worker did not start (see its stderr above)")
         self.variant = variant
         self.peers = peers
+        self.notes: list[str] = []
+        self._zeus: Any = None
+        if "zeus" in peers:
+            try:
+                from zeus.monitor import ZeusMonitor
+
+                self._zeus = ZeusMonitor(gpu_indices=[0], cpu_indices=[])
+            except Exception as exc:  # an optional peer that cannot start is a note, not a failure
+                self.notes.append(f"zeus: {type(exc).__name__}: {exc}")
+        if "codecarbon" in peers:  # its first start() in a process detects the hardware (seconds): not in a window
+            try:
+                warm = CodeCarbonPeer.tracker(0)
+                warm.start()
+                warm.stop()
+            except Exception as exc:
+                self.notes.append(f"codecarbon: {type(exc).__name__}: {exc}")
         self.smi = SmiSampler(gpu)
         self.monitor: Monitor | None = None
         self.mproc: MonitorProcess | None = None
@@ -320,12 +339,13 @@ class GpuRig:
             raise SystemExit(f"the GPU worker failed during {case.name}")
 
     def make_peers(self) -> tuple[list[Any], list[str]]:
-        made, notes = [], []
-        for name in self.peers:
+        made: list[Any] = [ZeusPeer(self._zeus, 0)] if self._zeus is not None else []
+        notes = list(self.notes)
+        if "codecarbon" in self.peers and not any(n.startswith("codecarbon") for n in notes):
             try:
-                made.append(ZeusPeer(0) if name == "zeus" else CodeCarbonPeer(0))
-            except Exception as exc:  # an optional peer that cannot start is a note, not a failure
-                notes.append(f"{name}: {type(exc).__name__}: {exc}")
+                made.append(CodeCarbonPeer(0))
+            except Exception as exc:
+                notes.append(f"codecarbon: {type(exc).__name__}: {exc}")
         return made, notes
 
     def hyperwatt(self, t0: float, t1: float) -> tuple[float | None, float | None]:
