@@ -28,6 +28,7 @@ from hyperwatt.process import kill_tagged
 from hyperwatt.records import Cooldown, ExperimentRecord
 from hyperwatt.sensors.governor import governed
 from hyperwatt.store import SessionLayout, SessionRow, SlotRow, Store, atomic_write_text, open_store, write_summary
+from hyperwatt.store.lock import runner_lock
 from hyperwatt.verify.report import write_verification
 
 FINISHED = ("succeeded", "failed", "invalid")
@@ -98,14 +99,21 @@ def run_plan(loaded: LoadedPlan, options: SessionOptions, events: SessionEvents 
         events.message(warning)
     preflight.check_results_dir(options.results_dir, plan.preflight)
     preflight.check_workloads(loaded.workloads, options.python)
+    with runner_lock(options.results_dir):
+        return _start(loaded, expansion.experiments, options, events)
+
+
+def _start(loaded: LoadedPlan, experiments: list[PlannedExperiment], options: SessionOptions,
+           events: SessionEvents) -> SessionResult:
+    plan = loaded.plan
     store = open_store(options.results_dir)
     try:
-        counts = {} if options.rerun else store.succeeded_counts(pe.key_hash for pe in expansion.experiments)
+        counts = {} if options.rerun else store.succeeded_counts(pe.key_hash for pe in experiments)
         rows = [
             SlotRow(pe.slot, pe.key_hash, pe.workload.name, pe.label,
                     skip_reason=(f"the store already holds {counts[pe.key_hash]} succeeded run(s) of this setting"
                                  if counts.get(pe.key_hash, 0) > n else None))
-            for pe, n in zip(expansion.experiments, occurrence_indices(expansion.experiments))
+            for pe, n in zip(experiments, occurrence_indices(experiments))
         ]
         session_id = new_session_id(options.clock)
         layout = SessionLayout(options.results_dir, session_id)
@@ -118,7 +126,7 @@ def run_plan(loaded: LoadedPlan, options: SessionOptions, events: SessionEvents 
             host=socket.gethostname(), pid=os.getpid(), version=__version__,
         ))
         store.save_slots(session_id, rows)
-        pending = [pe for pe, row in zip(expansion.experiments, rows) if row.skip_reason is None]
+        pending = [pe for pe, row in zip(experiments, rows) if row.skip_reason is None]
         events.planned(session_id, len(rows), len(rows) - len(pending), pending)
         return _execute(loaded, session_id, layout, store, pending, options, events, len(rows) - len(pending))
     finally:
@@ -144,6 +152,12 @@ def resume(session_id: str, options: SessionOptions, events: SessionEvents | Non
     db = Path(options.results_dir) / "hyperwatt.db"
     if not db.exists():
         raise ConfigError(db, None, "no results store here; pass --results-dir")
+    with runner_lock(options.results_dir):
+        return _resume(session_id, options, events)
+
+
+def _resume(session_id: str, options: SessionOptions, events: SessionEvents) -> SessionResult:
+    db = Path(options.results_dir) / "hyperwatt.db"
     store = open_store(options.results_dir)
     try:
         row = store.session(session_id)
