@@ -245,6 +245,22 @@ def export_cmd(
     console.print(f"{len(records)} experiments -> {path}")
 
 
+@app.command("import")
+def import_cmd(
+    paths: List[Path] = typer.Argument(..., help="The seed's raw_data.csv / summary_all.csv / results/summary_*.csv, "
+                                       "or its results/ or run_*/ folders."),
+    workloads: Optional[List[Path]] = WorkloadsOpt,
+    results_dir: Path = ResultsDir,
+) -> None:
+    """Import the seed system's measurements as imported sessions (idempotent; the sources are only read)."""
+    from hyperwatt.importing import import_paths
+
+    report = import_paths(paths, results_dir, _registry(workloads))
+    for line in report.lines():
+        console.print(line, markup=False, highlight=False)
+    console.print(f"{report.imported} experiment(s) imported into {results_dir}")
+
+
 @app.command("verify")
 def verify_cmd(
     session: str = typer.Argument(...),

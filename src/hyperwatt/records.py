@@ -4,6 +4,10 @@ Shared by engine (writes them), store (persists them), verify and analysis (read
 Energy that could not be measured is `None` with a reason — never 0. A non-finite number (a
 training's NaN loss) is written as the JSON string "NaN", "Infinity" or "-Infinity" and reads back
 as the float; a metric stored as `null` by an older hyperwatt reads back as NaN.
+
+Every record carries `schema_version`. A reader refuses a record from a newer hyperwatt (one line:
+which version wrote it, which this one reads) and migrates an older one (`migrate`); history:
+1 — the first; 2 — `imported` (a session brought in from the seed system) and `energy.gpu_method`.
 """
 
 from __future__ import annotations
@@ -11,9 +15,9 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 Status = Literal["pending", "running", "succeeded", "failed", "invalid", "interrupted", "skipped"]
 FINAL_STATUSES = ("succeeded", "failed", "invalid", "interrupted")
 
@@ -93,6 +97,8 @@ class Energy(_Record):
     cpu_energy_j: float | None = None
     cpu_uncertainty_j: float | None = None
     cpu_method: str | None = None
+    #: how the GPU energy was obtained, e.g. `nvidia-smi-1hz-sum` for the seed's imported runs
+    gpu_method: str | None = None
     dram_energy_j: float | None = None
     total_energy_j: float | None = None
     partial: bool = False
@@ -164,6 +170,43 @@ class Cooldown(_Record):
     reason: str
 
 
+class Imported(_Record):
+    """Where an imported experiment came from, with the seed's own text of every value."""
+
+    #: the source file (raw_data.csv, summary_all.csv) or run folder's experiment.json
+    source: str
+    #: line of the CSV row (1 = header), or 0 for an experiment.json
+    line: int = 0
+    system: str = "seed"
+    seed_experiment_id: str
+    seed_timestamp: str
+    #: the seed's repository and model names as written (Person_reID_baseline_pytorch, not ours)
+    seed_repository: str
+    seed_model: str
+    seed_background: str | None = None
+    #: every non-empty cell of the source row, exactly as written (column -> text)
+    columns: dict[str, str] = Field(default_factory=dict)
+    #: hyperparameters the row left empty, filled with the workload's default
+    defaulted: list[str] = Field(default_factory=list)
+    #: what the import noticed (conflicting fg_*/unprefixed cells, suspect values, unknown workload)
+    problems: list[str] = Field(default_factory=list)
+
+
+def migrate(data: Any) -> Any:
+    """A stored record (decoded JSON) brought to SCHEMA_VERSION; a newer one is refused."""
+    if not isinstance(data, dict):
+        return data
+    version = data.get("schema_version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError(f"schema_version must be a positive integer, got {version!r}")
+    if version > SCHEMA_VERSION:
+        raise ValueError(f"written by a newer hyperwatt (record schema {version}; this one reads up to "
+                         f"{SCHEMA_VERSION}): upgrade hyperwatt to read it")
+    if version < 2:  # 1 -> 2: only optional fields were added (imported, energy.gpu_method)
+        data = {**data, "schema_version": 2}
+    return data
+
+
 class ExperimentRecord(_Record):
     schema_version: int = SCHEMA_VERSION
     experiment_id: str
@@ -194,6 +237,13 @@ class ExperimentRecord(_Record):
     leaks: list[str] = Field(default_factory=list)
     environment: dict[str, Any] = Field(default_factory=dict)
     plan_hash: str = ""
+    #: set on an experiment imported from the seed system (not run by hyperwatt)
+    imported: Imported | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _migrate(cls, data: Any) -> Any:
+        return migrate(data)
 
     @property
     def valid(self) -> bool:

@@ -8,6 +8,7 @@ import time
 import psutil
 import pytest
 
+from hyperwatt.records import SCHEMA_VERSION
 from hyperwatt.store import open_store
 
 
@@ -34,7 +35,7 @@ def test_success_records_argv_values_metrics_and_files(write_plan, run_toy, toy_
     log = (exp_dir / "attempt-1" / "training.log").read_text()
     assert "a b;$(rm -rf /)|&" in json.loads(log.splitlines()[0][5:])
     data = json.loads((exp_dir / "experiment.json").read_text())
-    assert data["schema_version"] == 1 and data["argv"] == rec.argv
+    assert data["schema_version"] == SCHEMA_VERSION and data["argv"] == rec.argv
     assert data["energy"]["available"] is False and data["energy"]["gpu_energy_j"] is None
     assert data["environment"]["python"] and len(data["plan_hash"]) == 16
     summary = (result.layout.summary).read_text().splitlines()

@@ -43,6 +43,7 @@ def energy_record(
     dram = _total(rows, "dram")
     gpu_net = _sum([r.net_energy_j for r in rows if r.domain == "gpu"])
     cpu_methods = sorted({r.method for r in rows if r.domain == "cpu"})
+    gpu_methods = sorted({r.method for r in rows if r.domain == "gpu"})
     total = None
     if gpu[0] is not None and cpu[0] is not None:
         total = gpu[0] + cpu[0] + (dram[0] or 0.0)
@@ -58,7 +59,7 @@ def energy_record(
         window_start_wall=window[0], window_end_wall=window[1], duration_s=window[1] - window[0],
         gpu_energy_j=gpu[0], gpu_uncertainty_j=gpu[1], gpu_net_energy_j=gpu_net,
         cpu_energy_j=cpu[0], cpu_uncertainty_j=cpu[1], cpu_method="+".join(cpu_methods) or None,
-        dram_energy_j=dram[0], total_energy_j=total,
+        gpu_method="+".join(gpu_methods) or None, dram_energy_j=dram[0], total_energy_j=total,
         partial=any(r.partial for r in rows), sensors=rows,
         idle_baseline={k: _plain(v) for k, v in baselines.items()},
         unavailable_sensors=dict(unavailable),

@@ -16,7 +16,7 @@ import psutil
 
 from hyperwatt import __version__
 from hyperwatt.clock import SYSTEM_CLOCK, Clock
-from hyperwatt.config import LoadedPlan, Plan, Registry, load_plan
+from hyperwatt.config import ExperimentSpec, LoadedPlan, Plan, Registry, load_plan
 from hyperwatt.engine import environment, preflight
 from hyperwatt.engine.context import EngineContext, Slot
 from hyperwatt.engine.executors import LocalExecutor
@@ -206,11 +206,15 @@ def reverify(results_dir: Path, session_id: str) -> tuple[SessionLayout, list[Ex
         if row is None:
             raise ConfigError(db, "session", f"no session {session_id!r}")
         layout = SessionLayout(results_dir, session_id)
-        plan = load_plan(layout.plan, Registry.builtin()).plan
         records = store.experiments(session_id)
+        if row.status == "imported":  # no plan: the seed ran it; its records keep the import's flags
+            first = records[0].workload if records else "seed/none"
+            plan = Plan(name="imported", experiments=[ExperimentSpec(workload=first)])
+        else:
+            plan = load_plan(layout.plan, Registry.builtin()).plan
         changed = 0
         for record in records:
-            if record.status != "running" and recheck(record, plan.parallel):
+            if record.status != "running" and record.imported is None and recheck(record, plan.parallel):
                 save_record(layout, store, record)
                 changed += 1
         write_summary(layout.summary, records)

@@ -281,33 +281,36 @@ class Store:
     @_store_errors
     def save_experiment(self, record: ExperimentRecord) -> None:
         """Insert or replace the experiment with its attempts and background runs, atomically."""
-        e = record.energy
-        row = {
-            "experiment_id": record.experiment_id, "session_id": record.session_id, "slot": record.slot,
-            "workload": record.workload, "mode": record.mode, "key_hash": record.key_hash,
-            "label": record.label, "repeat_index": record.repeat_index, "status": record.status,
-            "started_wall": record.started_wall, "ended_wall": record.ended_wall,
-            "duration_s": record.duration_s, "gpu_energy_j": e.gpu_energy_j, "cpu_energy_j": e.cpu_energy_j,
-            "total_energy_j": e.total_energy_j, "valid": int(record.valid),
-            "record_json": record.model_dump_json(),
-        }
-        cols = ", ".join(row)
-        marks = ", ".join(f":{k}" for k in row)
         with self._tx() as db:
-            db.execute(f"INSERT OR REPLACE INTO experiments ({cols}) VALUES ({marks})", row)
-            db.execute("DELETE FROM attempts WHERE experiment_id = ?", (record.experiment_id,))
-            db.executemany(
-                "INSERT INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(record.experiment_id, a.number, a.started_wall, a.ended_wall, a.duration_s, a.exit_code,
-                  int(a.timed_out), a.log) for a in record.attempts],
-            )
-            db.execute("DELETE FROM background_runs WHERE experiment_id = ?", (record.experiment_id,))
-            runs = record.background.runs if record.background else []
-            db.executemany(
-                "INSERT INTO background_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(record.experiment_id, r.index, r.started_wall, r.ended_wall, r.exit_code, r.log,
-                  int(r.stopped_by_us), int(r.effective)) for r in runs],
-            )
+            _write_experiment(db, record)
+
+    @_store_errors
+    def save_imported(self, sessions: Iterable[tuple[SessionRow, list[ExperimentRecord]]]) -> None:
+        """Imported sessions (each created if new) and their experiments, in one transaction: all or nothing."""
+        with self._tx() as db:
+            for session, records in sessions:
+                fields = asdict(session)
+                cols = ", ".join(fields)
+                marks = ", ".join(f":{k}" for k in fields)
+                db.execute(f"INSERT OR IGNORE INTO sessions ({cols}) VALUES ({marks})", fields)
+                for record in records:
+                    _write_experiment(db, record)
+                db.execute("UPDATE sessions SET planned = (SELECT COUNT(*) FROM experiments WHERE session_id = :sid),"
+                           " ended_wall = :t WHERE session_id = :sid",
+                           {"sid": session.session_id, "t": session.ended_wall})
+
+    @_store_errors
+    def existing_ids(self, experiment_ids: Iterable[str]) -> set[str]:
+        """Which of these experiment ids the store already holds."""
+        ids = sorted(set(experiment_ids))
+        out: set[str] = set()
+        with self._lock:
+            for i in range(0, len(ids), 500):
+                chunk = ids[i : i + 500]
+                marks = ", ".join("?" * len(chunk))
+                out |= {r[0] for r in self._db.execute(
+                    f"SELECT experiment_id FROM experiments WHERE experiment_id IN ({marks})", chunk)}
+        return out
 
     @_store_errors
     def experiments(self, session_id: str | None = None) -> list[ExperimentRecord]:
@@ -388,6 +391,35 @@ class Store:
 
 def _warn(line: str) -> None:
     print(f"hyperwatt: note: {line}", file=sys.stderr)
+
+
+def _write_experiment(db: sqlite3.Connection, record: ExperimentRecord) -> None:
+    e = record.energy
+    row = {
+        "experiment_id": record.experiment_id, "session_id": record.session_id, "slot": record.slot,
+        "workload": record.workload, "mode": record.mode, "key_hash": record.key_hash,
+        "label": record.label, "repeat_index": record.repeat_index, "status": record.status,
+        "started_wall": record.started_wall, "ended_wall": record.ended_wall,
+        "duration_s": record.duration_s, "gpu_energy_j": e.gpu_energy_j, "cpu_energy_j": e.cpu_energy_j,
+        "total_energy_j": e.total_energy_j, "valid": int(record.valid),
+        "record_json": record.model_dump_json(),
+    }
+    cols = ", ".join(row)
+    marks = ", ".join(f":{k}" for k in row)
+    db.execute(f"INSERT OR REPLACE INTO experiments ({cols}) VALUES ({marks})", row)
+    db.execute("DELETE FROM attempts WHERE experiment_id = ?", (record.experiment_id,))
+    db.executemany(
+        "INSERT INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(record.experiment_id, a.number, a.started_wall, a.ended_wall, a.duration_s, a.exit_code,
+          int(a.timed_out), a.log) for a in record.attempts],
+    )
+    db.execute("DELETE FROM background_runs WHERE experiment_id = ?", (record.experiment_id,))
+    runs = record.background.runs if record.background else []
+    db.executemany(
+        "INSERT INTO background_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(record.experiment_id, r.index, r.started_wall, r.ended_wall, r.exit_code, r.log,
+          int(r.stopped_by_us), int(r.effective)) for r in runs],
+    )
 
 
 def open_store(results_dir: Path, readonly: bool = False) -> Store:

@@ -18,11 +18,17 @@ from hyperwatt.store.files import atomic_write_text
 SUMMARY_COLUMNS = [
     "experiment_id", "session_id", "slot", "workload", "mode", "label", "repeat_index", "status", "valid",
     "started_at", "duration_s", "attempts", "gpu_energy_j", "gpu_uncertainty_j", "gpu_net_energy_j",
-    "cpu_energy_j", "cpu_uncertainty_j", "cpu_method", "dram_energy_j", "total_energy_j", "energy_partial",
+    "gpu_method", "cpu_energy_j", "cpu_uncertainty_j", "cpu_method", "dram_energy_j", "total_energy_j", "energy_partial",
     "mean_gpu_power_w", "background_workload", "background_runs", "background_effective", "coverage",
     "background_gpu_util_share", "stop_latency_s", "stop_delay_s", "fg_marginal_energy_j", "cooldown_s", "leaks", "flags",
     "key_hash",
 ]
+#: Extra columns of an imported experiment: the seed's identity of the row, so exports join its files.
+SEED_COLUMNS = ["seed_experiment_id", "seed_timestamp", "seed_repository", "seed_model", "seed_source"]
+#: Our column <- the seed's column, for values exported with the seed's own text.
+_SEED_TEXT = {"gpu_energy_j": "energy_gpu_total_joules", "cpu_energy_j": "energy_cpu_pkg_joules",
+              "dram_energy_j": "energy_cpu_ram_joules", "mean_gpu_power_w": "energy_gpu_avg_watts",
+              "duration_s": "duration_seconds"}
 ExportFormat = Literal["csv", "parquet", "json"]
 
 
@@ -35,7 +41,7 @@ def flatten(r: ExperimentRecord) -> dict[str, Any]:
         "mode": r.mode, "label": r.label, "repeat_index": r.repeat_index, "status": r.status, "valid": r.valid,
         "started_at": _iso(r.started_wall), "duration_s": r.duration_s, "attempts": len(r.attempts),
         "gpu_energy_j": e.gpu_energy_j, "gpu_uncertainty_j": e.gpu_uncertainty_j,
-        "gpu_net_energy_j": e.gpu_net_energy_j, "cpu_energy_j": e.cpu_energy_j,
+        "gpu_net_energy_j": e.gpu_net_energy_j, "gpu_method": e.gpu_method, "cpu_energy_j": e.cpu_energy_j,
         "cpu_uncertainty_j": e.cpu_uncertainty_j, "cpu_method": e.cpu_method, "dram_energy_j": e.dram_energy_j,
         "total_energy_j": e.total_energy_j, "energy_partial": e.partial,
         "mean_gpu_power_w": sum(gpu_power) if gpu_power else None,
@@ -56,7 +62,30 @@ def flatten(r: ExperimentRecord) -> dict[str, Any]:
         row[f"hp_{k}"] = v
     for k, v in sorted(r.metrics.items()):
         row[f"metric_{k}"] = v
+    if r.imported is not None:
+        _seed_values(r, row)
     return row
+
+
+def _seed_values(r: ExperimentRecord, row: dict[str, Any]) -> None:
+    """An imported row: the seed's identity, and each value the seed wrote in its own text wherever
+    the number's shortest form would read differently (so an export returns the seed's digits)."""
+    imp = r.imported
+    assert imp is not None
+    row.update(seed_experiment_id=imp.seed_experiment_id, seed_timestamp=imp.seed_timestamp,
+               seed_repository=imp.seed_repository, seed_model=imp.seed_model, seed_source=imp.source)
+    cols = imp.columns
+    text = dict(_SEED_TEXT.items())
+    text.update({f"hp_{k}": f"hyperparam_{k}" for k in r.hyperparameters})
+    text.update({f"metric_{k}": f"perf_{k}" for k in r.metrics})
+    for ours, theirs in text.items():
+        source = cols.get(f"fg_{theirs}", cols.get(theirs))
+        if source is not None and row.get(ours) is not None and _shortest(row[ours]) != source:
+            row[ours] = source
+
+
+def _shortest(value: Any) -> str:
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 def _iso(wall: float | None) -> str | None:
@@ -66,10 +95,13 @@ def _iso(wall: float | None) -> str | None:
 
 
 def frame(records: Iterable[ExperimentRecord]) -> pd.DataFrame:
+    """One row per record. Columns hold their values as given (object dtype): an integer column with
+    gaps stays integers, not floats written as `10.0`."""
     rows = [flatten(r) for r in records]
-    extra = sorted({k for row in rows for k in row} - set(SUMMARY_COLUMNS),
+    seed = [c for c in SEED_COLUMNS if any(c in row for row in rows)]
+    extra = sorted({k for row in rows for k in row} - set(SUMMARY_COLUMNS) - set(SEED_COLUMNS),
                    key=lambda k: (not k.startswith("hp_"), k))
-    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS + extra)
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS + seed + extra, dtype=object)
 
 
 def write_summary(path: Path, records: Iterable[ExperimentRecord]) -> None:
@@ -98,7 +130,10 @@ def _export(records: list[ExperimentRecord], fmt: ExportFormat, out: Path) -> Pa
     else:
         df = frame(records)
         for col in df.columns:  # parquet needs one type per column; hyperparameters may mix
-            if df[col].dtype == object and df[col].map(type).nunique(dropna=True) > 1:
+            kinds = set(df[col].dropna().map(type))
+            if kinds == {int, float}:
+                df[col] = df[col].map(lambda v: None if v is None else float(v))
+            elif len(kinds) > 1:
                 df[col] = df[col].map(lambda v: None if v is None else str(v))
         tmp = out.with_name(f".{out.name}.tmp")
         df.to_parquet(tmp, index=False)
