@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -13,6 +14,12 @@ from rich.table import Table
 
 from hyperwatt import __version__
 from hyperwatt.errors import ConfigError, HyperwattError
+
+if TYPE_CHECKING:  # imported where used: `hyperwatt --help` stays quick
+    from hyperwatt.config import LoadedPlan, Registry
+    from hyperwatt.engine import SessionOptions, SessionResult
+    from hyperwatt.progress import ConsoleEvents
+    from hyperwatt.store import Store
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -27,19 +34,19 @@ ResultsDir = typer.Option(Path("results"), "--results-dir", "-o", help="Where th
 WorkloadsOpt = typer.Option(None, "--workloads", "-W", help="Extra workloads file (TOML, or the seed's models_config.json). Repeatable.")
 
 
-def _registry(workloads: Optional[List[Path]]):
+def _registry(workloads: list[Path] | None) -> Registry:
     from hyperwatt.config import load_registry
 
     return load_registry(workloads or [])
 
 
-def _load(plan: Path, workloads: Optional[List[Path]]):
+def _load(plan: Path, workloads: list[Path] | None) -> LoadedPlan:
     from hyperwatt.config import load_plan
 
     return load_plan(plan, _registry(workloads))
 
 
-def _history(results_dir: Path):
+def _history(results_dir: Path) -> Callable[[str], Sequence[float]]:
     from hyperwatt.store import DB_NAME, open_store
 
     if not (results_dir / DB_NAME).exists():
@@ -49,7 +56,7 @@ def _history(results_dir: Path):
 
 
 @app.command("list")
-def list_workloads(workloads: Optional[List[Path]] = WorkloadsOpt) -> None:
+def list_workloads(workloads: list[Path] | None = WorkloadsOpt) -> None:
     """Workloads with their hyperparameters, defaults and ranges."""
     registry = _registry(workloads)
     table = Table(title="workloads", show_lines=True)
@@ -70,7 +77,7 @@ def list_workloads(workloads: Optional[List[Path]] = WorkloadsOpt) -> None:
 @app.command("plan")
 def dry_run(
     plan: Path = typer.Argument(..., help="Plan file (TOML, or the seed's settings JSON)."),
-    workloads: Optional[List[Path]] = WorkloadsOpt,
+    workloads: list[Path] | None = WorkloadsOpt,
     results_dir: Path = ResultsDir,
     rerun: bool = typer.Option(False, "--rerun", help="Count nothing as done."),
 ) -> None:
@@ -123,7 +130,7 @@ def dry_run(
 @app.command("run")
 def run(
     plan: Path = typer.Argument(..., help="Plan file (TOML, or the seed's settings JSON)."),
-    workloads: Optional[List[Path]] = WorkloadsOpt,
+    workloads: list[Path] | None = WorkloadsOpt,
     results_dir: Path = ResultsDir,
     rerun: bool = typer.Option(False, "--rerun", help="Run settings the store already holds."),
     resume_: bool = typer.Option(False, "--resume", help="Finish the latest unfinished session of this plan."),
@@ -160,19 +167,19 @@ def resume_cmd(
 
 @app.command("mutate")
 def mutate(
-    workload: Optional[str] = typer.Option(None, "--workload", "-w", help="repo/model"),
+    workload: str | None = typer.Option(None, "--workload", "-w", help="repo/model"),
     params: str = typer.Option(..., "--params", "-p", "--mt", "-mt",
                                help="Comma-separated hyperparameters to mutate ('all' for every one)."),
-    repo: Optional[str] = typer.Option(None, "--repo", "-r", help="With --model: the seed's way to name a workload."),
-    model: Optional[str] = typer.Option(None, "--model", "-m"),
+    repo: str | None = typer.Option(None, "--repo", "-r", help="With --model: the seed's way to name a workload."),
+    model: str | None = typer.Option(None, "--model", "-m"),
     mutations: int = typer.Option(1, "--mutations", "-n", min=1),
     strategy: str = typer.Option("joint", "--strategy", help="joint | one_at_a_time"),
-    fixed: Optional[List[str]] = typer.Option(None, "--set", "-s", help="Fix a hyperparameter: NAME=VALUE. Repeatable."),
-    background: Optional[str] = typer.Option(None, "--background", "-b", help="Run in parallel mode with this background workload."),
+    fixed: list[str] | None = typer.Option(None, "--set", "-s", help="Fix a hyperparameter: NAME=VALUE. Repeatable."),
+    background: str | None = typer.Option(None, "--background", "-b", help="Run in parallel mode with this background workload."),
     repeats: int = typer.Option(1, "--repeats", min=1),
     include_default: bool = typer.Option(False, "--include-default"),
     seed: int = typer.Option(0, "--seed"),
-    workloads: Optional[List[Path]] = WorkloadsOpt,
+    workloads: list[Path] | None = WorkloadsOpt,
     results_dir: Path = ResultsDir,
     rerun: bool = typer.Option(False, "--rerun"),
     strict: bool = typer.Option(False, "--strict"),
@@ -196,7 +203,7 @@ def mutate(
 
 @app.command("status")
 def status(
-    session: Optional[str] = typer.Argument(None, help="A session id; all sessions when omitted."),
+    session: str | None = typer.Argument(None, help="A session id; all sessions when omitted."),
     results_dir: Path = ResultsDir,
 ) -> None:
     """Sessions, or one session's experiments."""
@@ -227,8 +234,8 @@ def status(
 @app.command("export")
 def export_cmd(
     fmt: str = typer.Option("csv", "--format", "-f", help="csv | parquet | json"),
-    out: Optional[Path] = typer.Option(None, "--out", help="Output file (default: results/export.<format>)."),
-    session: Optional[str] = typer.Option(None, "--session", help="Only this session."),
+    out: Path | None = typer.Option(None, "--out", help="Output file (default: results/export.<format>)."),
+    session: str | None = typer.Option(None, "--session", help="Only this session."),
     results_dir: Path = ResultsDir,
 ) -> None:
     """Export experiments (all sessions by default)."""
@@ -279,9 +286,9 @@ def verify_cmd(
 
 @app.command("report")
 def report_cmd(
-    session: Optional[str] = typer.Argument(None, help="A session id; the latest when omitted."),
+    session: str | None = typer.Argument(None, help="A session id; the latest when omitted."),
     all_sessions: bool = typer.Option(False, "--all", help="Every session in the results directory."),
-    out: Optional[Path] = typer.Option(None, "--out", help="HTML file to write (default: <session>/report.html)."),
+    out: Path | None = typer.Option(None, "--out", help="HTML file to write (default: <session>/report.html)."),
     results_dir: Path = ResultsDir,
 ) -> None:
     """Statistics, hyperparameter effects, energy/performance Pareto fronts and plots as one HTML file."""
@@ -311,20 +318,20 @@ def _root(version: bool = typer.Option(False, "--version", help="Print the versi
         raise typer.Exit()
 
 
-def _options(results_dir: Path, rerun: bool, verbose: bool):
+def _options(results_dir: Path, rerun: bool, verbose: bool) -> SessionOptions:
     from hyperwatt.engine import SessionOptions
 
     echo = (lambda line: console.print(f"  | {line}", markup=False, highlight=False, style="dim")) if verbose else None
     return SessionOptions(results_dir=results_dir, rerun=rerun, echo=echo)
 
 
-def _events(results_dir: Path, quiet: bool):
+def _events(results_dir: Path, quiet: bool) -> ConsoleEvents:
     from hyperwatt.progress import ConsoleEvents
 
     return ConsoleEvents(console, _history(results_dir), quiet=quiet)
 
 
-def _existing_store(results_dir: Path):
+def _existing_store(results_dir: Path) -> Store:
     from hyperwatt.store import DB_NAME, open_store
 
     if not (results_dir / DB_NAME).exists():
@@ -332,7 +339,7 @@ def _existing_store(results_dir: Path):
     return open_store(results_dir, readonly=True)
 
 
-def _finish(result, strict: bool) -> None:
+def _finish(result: SessionResult, strict: bool) -> None:
     """Exit 0 when every experiment succeeded (and, with --strict, is valid); 1 when one failed,
     never ran (or, with --strict, is invalid); 130/143 when interrupted."""
     report = _session_report(result)
@@ -350,7 +357,7 @@ def _finish(result, strict: bool) -> None:
         raise typer.Exit(code)
 
 
-def _session_report(result) -> Optional[Path]:
+def _session_report(result: SessionResult) -> Path | None:
     """The HTML report of a finished session; a failure here never fails the run."""
     if not result.records:
         return None
@@ -358,7 +365,7 @@ def _session_report(result) -> Optional[Path]:
         from hyperwatt.analysis.command import report_command
 
         return report_command(result.session_id, result.layout.results_dir, None, False)
-    except Exception as exc:  # noqa: BLE001 - the measurements are safe; say what went wrong
+    except Exception as exc:
         console.print(f"note: report.html not written ({exc!r}); try `hyperwatt report {result.session_id}`",
                       style="yellow")
         return None
@@ -377,9 +384,10 @@ def main() -> None:
         print("hyperwatt: interrupted", file=sys.stderr)
         sys.exit(130)
     except Exception as exc:  # usage errors (typer's click, vendored or not: matched by shape)
-        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
-            exc.show()
-            sys.exit(exc.exit_code)
+        show, exit_code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(exit_code, int):
+            show()
+            sys.exit(exit_code)
         if type(exc).__name__ == "Abort":
             sys.exit(130)
         if os.environ.get("HYPERWATT_DEBUG"):

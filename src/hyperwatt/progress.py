@@ -7,7 +7,7 @@ import time
 from typing import Callable, Sequence
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from hyperwatt.engine import SessionEvents, Slot
 from hyperwatt.engine.eta import remaining_s
@@ -49,7 +49,7 @@ class ConsoleEvents(SessionEvents):
         self.quiet = quiet
         self.live = console.is_terminal and not quiet
         self.progress: Progress | None = None
-        self.task = None
+        self.task: TaskID | None = None
         self.pending: list[PlannedExperiment] = []
         self.durations: list[float] = []
         self.started: dict[int, float] = {}

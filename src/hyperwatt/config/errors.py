@@ -87,7 +87,7 @@ def _fields_at(model: type[BaseModel], loc: typing.Sequence[Any]) -> list[str]:
             return []
     if not _is_model(current):
         return []
-    internal = getattr(current, "INTERNAL_KEYS", frozenset())  # set by hyperwatt, never written by users
+    internal: frozenset[str] = getattr(current, "INTERNAL_KEYS", frozenset())  # set by hyperwatt, never written by users
     return [k for k in current.model_fields if k not in internal] + list(getattr(current, "TABLE_KEYS", ()))
 
 

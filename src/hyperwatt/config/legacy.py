@@ -294,9 +294,10 @@ def _parallel(exp: dict[str, Any], path: Path, key: str, registry: Registry, run
     return entry
 
 
-def _side(side: dict[str, Any], path: Path, key: str, skey: str, registry: Registry, mode: str,
+def _side(side: dict[str, Any], path: Path, key: str, skey: str, registry: Registry, mode: str | None,
           runs: tuple[Any, str], keys: dict[str, str]) -> dict[str, Any]:
-    """One training of the seed's: `key` names the plan entry, `skey` the object in the file."""
+    """One training of the seed's: `key` names the plan entry, `skey` the object in the file; `mode` is
+    "default" or a mutation (any other value)."""
     name = _name(side, path, skey, registry, keys, f"{key}.workload")
     values = _values(side, path, skey)
     keys[f"{key}.hyperparameters"] = f"{skey}.hyperparameters"

@@ -46,7 +46,7 @@ def oneliner_plan(registry: Registry, workload: str, params: str, mutations: int
         entry["background"] = {"workload": background}
     name = f"mutate_{target.repo}_{target.model}".replace("+", "_")
     try:
-        plan = Plan(name=name, seed=seed, experiments=[entry])
+        plan = Plan.model_validate({"name": name, "seed": seed, "experiments": [entry]})
     except ValidationError as err:
         raise from_validation(err, Plan, SOURCE) from None
     check_plan(plan, registry, SOURCE)

@@ -107,7 +107,8 @@ class MutateSpec(_Strict):
 def _one_scalar(value: object) -> object:
     """A hyperparameter value is one number, string or boolean (a list read 'not a valid boolean')."""
     if not isinstance(value, (bool, int, float, str)):
-        kind = {list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
+        kinds: dict[type, str] = {list: "a list", dict: "a table"}
+        kind = kinds.get(type(value), type(value).__name__)
         raise ValueError(f"expected a number, string or boolean, got {kind} ({value!r})")
     return value
 

@@ -6,14 +6,14 @@ import math
 import re
 import string
 from pathlib import Path
-from typing import ClassVar, Literal, Union
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from hyperwatt.config.base import StrictModel as _Strict
 from hyperwatt.config.errors import suggest
 
-Scalar = Union[bool, int, float, str]
+Scalar = bool | int | float | str
 ParamType = Literal["int", "float", "str", "bool"]
 Distribution = Literal["uniform", "log_uniform", "choice"]
 

@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from hyperwatt.clock import SYSTEM_CLOCK, Clock
 from hyperwatt.config import Plan
+from hyperwatt.sensors import GpuSensor, IdleBaseline, Monitor, SensorSet
 from hyperwatt.store import SessionLayout, Store
 
 
@@ -21,7 +22,7 @@ class Slot:
     """Where an experiment runs: one GPU (its NVML index and sensor) or the CPU alone."""
 
     gpu_index: int | None = None
-    gpu: Any | None = None  # hyperwatt.sensors.GpuSensor
+    gpu: GpuSensor | None = None
 
     @property
     def label(self) -> str:
@@ -36,14 +37,14 @@ class EngineContext:
     plan: Plan
     plan_hash: str
     environment: dict[str, Any]
-    monitor: Any | None = None  # hyperwatt.sensors.Monitor
-    sensors: Any | None = None  # hyperwatt.sensors.SensorSet
+    monitor: Monitor | None = None
+    sensors: SensorSet | None = None
     clock: Clock = SYSTEM_CLOCK
     python: str = sys.executable
     echo: Callable[[str], None] | None = None
     interrupt: threading.Event = field(default_factory=threading.Event)
     #: the coolest idle baseline per sensor seen in this session: what cooldowns aim for
-    reference_baselines: dict[str, Any] = field(default_factory=dict)
+    reference_baselines: dict[str, IdleBaseline] = field(default_factory=dict)
 
     def check_interrupt(self) -> None:
         if self.interrupt.is_set():

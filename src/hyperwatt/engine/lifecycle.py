@@ -8,7 +8,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from statistics import fmean
-from typing import Any
+from typing import Any, Literal
 
 import psutil
 
@@ -341,22 +341,22 @@ class ExperimentRun:
             self.window.add_process_samples(self.slot.gpu.process_samples(self.window.t0_wall))
 
     def _track_cpu(self, handle: ProcessHandle) -> None:
-        sensors = self.ctx.sensors
-        for sensor in getattr(sensors, "sensors", []):
-            if hasattr(sensor, "track"):  # a finished attempt's tree costs nothing to poll
+        sensors = self.ctx.sensors.sensors if self.ctx.sensors is not None else []
+        for sensor in sensors:
+            if sensor.capabilities.process_tracking:  # a finished attempt's tree costs nothing to poll
                 sensor.track(handle.running_pids)
 
     # measurement ------------------------------------------------------------------------------
     def _measure(self, attempt: Attempt) -> None:
         ctx, w = self.ctx, self.window
-        if ctx.monitor is None:
+        if ctx.monitor is None or ctx.sensors is None:
             return
         # a background being stopped outlives the window by tens of ms: the end edge's level is
         # read inside the window, not after it
-        end_level = "inside" if self.stop_result is not None else "after"
+        end_level: Literal["inside", "after"] = "inside" if self.stop_result is not None else "after"
         estimates = ctx.monitor.measure(w.t0_mono, w.t1_mono, end_level=end_level)
         for sensor in ctx.sensors.sensors:
-            if attempt.cpu_time_s is not None and hasattr(sensor, "window_from_cpu_time"):
+            if attempt.cpu_time_s is not None and sensor.capabilities.cpu_time_windows:
                 estimates[sensor.name] = sensor.window_from_cpu_time(attempt.cpu_time_s, w.t1_mono - w.t0_mono,
                                                                      estimates[sensor.name])
         devices = {s.info.name: s.info.device for s in ctx.sensors.sensors}
@@ -378,7 +378,8 @@ class ExperimentRun:
             if seen_both and fg + back > 0:  # otherwise unknown, not 0 % / 100 %
                 share = fg / (fg + back)
                 bg.gpu_util_share = back / (fg + back)
-            samples = self.ctx.monitor.samples(self.slot.label, self.window.t0_mono, self.window.t1_mono)
+            samples = (self.ctx.monitor.samples(self.slot.label, self.window.t0_mono, self.window.t1_mono)
+                       if self.ctx.monitor is not None else [])
             utils = [s.util_pct for s in samples if s.util_pct is not None]
             bg.mean_gpu_util_pct = fmean(utils) if utils else None
         alone = bg.readiness.background_alone_power_w if bg.readiness else None

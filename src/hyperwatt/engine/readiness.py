@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from statistics import fmean
-from typing import Any
 
 from hyperwatt.config import ParallelPolicy
 from hyperwatt.engine.context import EngineContext, Slot
+from hyperwatt.process import BackgroundLoop
 from hyperwatt.records import Readiness
 
 POLL_S = 0.1
 
 
-def wait_until_ready(ctx: EngineContext, slot: Slot, loop: Any, policy: ParallelPolicy,
+def wait_until_ready(ctx: EngineContext, slot: Slot, loop: BackgroundLoop, policy: ParallelPolicy,
                      min_run_s: float) -> Readiness:
     """Ready when the background's process is on the slot's GPU and utilisation stays above the
     threshold for `ready_samples` polls; without a GPU, when a run has lived past `min_run_s`.
@@ -59,8 +59,9 @@ def wait_until_ready(ctx: EngineContext, slot: Slot, loop: Any, policy: Parallel
             clock.sleep(POLL_S)
 
 
-def _gpu_state(ctx: EngineContext, slot: Slot, loop: Any) -> tuple[float | None, float | None, bool, str]:
-    sample = ctx.monitor.latest(slot.label)
+def _gpu_state(ctx: EngineContext, slot: Slot, loop: BackgroundLoop) -> tuple[float | None, float | None, bool, str]:
+    assert slot.gpu is not None
+    sample = ctx.monitor.latest(slot.label) if ctx.monitor is not None else None
     util = sample.util_pct if sample is not None else None
     power = sample.power_w if sample is not None else None
     ours = set(loop.live_pids())

@@ -178,7 +178,7 @@ def _kill_tree(token: str, training_pid: int, grace_s: float) -> None:
         os.killpg(pgid, signal.SIGKILL)  # the guard goes with it, its duty done
         return
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from proctable import descendants, snapshot  # beside this file; stdlib only on Linux
+    from proctable import descendants, snapshot  # type: ignore[import-not-found]  # beside this file, by path
 
     def targets() -> list[int]:
         """Live pids of the tree: our descendants, our group, every process with the token."""

@@ -255,7 +255,7 @@ def spawn(
         raise HyperwattError(_start_error(args[0], cwd, log_path, message, returncode))
     return ProcessHandle(
         proc=proc,
-        pid=int(message["pid"]),
+        pid=int(str(message["pid"])),
         argv=args,
         cwd=cwd,
         log_path=log_path,

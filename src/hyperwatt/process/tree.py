@@ -49,7 +49,8 @@ def find_tagged(token: str) -> list[psutil.Process]:
 def scan_tokens(tokens: Collection[str]) -> list[tuple[psutil.Process, str]]:
     """Every live process (but this one) carrying one of the tokens, with the token it carries."""
     table = snapshot(read_tokens=True)
-    hits = {pid: row.token for pid, row in table.items() if row.token in tokens and not row.zombie}
+    hits = {pid: row.token for pid, row in table.items()
+            if row.token is not None and row.token in tokens and not row.zombie}
     return [(proc, hits[proc.pid]) for proc in to_processes(hits) if is_alive(proc)]
 
 

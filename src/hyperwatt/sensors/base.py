@@ -3,14 +3,37 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
-from hyperwatt.sensors.records import GpuProcess, ProcessUtil, Sample, SensorInfo
+from hyperwatt.sensors.records import EnergyEstimate, GpuProcess, ProcessUtil, Sample, SensorInfo
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a sensor can do beyond reading power; every sensor answers, and the default (all False)
+    is the null answer: the matching methods are then harmless no-ops."""
+
+    #: a cumulative energy counter (GPU: `read(counter=True)` fills `energy_j`)
+    energy_counter: bool = False
+    #: lists the compute processes on its device (`GpuSensor.processes`)
+    process_list: bool = False
+    #: per-process utilisation samples (`GpuSensor.process_samples`)
+    process_util: bool = False
+    #: measures only the process trees it is told to follow (`Sensor.track`)
+    process_tracking: bool = False
+    #: a window's energy from a process tree's exact CPU seconds (`Sensor.window_from_cpu_time`)
+    cpu_time_windows: bool = False
+
+
+NO_CAPABILITIES = Capabilities()
 
 
 class Sensor(ABC):
     """A source of power/energy readings with provenance.
 
-    `read()` never raises for a hardware fault: it returns `Sample(error=...)` instead.
+    `read()` never raises for a hardware fault: it returns `Sample(error=...)` instead. What a
+    sensor can do beyond that is declared by `capabilities`, never guessed.
     """
 
     info: SensorInfo
@@ -28,8 +51,22 @@ class Sensor(ABC):
         """What stops this sensor from measuring right now, or None (the doctor's health check)."""
         return self.read().error
 
+    @property
+    def capabilities(self) -> Capabilities:
+        return NO_CAPABILITIES
+
+    def track(self, pids: Callable[[], Iterable[int]]) -> None:
+        """Also follow these process roots from now on (only with `capabilities.process_tracking`)."""
+        return None
+
+    def window_from_cpu_time(self, cpu_time_s: float, duration_s: float, sampled: EnergyEstimate) -> EnergyEstimate:
+        """A window's energy from the tree's exact CPU seconds (only with `capabilities.cpu_time_windows`);
+        the sampled estimate unchanged otherwise."""
+        return sampled
+
     def close(self) -> None:
         """Release the sensor; reading afterwards is not allowed."""
+        return None
 
 
 class GpuSensor(Sensor):
@@ -41,6 +78,10 @@ class GpuSensor(Sensor):
     def has_counter(self) -> bool:
         """Whether the device exposes a cumulative energy counter (read with `read(counter=True)`)."""
         return False
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(energy_counter=self.has_counter, process_list=True, process_util=True)
 
     @abstractmethod
     def read(self, counter: bool = True, aux: bool = True) -> Sample:

@@ -8,7 +8,8 @@ from typing import Callable, Iterable
 import psutil
 
 from hyperwatt.clock import SYSTEM_CLOCK, Clock
-from hyperwatt.sensors.base import Sensor
+from hyperwatt.process.proctable import descendants, snapshot
+from hyperwatt.sensors.base import Capabilities, Sensor
 from hyperwatt.sensors.records import EnergyEstimate, Sample, SensorInfo
 
 DEFAULT_CPU_POWER_W = 5.0  # W per busy logical CPU without a TDP (servers/desktops span ~2-10 W)
@@ -44,6 +45,10 @@ class CpuEstimateSensor(Sensor):
             notes="estimate: tracked process trees' CPU time x power per busy CPU; excludes idle and uncore power",
             relative_uncertainty=REL_UNCERTAINTY_TDP if cpu_tdp_w else REL_UNCERTAINTY_DEFAULT,
         )
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(process_tracking=True, cpu_time_windows=True)
 
     def track(self, pids: Callable[[], Iterable[int]]) -> None:
         """Also follow these process roots (and all their descendants) from now on. Several slots
@@ -96,19 +101,17 @@ class CpuEstimateSensor(Sensor):
 
     @staticmethod
     def _tree(roots: list[int]) -> list[psutil.Process]:
-        """The roots and their descendants, from one pass over the process table."""
+        """The roots and their descendants, from one snapshot of the process table."""
         if not roots:
             return []
-        children: dict[int, list[psutil.Process]] = {}
-        procs: dict[int, psutil.Process] = {}
-        for proc in psutil.process_iter(["ppid"]):
-            children.setdefault(proc.info["ppid"], []).append(proc)
-            procs[proc.pid] = proc
-        found: dict[int, psutil.Process] = {}
-        todo = [procs[pid] for pid in roots if pid in procs]
-        while todo:
-            proc = todo.pop()
-            if proc.pid not in found:
-                found[proc.pid] = proc
-                todo += children.get(proc.pid, [])
-        return list(found.values())
+        table = snapshot(read_tokens=False)
+        pids = set(roots)
+        for pid in list(pids):
+            pids |= descendants(table, pid)
+        procs = []
+        for pid in pids:
+            try:
+                procs.append(psutil.Process(pid))
+            except psutil.Error:
+                pass
+        return procs

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Protocol, Sequence
 
 from hyperwatt.clock import SYSTEM_CLOCK, Clock
-from hyperwatt.sensors.base import GpuSensor, Sensor
+from hyperwatt.sensors.base import Capabilities, GpuSensor, Sensor
 from hyperwatt.sensors.records import GpuProcess, ProcessUtil, Sample, SensorInfo
 
 
@@ -541,6 +541,10 @@ class ReplayGpuSensor(ReplaySensor, GpuSensor):
     @property
     def has_counter(self) -> bool:
         return any(s.energy_j is not None for s in self._samples)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(energy_counter=self.has_counter)  # a recording holds no processes
 
     def read(self, counter: bool = True, aux: bool = True) -> Sample:
         sample = ReplaySensor.read(self)

@@ -166,7 +166,7 @@ def window_energy(
         est = _counter_estimate(reads, curve, info, t0, t1, period, gap_s, lag_s, power_rel_err, errors, end_level)
     if est is None and curve is not None:
         est = _trapezoid_estimate(curve, info, t0, t1, gap_s, lag_s, power_rel_err, errors)
-    if est is None:
+    if est is None or curve is None:
         reason = "no readings in the window"
         first_error = errors[0].error if errors else next((s.error for s in samples if s.error), None)
         if first_error:

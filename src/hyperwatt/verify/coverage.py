@@ -30,14 +30,15 @@ def coverage(window: tuple[float, float], intervals: Iterable[tuple[float, float
         return 0.0
     clipped = sorted((max(a, t0), min(b, t1)) for a, b in intervals if b > t0 and a < t1)
     covered = 0.0
-    cur_lo = cur_hi = None
+    cur_lo = cur_hi = 0.0
+    started = False
     for a, b in clipped:
-        if cur_hi is None or a > cur_hi:
-            if cur_hi is not None:
+        if not started or a > cur_hi:
+            if started:
                 covered += cur_hi - cur_lo
-            cur_lo, cur_hi = a, b
+            cur_lo, cur_hi, started = a, b, True
         else:
             cur_hi = max(cur_hi, b)
-    if cur_hi is not None:
+    if started:
         covered += cur_hi - cur_lo
     return covered / (t1 - t0)

@@ -27,6 +27,10 @@ def _num(x: float | None, fmt: str = ".1f", unit: str = "") -> str:
     return format(x, fmt) + (f" {unit}" if unit else "")
 
 
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds * 1000
+
+
 def _p99(values: Sequence[float]) -> float | None:
     if not values:
         return None
@@ -85,7 +89,7 @@ def render(session: Any, slots: Sequence[SlotRow], records: Sequence[ExperimentR
             f"| backgrounds effective (really loaded the GPU) | {len(bg_ok)}/{len(parallel)} |",
             f"| coverage ≥ {plan.parallel.min_coverage:.0%} | {len(cov_ok)}/{len(parallel)} |",
             f"| background stopped at once (p99 delay after the foreground's exit) | {len(stops)}/{len(parallel)} "
-            f"({_num(_p99(stops) and _p99(stops) * 1000, '.0f', unit='ms')}) |",
+            f"({_num(_ms(_p99(stops)), '.0f', unit='ms')}) |",
         ]
     lines += [
         f"| leaked processes | {leaks} |",
@@ -162,7 +166,7 @@ def _question3(parallel: Sequence[ExperimentRecord], stops: Sequence[float], lea
         "## Question 3 — did the background stop right after the foreground?",
         "",
         f"Verdict: **{'yes' if stops and len(stops) == len(parallel) and max(stops) <= 1.0 and not leaks else 'no'}**; "
-        f"the background was gone {_num(_p99(stops) and _p99(stops) * 1000, '.0f', unit='ms')} (p99) after the "
+        f"the background was gone {_num(_ms(_p99(stops)), '.0f', unit='ms')} (p99) after the "
         f"foreground's exit, at most {_num(max(stops) * 1000 if stops else None, '.0f', unit='ms')}; "
         f"{leaks} leaked process(es).",
         "",

@@ -11,6 +11,8 @@ so the network matches timm's `hrnet_w18` (about 19.3 M parameters without the 1
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -79,7 +81,7 @@ class FuseLayer(nn.Module):
         outs = []
         for i, row in enumerate(self.paths):
             total = xs[i]
-            for j, path in enumerate(row):
+            for j, path in enumerate(cast(nn.ModuleList, row)):
                 if j == i:
                     continue
                 y = path(xs[j])
@@ -128,7 +130,9 @@ class HRNetW18(nn.Module):
         super().__init__()
         self.stem = nn.Sequential(_conv_bn(3, 64, 3, 2, True), _conv_bn(64, 64, 3, 2, True))
         self.layer1 = nn.Sequential(Bottleneck(64, 64), *[Bottleneck(256, 64) for _ in range(3)])
-        stages, transitions, widths_in = [], [], (256,)
+        stages: list[nn.Module] = []
+        transitions: list[nn.Module] = []
+        widths_in: tuple[int, ...] = (256,)
         for branches, modules in zip((2, 3, 4), MODULES_PER_STAGE):
             widths = WIDTHS[:branches]
             transitions.append(Transition(widths_in, widths))

@@ -17,6 +17,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -70,6 +72,10 @@ class FFNet(nn.Module):
         super().__init__()
         self.layers = nn.ModuleList(Layer(a, b, dropout) for a, b in zip(LAYERS, LAYERS[1:]))
 
+    @property
+    def ff_layers(self) -> list[Layer]:
+        return [cast(Layer, layer) for layer in self.layers]
+
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """The label whose overlay gathers the most goodness across layers."""
@@ -77,7 +83,7 @@ class FFNet(nn.Module):
         for label in range(NUM_CLASSES):
             h = overlay(x, torch.full((len(x),), label, device=x.device))
             total = torch.zeros(len(x), device=x.device)
-            for layer in self.layers:
+            for layer in self.ff_layers:
                 h = layer(h)
                 total += layer.goodness(h)
             scores.append(total)
@@ -115,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         x, y = prepare(data.train_x[idx]), data.train_y[idx]
         h_pos, h_neg = overlay(x, y), overlay(x, _wrong_labels(y))
         losses = []
-        for layer, optimizer in zip(model.layers, optimizers):
+        for layer, optimizer in zip(model.ff_layers, optimizers):
             out_pos, out_neg = layer(h_pos), layer(h_neg)
             loss = layer.loss(out_pos, out_neg)
             optimizer.zero_grad(set_to_none=True)

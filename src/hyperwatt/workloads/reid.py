@@ -14,7 +14,9 @@ pretrained weights, so it trains at the full learning rate instead of the origin
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -46,10 +48,11 @@ class ClassBlock(nn.Module):
 
     def __init__(self, d_in: int, classes: int, dropout: float, bottleneck: int) -> None:
         super().__init__()
-        self.add_block = nn.Sequential(nn.Linear(d_in, bottleneck), nn.BatchNorm1d(bottleneck), nn.Dropout(dropout))
+        linear = nn.Linear(d_in, bottleneck)
+        self.add_block = nn.Sequential(linear, nn.BatchNorm1d(bottleneck), nn.Dropout(dropout))
         self.classifier = nn.Linear(bottleneck, classes)
-        nn.init.kaiming_normal_(self.add_block[0].weight, a=0, mode="fan_out")
-        nn.init.zeros_(self.add_block[0].bias)
+        nn.init.kaiming_normal_(linear.weight, a=0, mode="fan_out")
+        nn.init.zeros_(linear.bias)
         nn.init.normal_(self.classifier.weight, std=0.001)
         nn.init.zeros_(self.classifier.bias)
 
@@ -131,7 +134,8 @@ def _embed_all(model: nn.Module, images: torch.Tensor, prepare: Normaliser) -> t
     out = []
     for idx in batches(len(images), EVAL_BATCH, None, images.device):
         x = prepare(images[idx])
-        f = model.embed(x) + model.embed(torch.flip(x, dims=[3]))
+        embed = cast(Callable[[torch.Tensor], torch.Tensor], model.embed)
+        f = embed(x) + embed(torch.flip(x, dims=[3]))
         out.append(F.normalize(f, dim=1))
     return torch.cat(out)
 
@@ -144,7 +148,7 @@ def _train_step(model: nn.Module, optimizer: torch.optim.Optimizer, data: ReidSe
         x = prepare(random_crop_flip(data.train_x[indices], pad))
         targets = data.train_ids[indices]
         outputs = model(x)
-        loss = sum(F.cross_entropy(logits, targets) for logits in outputs)
+        loss = torch.stack([F.cross_entropy(logits, targets) for logits in outputs]).sum()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

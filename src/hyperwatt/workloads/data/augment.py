@@ -35,7 +35,7 @@ def affine_copies(
         np.stack([cos + shear * sin, -sin + shear * cos, shift_x], axis=1),
         np.stack([sin, cos, shift_y], axis=1),
     ], axis=1).astype(np.float32)
-    params = {"source": source.astype(np.int64), "theta": theta}
+    params: dict[str, np.ndarray] = {"source": source.astype(np.int64), "theta": theta}
 
     def draw(p: dict[str, torch.Tensor]) -> torch.Tensor:
         src = images[p["source"]].float() / 255.0
