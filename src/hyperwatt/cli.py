@@ -254,9 +254,9 @@ def export_cmd(
 
 @app.command("import")
 def import_cmd(
-    paths: List[Path] = typer.Argument(..., help="The seed's raw_data.csv / summary_all.csv / results/summary_*.csv, "
+    paths: list[Path] = typer.Argument(..., help="The seed's raw_data.csv / summary_all.csv / results/summary_*.csv, "
                                        "or its results/ or run_*/ folders."),
-    workloads: Optional[List[Path]] = WorkloadsOpt,
+    workloads: list[Path] | None = WorkloadsOpt,
     results_dir: Path = ResultsDir,
 ) -> None:
     """Import the seed system's measurements as imported sessions (idempotent; the sources are only read)."""

@@ -240,7 +240,7 @@ def _key(mode: Mode, name: str, workload: Workload | None, values: dict[str, Val
                                "background": bg_name}, sort_keys=True)
         bg = Setting(bg_workload, {n: literal(p, p.default) for n, p in bg_workload.hyperparameters.items()
                                    if p.default is not None}, ())
-    return canonical_key(mode, fg, bg)  # type: ignore[arg-type]
+    return canonical_key(mode, fg, bg)
 
 
 def _wall(stamp: str, source: Path, where: str | None) -> float:
