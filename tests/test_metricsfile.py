@@ -68,3 +68,44 @@ def test_without_the_variable_it_prints_the_records(tmp_path, capsys, monkeypatc
     assert main([str(tmp_path / "r.json")]) == 0
     assert capsys.readouterr().out == '{"acc": 0.5}\n'
     assert main([]) == 2
+
+
+def test_phase_events_are_read_apart_from_metrics(tmp_path, monkeypatch):
+    from hyperwatt.metricsfile import PhaseEvent, emit, phase, read_phases
+
+    path = tmp_path / "metrics.jsonl"
+    monkeypatch.setenv(ENV_VAR, str(path))
+    phase("startup")
+    phase("train", epoch=1, samples=60000)
+    emit(epoch=1, train_loss=0.5)
+    phase("evaluation")
+    emit(test_accuracy=0.9)
+    values, problems = read(path)
+    assert values == {"train_loss": 0.5, "test_accuracy": 0.9} and problems == []
+    events, problems = read_phases(path)
+    assert problems == []
+    assert [(e.phase, e.epoch, e.samples) for e in events] == [
+        ("startup", None, None), ("train", 1, 60000), ("evaluation", None, None)]
+    assert all(isinstance(e, PhaseEvent) and e.t_wall > 1e9 for e in events)
+    assert events[0].t_wall <= events[1].t_wall <= events[2].t_wall
+
+
+def test_malformed_phase_events_are_named_and_skipped(tmp_path):
+    from hyperwatt.metricsfile import read_phases
+
+    path = tmp_path / "metrics.jsonl"
+    lines = [
+        {"event": "phase", "phase": "train", "t": 1.7e9},
+        {"event": "phase", "phase": "", "t": 1.7e9},
+        {"event": "phase", "phase": "train", "t": "soon"},
+        {"event": "phase", "phase": "train", "t": 1.7e9, "epoch": -1},
+        {"event": "phase", "phase": "train", "t": 1.7e9, "samples": True},
+        {"event": "other", "what": 1},
+    ]
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\nnot json\n")
+    events, problems = read_phases(path)
+    assert [e.phase for e in events] == ["train"]
+    assert len(problems) == 4 and all("phase event ignored" in p for p in problems)
+    assert "line 2" in problems[0] and "'t'" in problems[1] and "'epoch'" in problems[2]
+    values, _ = read(path)
+    assert values == {}  # events are never metrics

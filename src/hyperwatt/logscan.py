@@ -37,16 +37,28 @@ def _number_text(m: re.Match[str], text: str) -> str | None:
     return number
 
 
-def scan_with_deadline(patterns: dict[str, str], text: str, deadline_s: float = DEADLINE_S
-                       ) -> tuple[dict[str, list[tuple[str, str | None]]], str | None]:
+def scan_lines(regex: str, text: str) -> list[tuple[int, str | None]]:
+    """(line index, group 1 or None) of every line of `text` that `regex` matches (searched per line)."""
+    compiled = re.compile(regex)
+    found = []
+    for i, line in enumerate(text.split("\n")):
+        m = compiled.search(line)
+        if m is not None:
+            found.append((i, m.group(1) if compiled.groups else None))
+    return found
+
+
+def scan_with_deadline(patterns: dict[str, str], text: str, deadline_s: float = DEADLINE_S, *, lines: bool = False
+                       ) -> tuple[dict[str, list[tuple]], str | None]:
     """Every pattern's matches, and the problem if one did not finish in `deadline_s`: the patterns
-    after a stuck one run again in a fresh child, so only the stuck ones are lost."""
+    after a stuck one run again in a fresh child, so only the stuck ones are lost. `lines`: the
+    matching lines (`scan_lines`) instead of the matches (`scan`)."""
     found: dict[str, list[tuple[str, str | None]]] = {}
     stuck: list[str] = []
     failure = None
     todo = dict(patterns)
     while todo and failure is None:
-        done, timed_out, failure = _run_child(todo, text, deadline_s)
+        done, timed_out, failure = _run_child(todo, text, deadline_s, lines)
         found.update(done)
         if not timed_out:
             break
@@ -62,12 +74,12 @@ def scan_with_deadline(patterns: dict[str, str], text: str, deadline_s: float = 
     return found, failure
 
 
-def _run_child(patterns: dict[str, str], text: str, deadline_s: float
-               ) -> tuple[dict[str, list[tuple[str, str | None]]], bool, str | None]:
+def _run_child(patterns: dict[str, str], text: str, deadline_s: float, lines: bool = False
+               ) -> tuple[dict[str, list[tuple]], bool, str | None]:
     """(results of the patterns that finished, whether the deadline struck, a crash's message)."""
     child = subprocess.Popen([sys.executable, "-I", "-S", __file__], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    payload = json.dumps({"patterns": patterns, "text": text}).encode()
+    payload = json.dumps({"patterns": patterns, "text": text, "lines": lines}).encode()
     timed_out, failure = False, None
     try:
         out, err = child.communicate(payload, timeout=deadline_s)
@@ -90,7 +102,8 @@ def _run_child(patterns: dict[str, str], text: str, deadline_s: float
 def _main() -> None:
     job = json.loads(sys.stdin.buffer.read())
     for name, regex in job["patterns"].items():
-        print(json.dumps({"name": name, "matches": scan(regex, job["text"])}), flush=True)
+        matches = scan_lines(regex, job["text"]) if job.get("lines") else scan(regex, job["text"])
+        print(json.dumps({"name": name, "matches": matches}), flush=True)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,12 @@ A workload appends JSON objects, one per line, to the file named by the environm
 replaces an earlier one. Keys ``epoch`` and ``step`` are progress markers, not metrics.
 This module imports nothing from hyperwatt so workloads may use it freely.
 
+A line with an ``event`` key is an event, not metrics. ``{"event": "phase", "phase": "train",
+"epoch": 1, "samples": 60000, "t": 1700000000.25}`` says that from wall time ``t`` (Unix seconds)
+the training is in phase ``phase`` (``startup``, ``train``, ``evaluation``, ``teardown`` or a name
+of its own) until the next phase event or its exit; ``epoch`` and ``samples`` (training samples the
+phase processes) are optional. `phase()` writes one; the runner slices the energy there.
+
 `python -m hyperwatt.metricsfile FILE...` appends the numbers of files a training wrote itself
 (a JSON object such as HF Trainer's all_results.json, a JSON list of objects, JSON lines, or a CSV
 such as Lightning's CSVLogger metrics.csv, one record per row) to the metrics file; see
@@ -17,12 +23,27 @@ import csv
 import json
 import math
 import os
+import re
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ENV_VAR = "HYPERWATT_METRICS_FILE"
 PROGRESS_KEYS = frozenset({"epoch", "step"})
+EVENT_KEY = "event"
+PHASE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class PhaseEvent:
+    """From `t_wall` on, the training is in `phase` (and `epoch`, processing `samples`)."""
+
+    phase: str
+    t_wall: float
+    epoch: int | None = None
+    samples: int | None = None
 
 
 def emit(**values: Any) -> None:
@@ -34,6 +55,17 @@ def emit(**values: Any) -> None:
     with open(path, "a", encoding="utf-8") as fh:
         fh.write(json.dumps(record, allow_nan=True) + "\n")
         fh.flush()
+
+
+def phase(name: str, epoch: int | None = None, samples: int | None = None) -> None:
+    """Mark that the training enters phase `name` now (see the module docstring); no-op without a file."""
+    record: dict[str, Any] = {EVENT_KEY: "phase", "phase": name}
+    if epoch is not None:
+        record["epoch"] = int(epoch)
+    if samples is not None:
+        record["samples"] = int(samples)
+    record["t"] = time.time()
+    emit(**record)
 
 
 def _plain(value: Any) -> Any:
@@ -64,6 +96,8 @@ def read(path: str | Path) -> tuple[dict[str, float], list[str]]:
                 continue
             if not isinstance(record, dict):
                 problems.append(f"line {lineno}: not a JSON object")
+                continue
+            if EVENT_KEY in record:  # events (phase markers) are read by read_phases
                 continue
             for key, value in record.items():
                 if key in PROGRESS_KEYS:
@@ -108,6 +142,41 @@ def not_finite(value: float) -> str:
     kept = "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
     said = "a number beyond a float's range" if isinstance(value, _Huge) else kept
     return f"is {said} (kept as {kept})"
+
+
+def read_phases(path: str | Path) -> tuple[list[PhaseEvent], list[str]]:
+    """The phase events of a metrics file in file order, and the problems of malformed ones."""
+    events: list[PhaseEvent] = []
+    problems: list[str] = []
+    p = Path(path)
+    if not p.is_file():
+        return events, problems
+    with p.open(encoding="utf-8", errors="replace") as fh:
+        for lineno, line in enumerate(fh, 1):
+            record = loads(line) if line.strip() else None  # read() reports what is not JSON
+            if not isinstance(record, dict) or record.get(EVENT_KEY) != "phase":
+                continue
+            event, problem = _phase_event(record)
+            if event is not None:
+                events.append(event)
+            else:
+                problems.append(f"line {lineno}: phase event ignored: {problem}")
+    return events, problems
+
+
+def _phase_event(record: dict[str, Any]) -> tuple[PhaseEvent | None, str]:
+    name, t = record.get("phase"), record.get("t")
+    if not isinstance(name, str) or not PHASE_NAME.match(name):
+        return None, f"'phase' must be a name (letters, digits, '_', '-'), got {name!r}"
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or t <= 0:
+        return None, f"'t' must be the wall time in Unix seconds, got {t!r}"
+    counts: dict[str, int | None] = {}
+    for key in ("epoch", "samples"):
+        value = record.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            return None, f"'{key}' must be a whole number >= 0, got {value!r}"
+        counts[key] = value
+    return PhaseEvent(name, float(t), counts["epoch"], counts["samples"]), ""
 
 
 def records_from(path: str | Path) -> list[dict[str, float]]:

@@ -111,6 +111,61 @@ class Energy(_Record):
     sampler_error: str | None = None
 
 
+class PhaseSensorEnergy(_Record):
+    sensor: str
+    energy_j: float | None
+    uncertainty_j: float | None = None
+
+
+class PhaseEnergy(_Record):
+    """Energy and duration of one phase of the window (one slice, or a phase's slices together)."""
+
+    phase: str  # startup | train | evaluation | teardown | a training's own name | window (no markers)
+    epoch: int | None = None
+    start_s: float  # from the window start
+    duration_s: float
+    samples: int | None = None  # training samples processed (where the training said)
+    gpu_energy_j: float | None = None
+    gpu_uncertainty_j: float | None = None
+    gpu_net_energy_j: float | None = None
+    cpu_energy_j: float | None = None
+    cpu_uncertainty_j: float | None = None
+    total_energy_j: float | None = None
+    partial: bool = False
+    reason: str | None = None
+    sensors: list[PhaseSensorEnergy] = Field(default_factory=list)
+
+
+class PhaseMarker(_Record):
+    phase: str
+    t_wall: float
+    epoch: int | None = None
+    samples: int | None = None
+    source: str  # "metrics-file" | "log"
+
+
+class Phases(_Record):
+    """The window split at the training's phase markers (engine/phases.py; docs/measurement.md).
+
+    `slices` cover the window in time order and add up to it; `totals` hold each phase's slices
+    together (one bound for contiguous slices). Without markers, `marked` is False, `reason` says
+    why, and the one slice is the whole window (phase "window").
+    """
+
+    marked: bool
+    source: str | None = None
+    reason: str | None = None
+    notes: list[str] = Field(default_factory=list)
+    markers: list[PhaseMarker] = Field(default_factory=list)
+    slices: list[PhaseEnergy] = Field(default_factory=list)
+    totals: list[PhaseEnergy] = Field(default_factory=list)
+    train_epochs: int | None = None
+    train_samples: int | None = None
+
+    def total(self, phase: str) -> PhaseEnergy | None:
+        return next((t for t in self.totals if t.phase == phase), None)
+
+
 class BackgroundRunRecord(_Record):
     index: int
     started_wall: float
@@ -231,6 +286,8 @@ class ExperimentRecord(_Record):
     attempts: list[Attempt] = Field(default_factory=list)
     metrics: dict[str, Metric] = Field(default_factory=dict)
     energy: Energy = Field(default_factory=lambda: Energy(available=False, reason="not measured yet"))
+    #: the window's energy per phase (None: recorded before phases existed, or not measured)
+    phases: Phases | None = None
     background: BackgroundRecord | None = None
     cooldown: Cooldown | None = None
     flags: list[Flag] = Field(default_factory=list)

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from hyperwatt.config.base import StrictModel as _Strict
 from hyperwatt.config.errors import suggest
+from hyperwatt.metricsfile import PHASE_NAME
 
 Scalar = bool | int | float | str
 ParamType = Literal["int", "float", "str", "bool"]
@@ -215,6 +216,21 @@ class LogPattern(_Strict):
         return v
 
 
+class PhasePattern(_Strict):
+    """A log line that starts a phase (at the line's arrival); a first group, if any, is the epoch."""
+
+    regex: str
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"regex {v!r} does not compile: {exc}") from None
+        return v
+
+
 class MetricsSpec(_Strict):
     """Where the metrics come from: the metrics file (JSON lines) and/or regexes on the log."""
 
@@ -225,6 +241,8 @@ class MetricsSpec(_Strict):
     patterns: dict[str, LogPattern] = Field(default_factory=dict)
     required: list[str] = Field(default_factory=list)
     goals: dict[str, Literal["max", "min"]] = Field(default_factory=dict)
+    #: phase name -> the log line that starts it (for a training that writes no phase events)
+    phases: dict[str, PhasePattern] = Field(default_factory=dict)
 
     @field_validator("files")
     @classmethod
@@ -235,11 +253,20 @@ class MetricsSpec(_Strict):
             check_placeholders(item, FILE_PLACEHOLDERS, "metrics file")
         return v
 
-    @field_validator("patterns", mode="before")
+    @field_validator("patterns", "phases", mode="before")
     @classmethod
     def _shorthand(cls, v: object) -> object:
         if isinstance(v, dict):
             return {k: ({"regex": p} if isinstance(p, str) else p) for k, p in v.items()}
+        return v
+
+    @field_validator("phases")
+    @classmethod
+    def _phase_names(cls, v: dict[str, PhasePattern]) -> dict[str, PhasePattern]:
+        for name in v:
+            if not PHASE_NAME.match(name):
+                raise ValueError(f"phase name {name!r} must start with a letter (letters, digits, '_', '-'; "
+                                 "e.g. startup, train, evaluation, teardown)")
         return v
 
     @model_validator(mode="after")

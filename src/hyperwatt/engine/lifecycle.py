@@ -14,6 +14,7 @@ import psutil
 
 from hyperwatt import metrics as metrics_mod
 from hyperwatt.engine import energy as energy_mod
+from hyperwatt.engine import phases as phases_mod
 from hyperwatt.engine.command import build_argv, build_env, placeholder_values, workdir
 from hyperwatt.engine.context import EngineContext, Interrupted, Slot
 from hyperwatt.engine.readiness import wait_until_ready
@@ -34,6 +35,7 @@ from hyperwatt.records import (
     BackgroundRecord,
     BackgroundRunRecord,
     ExperimentRecord,
+    PhaseMarker,
     StopRecord,
 )
 from hyperwatt.sensors.records import ProcessUtil
@@ -276,6 +278,7 @@ class ExperimentRun:
         attempt.exit_code = code
         attempt.cpu_time_s = handle.cpu_time_s
         self._measure(attempt)
+        self._measure_phases(phases_mod.collect_markers(pe.workload.metrics, metrics_file, log, handle.log_times))
         own_files = metrics_mod.ResultsFiles(workdir(pe.foreground), placeholder_values(pe.foreground, output_dir),
                                              files_since)
         found = metrics_mod.collect(pe.workload.metrics, metrics_file, log, own_files)
@@ -367,6 +370,16 @@ class ExperimentRun:
         if self.pe.mode == "parallel" and self.record.background is not None:
             self._attribute(energy)
         self.record.energy = energy
+
+    def _measure_phases(self, markers: tuple[list[PhaseMarker], list[str]]) -> None:
+        """The window's energy per phase of the training (engine/phases.py)."""
+        if self.ctx.monitor is None:
+            return
+        w = self.window
+        slicers = self.ctx.monitor.slicers(w.t0_mono, w.t1_mono, end_level="inside" if self.stop_result else "after")
+        recorded = {s.sensor: s.energy_j for s in self.record.energy.sensors}
+        self.record.phases = phases_mod.measure_phases(*markers, phases_mod.Window(w.t0_mono, w.t1_mono, w.t0_wall),
+                                                       slicers, recorded, self.baselines, self.slot.gpu_index)
 
     def _attribute(self, energy: Any) -> None:
         bg = self.record.background

@@ -15,6 +15,7 @@ from hyperwatt.clock import SYSTEM_CLOCK, Clock, FakeClock
 from hyperwatt.sensors.base import GpuSensor, Sensor
 from hyperwatt.sensors.records import EnergyEstimate, Sample
 from hyperwatt.sensors.schedule import COARSE, FINE, LOCKED, CounterSchedule
+from hyperwatt.sensors.slices import WindowSlicer
 from hyperwatt.sensors.window import EndLevel, window_energy
 
 if TYPE_CHECKING:
@@ -265,6 +266,19 @@ class Monitor:
             if self.thread_error and (est.partial or est.energy_j is None):
                 est = replace(est, reason=f"{est.reason}; the sampler thread died: {self.thread_error}")
             out[st.sensor.name] = est
+        return out
+
+    def slicers(self, t0_mono: float, t1_mono: float, end_level: EndLevel = "after") -> dict[str, WindowSlicer]:
+        """Per sensor, a slicer of the window [t0_mono, t1_mono] measured as `measure` does (call it
+        after `measure`, which waits for the end edge's readings)."""
+        out: dict[str, WindowSlicer] = {}
+        for st in self._states:
+            ctx = self.samples(st.sensor.name, t0_mono - CONTEXT_S, t1_mono + CONTEXT_S)
+            sched = st.schedule
+            period = sched.period_s if sched is not None and sched.mode in (LOCKED, FINE) else None
+            nominal = max(self._period, st.sensor.min_read_interval_s)
+            out[st.sensor.name] = WindowSlicer(ctx, st.sensor.info, t0_mono, t1_mono, period_s=period,
+                                               nominal_interval_s=nominal, end_level=end_level)
         return out
 
     def _await_steps_after(self, t: float) -> None:
