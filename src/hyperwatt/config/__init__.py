@@ -6,6 +6,7 @@ from hyperwatt.config.plan import (
     CooldownSettings,
     ExperimentSpec,
     MutateSpec,
+    SearchSpec,
     ParallelPolicy,
     Plan,
     PreflightPolicy,
@@ -17,6 +18,6 @@ from hyperwatt.config.workload import HyperParam, LogPattern, MetricsSpec, Scala
 
 __all__ = [
     "BackgroundSpec", "CooldownSettings", "ExperimentSpec", "HyperParam", "LoadedPlan", "LogPattern",
-    "MetricsSpec", "MutateSpec", "ParallelPolicy", "Plan", "PreflightPolicy", "Registry", "Scalar",
+    "MetricsSpec", "MutateSpec", "SearchSpec", "ParallelPolicy", "Plan", "PreflightPolicy", "Registry", "Scalar",
     "SensorSettings", "TimingPolicy", "Workload", "check_values", "coerce", "load_plan", "load_registry",
 ]

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from hyperwatt.config.errors import from_validation, suggest
 from hyperwatt.config.files import read_json, read_toml
-from hyperwatt.config.plan import ExperimentSpec, Plan
+from hyperwatt.config.plan import CONSTRAINT, ENERGY_QUANTITIES, ExperimentSpec, Plan
 from hyperwatt.config.registry import Registry
 from hyperwatt.config.workload import Scalar, Workload, coerce
 from hyperwatt.errors import ConfigError
@@ -119,7 +119,10 @@ MAX_PLANNED_EXPERIMENTS = 100_000
 
 
 def planned_count(spec: ExperimentSpec) -> int:
-    """The most experiments an entry expands to (fewer when a mutation space runs out)."""
+    """The most experiments an entry expands to (fewer when a mutation space runs out); a search's
+    trials count too."""
+    if spec.search is not None:
+        return spec.search.trials
     settings = 1 if spec.include_default or spec.mutate is None else 0
     if spec.mutate is not None:
         groups = len(spec.mutate.parameters) if spec.mutate.strategy == "one_at_a_time" else 1
@@ -153,6 +156,8 @@ def check_plan(plan: Plan, registry: Registry, source: Path) -> None:
                     raise ConfigError(source, pkey, f"{name!r} has no range or values to mutate within")
                 if name in spec.hyperparameters:
                     raise ConfigError(source, pkey, f"{name!r} is both fixed and mutated")
+        if spec.search is not None:
+            check_search(spec, workload, source, f"{key}.search")
         if spec.background is not None:
             bg = registry.get(spec.background.workload, source, f"{key}.background.workload")
             check_values(bg, spec.background.hyperparameters, source, f"{key}.background.hyperparameters")
@@ -160,6 +165,31 @@ def check_plan(plan: Plan, registry: Registry, source: Path) -> None:
             if spec.name in labels:
                 raise ConfigError(source, f"{key}.name", f"duplicate experiment name {spec.name!r}")
             labels.add(spec.name)
+
+
+def check_search(spec: ExperimentSpec, workload: Workload, source: Path, key: str) -> None:
+    """Searched parameters exist, can vary and are not fixed; objectives and constraints name an
+    energy quantity or a metric the workload declares."""
+    search = spec.search
+    assert search is not None
+    for j, name in enumerate(search.parameters):
+        param = workload.hyperparameters.get(name)
+        pkey = f"{key}.parameters[{j}]"
+        if param is None:
+            raise ConfigError(source, pkey, _unknown_param(name, workload))
+        if not param.mutable:
+            raise ConfigError(source, pkey, f"{name!r} has no range or values to search within")
+        if name in spec.hyperparameters:
+            raise ConfigError(source, pkey, f"{name!r} is both fixed and searched")
+    metrics = workload.metrics
+    known = [*ENERGY_QUANTITIES, *dict.fromkeys([*metrics.required, *metrics.patterns, *metrics.goals])]
+    named = [(f"{key}.objectives[{j}]", o.split(":")[0]) for j, o in enumerate(search.objectives)]
+    named += [(f"{key}.constraints[{j}]", CONSTRAINT.match(c).group(1))  # type: ignore[union-attr]
+              for j, c in enumerate(search.constraints)]
+    for pkey, name in named:
+        if name not in known:
+            raise ConfigError(source, pkey, f"unknown quantity {name!r}{suggest(name, known)}; an energy quantity "
+                              f"or a metric {workload.name} declares: {', '.join(known)}")
 
 
 def check_values(workload: Workload, values: dict[str, Scalar], source: Path, key: str) -> None:

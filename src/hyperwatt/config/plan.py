@@ -104,6 +104,61 @@ class MutateSpec(_Strict):
         return v
 
 
+#: Energy quantities (and the duration) a search objective may name, besides the workload's metrics.
+ENERGY_QUANTITIES = ("gpu_energy_j", "gpu_net_energy_j", "cpu_energy_j", "dram_energy_j", "total_energy_j",
+                     "duration_s")
+OBJECTIVE = re.compile(r"^([A-Za-z_][A-Za-z0-9_.\-]*):(min|max)$")
+CONSTRAINT = re.compile(
+    r"^\s*([A-Za-z_][A-Za-z0-9_.\-]*)\s*(>=|<=)\s*(?:([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*\*\s*)?"
+    r"(default|[-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*$")
+
+
+class SearchSpec(_Strict):
+    """An energy-aware search over some hyperparameters (Optuna), beside or instead of `mutate`."""
+
+    parameters: list[str] = Field(min_length=1)
+    trials: int = Field(ge=1, le=100_000)
+    #: "quantity:min|max": an energy quantity (gpu_energy_j, total_energy_j, ...) or a metric
+    objectives: list[str] = Field(default_factory=lambda: ["gpu_energy_j:min"], min_length=1, max_length=8)
+    #: tpe | nsga2 | random | grid (None: tpe, multi-objective TPE for several objectives)
+    sampler: Literal["tpe", "nsga2", "random", "grid"] | None = None
+    #: stop when the energy measured by the search's trainings reaches this (kJ)
+    energy_budget_kj: float | None = Field(default=None, gt=0)
+    #: "metric >= 0.98 * default", "metric <= 0.5": a trial that breaks one is infeasible
+    constraints: list[str] = Field(default_factory=list)
+    #: grid only: points per continuous parameter
+    grid_points: int = Field(default=5, ge=2, le=1_000)
+
+    @field_validator("parameters")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        dupes = sorted({p for p in v if v.count(p) > 1})
+        if dupes:
+            raise ValueError(f"parameters listed twice: {', '.join(dupes)}")
+        return v
+
+    @field_validator("objectives")
+    @classmethod
+    def _objectives(cls, v: list[str]) -> list[str]:
+        for o in v:
+            if not OBJECTIVE.match(o):
+                raise ValueError(f"objective {o!r} must be 'name:min' or 'name:max', e.g. 'gpu_energy_j:min'")
+        names = [o.split(":")[0] for o in v]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"objective listed twice: {', '.join(dupes)}")
+        return v
+
+    @field_validator("constraints")
+    @classmethod
+    def _constraints(cls, v: list[str]) -> list[str]:
+        for c in v:
+            if not CONSTRAINT.match(c):
+                raise ValueError(f"constraint {c!r} must read 'name >= number', 'name <= number' or "
+                                 "'name >= factor * default', e.g. 'test_accuracy >= 0.98 * default'")
+        return v
+
+
 def _one_scalar(value: object) -> object:
     """A hyperparameter value is one number, string or boolean (a list read 'not a valid boolean')."""
     if not isinstance(value, (bool, int, float, str)):
@@ -136,6 +191,7 @@ class ExperimentSpec(_Strict):
     include_default: bool = False
     hyperparameters: dict[str, HyperValue] = Field(default_factory=dict)
     mutate: MutateSpec | None = None
+    search: SearchSpec | None = None
     background: BackgroundSpec | None = None
     timing: TimingPolicy | None = None
     note: str = ""
@@ -156,6 +212,10 @@ class ExperimentSpec(_Strict):
             raise ValueError("mode 'parallel' needs a 'background' table with a workload")
         if self.mode == "sequential" and self.background is not None:
             raise ValueError("a 'background' only applies to mode 'parallel'")
+        if self.search is not None and self.mutate is not None:
+            raise ValueError("an entry either mutates or searches: give 'mutate' or 'search', not both")
+        if self.search is not None and self.repeats != 1:
+            raise ValueError("a search entry runs each trial once; 'repeats' does not apply to it")
         return self
 
 
