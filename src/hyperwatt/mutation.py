@@ -99,6 +99,8 @@ def expand(loaded: LoadedPlan) -> Expansion:
     out = Expansion()
     plan = loaded.plan
     for index, spec in enumerate(plan.experiments):
+        if spec.search is not None:  # its trials are asked of the search while the session runs
+            continue
         fg_workload = loaded.registry.get(spec.workload)
         background = None
         if spec.background is not None:

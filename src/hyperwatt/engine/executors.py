@@ -9,7 +9,7 @@ from typing import Callable, Protocol, Sequence
 from hyperwatt.engine.context import Slot
 from hyperwatt.mutation import PlannedExperiment
 
-Work = Callable[[PlannedExperiment, Slot, bool], None]  # (experiment, slot, more work follows on this slot)
+Work = Callable[[PlannedExperiment, Slot, bool], object]  # (experiment, slot, more work follows on this slot)
 
 
 class Executor(Protocol):

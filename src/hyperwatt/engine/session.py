@@ -21,6 +21,7 @@ from hyperwatt.engine import environment, preflight
 from hyperwatt.engine.context import EngineContext, Slot
 from hyperwatt.engine.executors import LocalExecutor
 from hyperwatt.engine.lifecycle import ExperimentRun, save_record, tokens_of
+from hyperwatt.engine.search_trials import run_searches
 from hyperwatt.engine.signals import interrupt_on_signals
 from hyperwatt.errors import ConfigError, HyperwattError, PreflightError
 from hyperwatt.mutation import PlannedExperiment, expand, occurrence_indices
@@ -171,7 +172,7 @@ def _resume(session_id: str, options: SessionOptions, events: SessionEvents) -> 
         layout = SessionLayout(options.results_dir, session_id)
         loaded = load_plan(layout.plan, Registry.builtin())
         expansion = expand(loaded)
-        rows = store.slots(session_id)
+        rows = store.slots(session_id)[:len(expansion.experiments)]  # search trials' rows follow them
         if [r.key_hash for r in rows] != [pe.key_hash for pe in expansion.experiments]:
             raise ConfigError(layout.plan, None, "the plan no longer expands to the session's experiments; "
                               "was plan.toml or a workload changed? start a new session instead")
@@ -262,7 +263,7 @@ def _execute(loaded: LoadedPlan, session_id: str, layout: SessionLayout, store: 
             clock=options.clock, python=options.python, echo=options.echo,
         )
         with interrupt_on_signals(ctx.interrupt) as sig, governed(plan.governor, events.message):
-            def work(pe: PlannedExperiment, slot: Slot, more: bool) -> None:
+            def work(pe: PlannedExperiment, slot: Slot, more: bool) -> ExperimentRecord:
                 events.experiment_started(pe, slot)
                 run = ExperimentRun(ctx, pe, slot)
                 record = run.run()
@@ -274,8 +275,11 @@ def _execute(loaded: LoadedPlan, session_id: str, layout: SessionLayout, store: 
                     monitor.discard_before(options.clock.monotonic() - 5.0)
                 write_summary(layout.summary, store.experiments(session_id))
                 events.experiment_finished(record)
+                return record
 
             LocalExecutor(slots).run(pending, work, ctx.interrupt)
+            if not ctx.interrupt.is_set():
+                run_searches(loaded, ctx, slots, lambda pe, slot: work(pe, slot, True), events.message)
             result.signum = sig.signum
     finally:
         if monitor is not None:

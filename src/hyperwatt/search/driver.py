@@ -157,9 +157,11 @@ class SearchDriver:
                 break
             request, record = evaluator.next_done()
             trial = in_flight.pop(request.number)
-            if record is None:  # interrupted before it ran: asked again on resume
+            if record is None or record.status == "interrupted":  # asked again when the search resumes
                 trial.set_user_attr("reason", "interrupted")
                 self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                self.study.enqueue_trial(trial.params, user_attrs={"default": request.is_default},
+                                         skip_if_exists=False)
                 out.stopped_by, stop = "interrupted", True
                 continue
             self.history[trial.user_attrs["key"]] = record
