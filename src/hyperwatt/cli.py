@@ -84,6 +84,7 @@ def dry_run(
     """Dry run: the expanded experiments, which the store already holds, and an ETA."""
     from hyperwatt.engine.command import build_argv, hyperparameter_env
     from hyperwatt.engine.eta import estimate_s
+    from hyperwatt.engine.search_trials import search_entries
     from hyperwatt.mutation import expand, occurrence_indices
     from hyperwatt.progress import fmt_duration
     from hyperwatt.store import DB_NAME, open_store
@@ -122,6 +123,12 @@ def dry_run(
                       "(counted below)")
     for w in expansion.warnings:
         console.print(f"note: {w}", style="yellow")
+    for entry in search_entries(loaded):
+        s = entry.spec.search
+        assert s is not None
+        console.print(f"search experiments[{entry.index}]: up to {s.trials} trial(s) of {entry.spec.workload} over "
+                      f"{', '.join(s.parameters)} for {', '.join(s.objectives)} (sampler {s.sampler or 'tpe'}, "
+                      f"study {entry.study_name} in {results_dir / 'search.db'}), after the experiments above")
     eta = fmt_duration(total) + (f" + {unknown} without an estimate" if unknown else "")
     console.print(f"{len(expansion.experiments)} experiments, {runs} to run, "
                   f"{len(expansion.experiments) - runs} skipped; ETA {eta}")
