@@ -101,7 +101,6 @@ def run_searches(loaded: LoadedPlan, ctx: EngineContext, slots: list[Slot], run_
     if not entries:
         return []
     require_optuna()
-    store = ctx.store
     outcomes = []
     for entry in entries:
         if ctx.interrupt.is_set():
@@ -151,8 +150,11 @@ def _run_one_search(loaded: LoadedPlan, entry: SearchEntry, ctx: EngineContext, 
             ctx.store.save_slots(ctx.session_id, [SlotRow(pe.slot, pe.key_hash, workload.name, pe.label)])
         return pe
 
-    defaults = {n: coerce(workload.hyperparameters[n], workload.hyperparameters[n].default)
-                for n in search.parameters if workload.hyperparameters[n].default is not None}
+    defaults: dict[str, Any] = {}
+    for name in search.parameters:
+        default = workload.hyperparameters[name].default
+        if default is not None:
+            defaults[name] = coerce(workload.hyperparameters[name], default)
     history = {r.key: r for r in ctx.store.experiments()
                if r.workload == workload.name and r.mode == spec.mode and r.status == "succeeded"}
     driver = SearchDriver(study, dists, objectives, constraints, search.trials, lambda p: to_values(workload, p),

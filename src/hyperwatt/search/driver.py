@@ -99,8 +99,9 @@ class SearchDriver:
             if key in known or record.status != "succeeded":
                 continue
             params = {n: record.hyperparameters.get(n) for n in self.dists}
-            values = [value_of(record, o.name) for o in self.objectives]
-            if not self._inside(params) or any(v is None or not math.isfinite(v) for v in values):
+            measured = [value_of(record, o.name) for o in self.objectives]
+            values = [v for v in measured if v is not None and math.isfinite(v)]
+            if not self._inside(params) or len(values) < len(measured):
                 continue
             violations = self._violations(record)
             self.study.add_trial(optuna.trial.create_trial(
@@ -136,7 +137,7 @@ class SearchDriver:
         while True:
             if self.should_stop():
                 out.stopped_by, stop = "interrupted", True
-            waiting_for_default = needs_default and self._default_record is None and in_flight
+            waiting_for_default = needs_default and self._default_record is None and bool(in_flight)
             while (not stop and not waiting_for_default and len(in_flight) < evaluator.slots
                    and finished + len(in_flight) < self.trials):
                 trial = self.study.ask(self.dists)

@@ -70,7 +70,7 @@ def true_hypervolume(n: int = 60) -> float:
 class SimulatedEvaluator:
     """Runs trial requests on the surface (with a little measurement noise) and returns records."""
 
-    def __init__(self, slots: int = 1, noise: float = 0.01, seed: int = 0, fail_numbers: set[int] = frozenset()) -> None:
+    def __init__(self, slots: int = 1, noise: float = 0.01, seed: int = 0, fail_numbers: frozenset[int] = frozenset()) -> None:
         self.slots = slots
         self._rng = random.Random(seed)
         self._noise = noise
