@@ -12,6 +12,7 @@ import json
 import re
 import subprocess
 import sys
+from typing import Any
 
 #: A number's exponent, right where a pattern's group stopped (`([0-9.]+)` on "6.4e-05" stops at the "e").
 _EXPONENT = re.compile(r"[eE][-+]?[0-9]+")
@@ -48,12 +49,22 @@ def scan_lines(regex: str, text: str) -> list[tuple[int, str | None]]:
     return found
 
 
-def scan_with_deadline(patterns: dict[str, str], text: str, deadline_s: float = DEADLINE_S, *, lines: bool = False
-                       ) -> tuple[dict[str, list[tuple]], str | None]:
+def scan_with_deadline(patterns: dict[str, str], text: str, deadline_s: float = DEADLINE_S
+                       ) -> tuple[dict[str, list[tuple[str, str | None]]], str | None]:
     """Every pattern's matches, and the problem if one did not finish in `deadline_s`: the patterns
-    after a stuck one run again in a fresh child, so only the stuck ones are lost. `lines`: the
-    matching lines (`scan_lines`) instead of the matches (`scan`)."""
-    found: dict[str, list[tuple[str, str | None]]] = {}
+    after a stuck one run again in a fresh child, so only the stuck ones are lost."""
+    return _with_deadline(patterns, text, deadline_s, lines=False)
+
+
+def scan_lines_with_deadline(patterns: dict[str, str], text: str, deadline_s: float = DEADLINE_S
+                             ) -> tuple[dict[str, list[tuple[int, str | None]]], str | None]:
+    """`scan_lines` of every pattern, with the deadline of `scan_with_deadline`."""
+    return _with_deadline(patterns, text, deadline_s, lines=True)
+
+
+def _with_deadline(patterns: dict[str, str], text: str, deadline_s: float, lines: bool
+                   ) -> tuple[dict[str, list[Any]], str | None]:
+    found: dict[str, list[Any]] = {}
     stuck: list[str] = []
     failure = None
     todo = dict(patterns)
@@ -74,8 +85,8 @@ def scan_with_deadline(patterns: dict[str, str], text: str, deadline_s: float = 
     return found, failure
 
 
-def _run_child(patterns: dict[str, str], text: str, deadline_s: float, lines: bool = False
-               ) -> tuple[dict[str, list[tuple]], bool, str | None]:
+def _run_child(patterns: dict[str, str], text: str, deadline_s: float, lines: bool
+               ) -> tuple[dict[str, list[Any]], bool, str | None]:
     """(results of the patterns that finished, whether the deadline struck, a crash's message)."""
     child = subprocess.Popen([sys.executable, "-I", "-S", __file__], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)

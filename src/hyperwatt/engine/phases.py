@@ -71,8 +71,8 @@ def log_markers(spec: MetricsSpec, log: Path, times: LogTimes) -> tuple[list[Pha
             lines.append(_ANSI.sub("", part.decode("utf-8", errors="replace")))
             offset += len(part) + 1
             ends.append(offset - 1)  # the line break after it (or the last byte read)
-    found, problem = logscan.scan_with_deadline({n: p.regex for n, p in spec.phases.items()}, "\n".join(lines),
-                                                lines=True)
+    found, problem = logscan.scan_lines_with_deadline({n: p.regex for n, p in spec.phases.items()},
+                                                      "\n".join(lines))
     problems = [f"phase {problem}"] if problem else []
     hits: dict[int, tuple[str, int | None]] = {}
     for name in spec.phases:  # declaration order decides a line two patterns match
