@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Chaos: the runner killed N times at random moments (SIGKILL, SIGINT, SIGTERM) and resumed each time.
 
-Reports leaked processes (alive 2 s after a kill), lost and duplicated experiments, and the store's
+One experiment's training leaves a SIGTERM-ignoring daemon behind (double fork, setsid, empty
+environment). Reports leaked processes (alive 2 s after a kill, escaped daemons included), lost and duplicated experiments, and the store's
 integrity check — all must be zero / "ok". Runs on any machine (the toy training needs no GPU).
 
     python benchmarks/chaos.py --kills 50 [--seed 0] [--out DIR]

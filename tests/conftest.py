@@ -61,6 +61,42 @@ required = ["acc"]
 patterns = { test_accuracy = { regex = "Test Accuracy: ([0-9.]+)%", scale = 0.01 } }
 '''
 
+# A training that escapes its tree as a daemon would: fork, setsid, fork again, exec with an empty
+# environment (no HYPERWATT_TOKEN) a sleeper that ignores SIGTERM; it writes the daemon's pid to
+# <cwd>/escapers/<pid>, then trains and exits 0 normally, leaving the daemon behind.
+ESCAPE_TRAIN = r'''
+import json, os, sys, time
+DAEMON = ("import os, signal, sys, time\n"
+          "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+          "os.makedirs(sys.argv[1], exist_ok=True)\n"
+          "open(os.path.join(sys.argv[1], str(os.getpid())), 'w').close()\n"
+          "time.sleep(600)\n")
+where = os.path.abspath("escapers")
+before = set(os.listdir(where)) if os.path.isdir(where) else set()
+def live(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] not in "ZX"
+    except OSError:
+        return False
+print(f"earlier daemons alive: {sum(live(int(p)) for p in before)}", flush=True)
+pid = os.fork()
+if pid == 0:
+    os.setsid()
+    if os.fork() > 0:
+        os._exit(0)
+    os.execve(sys.executable, [sys.executable, "-c", DAEMON, where], {})
+os.waitpid(pid, 0)
+end = time.monotonic() + 30
+while time.monotonic() < end and not (os.path.isdir(where) and set(os.listdir(where)) - before):
+    time.sleep(0.01)
+time.sleep(float(sys.argv[sys.argv.index("--sleep") + 1]) if "--sleep" in sys.argv else 0.0)
+print("escaped; trained", flush=True)
+if os.environ.get("HYPERWATT_METRICS_FILE"):
+    with open(os.environ["HYPERWATT_METRICS_FILE"], "a") as f:
+        f.write(json.dumps({"acc": 0.5}) + "\n")
+'''
+
 FAST_TIMING = '''
 [timing]
 idle_baseline_s = 0

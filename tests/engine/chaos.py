@@ -13,12 +13,27 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.conftest import ESCAPE_TRAIN
 from tests.engine.runner_helpers import make_project, ours, start, wait_for
 
 EXPERIMENTS = "".join(
     f'[[experiments]]\nworkload = "toy/net"\nhyperparameters = {{ epochs = {e}, sleep = {s}, spawn_child = {c} }}\n'
     for e, s, c in [(1, 0.4, 1), (2, 0.8, 0), (3, 0.2, 1), (4, 1.0, 0)]
 )
+# a training that leaves a SIGTERM-ignoring daemon behind (double fork, setsid, empty environment:
+# no token, so only its guard can find it); the daemons' pids land in <project>/escapers/
+ESCAPING = """
+[workloads."toy/escape"]
+argv = ["{python}", "escape.py"]
+workdir = "."
+[workloads."toy/escape".hyperparameters]
+sleep = { flag = "--sleep", type = "float", default = 0.0 }
+[workloads."toy/escape".metrics]
+required = ["acc"]
+[[experiments]]
+workload = "toy/escape"
+hyperparameters = { sleep = 0.5 }
+"""
 
 
 @dataclass
@@ -47,7 +62,8 @@ def run_chaos(root: Path, kills: int, seed: int = 0, max_delay_s: float = 3.0) -
 
 
 def _campaign(root: Path, kills: int, rng: random.Random, max_delay_s: float, report: ChaosReport) -> None:
-    make_project(root, EXPERIMENTS)
+    make_project(root, EXPERIMENTS + ESCAPING)
+    (root / "escape.py").write_text(ESCAPE_TRAIN)
     session: str | None = None
     while True:
         report.rounds += 1
@@ -58,8 +74,8 @@ def _campaign(root: Path, kills: int, rng: random.Random, max_delay_s: float, re
                 proc.send_signal(rng.choice([signal.SIGKILL, signal.SIGKILL, signal.SIGINT, signal.SIGTERM]))
                 report.kills += 1
         proc.communicate(timeout=300)
-        if not wait_for(lambda: not ours(root), 2.0):
-            report.leaks += [str(p) for p in ours(root)]
+        if not wait_for(lambda: not ours(root) and not _daemons(root), 2.0):
+            report.leaks += [str(p) for p in ours(root)] + [f"escaped daemon {p}" for p in _daemons(root)]
         session = session or _session(root)
         if session is None:
             continue  # killed before the session existed: start afresh
@@ -73,6 +89,19 @@ def _campaign(root: Path, kills: int, rng: random.Random, max_delay_s: float, re
     report.integrity = check if report.integrity in ("", "ok") else report.integrity
     for path in (root / "results").glob("*/*/experiment.json"):
         json.loads(path.read_text())  # every record readable
+
+
+def _daemons(root: Path) -> list[int]:
+    """Escaped daemons (no token) still alive."""
+    return [pid for pid in (int(p.name) for p in root.glob("escapers/*")) if _alive(pid)]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
 
 
 def _session(root: Path) -> str | None:

@@ -27,9 +27,9 @@ def test_leak_scan_finds_a_deliberately_leaked_process_and_not_others(script, tm
     )
     untagged = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        argv = script("leaker", LEAKER)
-        handle = spawn(argv, cwd=tmp_path, env=base_env(), log_path=tmp_path / "log", token=token)
-        assert handle.wait(10) == 0
+        argv = script("leaker", LEAKER)  # started without a guard (spawn's would kill what it leaves)
+        with (tmp_path / "log").open("w") as log:
+            assert subprocess.run(argv, env=base_env() | {"HYPERWATT_TOKEN": token}, stdout=log).returncode == 0
         leaked = int((tmp_path / "log").read_text())
 
         leaks = leak_scan([token, new_token("unrelated")])
@@ -47,6 +47,14 @@ def test_leak_scan_finds_a_deliberately_leaked_process_and_not_others(script, tm
         for proc in (bystander, untagged):
             proc.kill()
             proc.wait()
+
+
+def test_what_a_spawned_training_leaves_is_killed_by_its_guard_and_named(script, tmp_path, token):
+    handle = spawn(script("leaker", LEAKER), cwd=tmp_path, env=base_env(), log_path=tmp_path / "log", token=token)
+    assert handle.wait(10) == 0
+    leaked = int((tmp_path / "log").read_text())
+    assert leak_scan([token]) == []
+    assert [k.split(":")[0] for k in handle.killed] == [f"pid {leaked}"] and "leaked-sleeper" in handle.killed[0]
 
 
 def test_zombies_are_not_leaks(tmp_path, token):

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from hyperwatt.process import ProcessHandle, find_tagged, kill_tagged, spawn
-from proc_helpers import TREE_SCRIPT, base_env, running, tree_pids, wait_for
+from proc_helpers import TREE_SCRIPT, base_env, running, tree_pids
 
 
 def _spawn_tree(tmp_path: Path, token: str, *extra: str) -> tuple[ProcessHandle, dict[str, int]]:
@@ -78,7 +78,7 @@ def test_stop_is_idempotent_and_fast_once_stopped(tmp_path, token):
     assert handle.returncode == -signal.SIGTERM
 
 
-def test_stop_after_exit_kills_leftover_daemons(script, tmp_path, token):
+def test_leftover_daemons_are_gone_when_wait_returns(script, tmp_path, token):
     argv = script(
         "daemonize",
         """
@@ -91,9 +91,10 @@ def test_stop_after_exit_kills_leftover_daemons(script, tmp_path, token):
     handle = spawn(argv, cwd=tmp_path, env=base_env(), log_path=tmp_path / "log.txt", token=token)
     assert handle.wait(10) == 0
     daemon = int((tmp_path / "log.txt").read_text())
-    assert running(daemon) and daemon in handle.pids()
-    result = handle.stop(grace_s=1.0)
-    assert result.survivors == [] and not running(daemon)
+    assert not running(daemon) and handle.pids() == []  # the guard cleared its tree before exiting
+    assert handle.killed[0].startswith(f"pid {daemon}: ")
+    result = handle.stop(grace_s=1.0)  # still safe afterwards
+    assert result.survivors == []
 
 
 def test_wait_returns_even_if_a_leftover_grandchild_holds_the_log_pipe(script, tmp_path, token):
@@ -108,10 +109,9 @@ def test_wait_returns_even_if_a_leftover_grandchild_holds_the_log_pipe(script, t
         """,
     )
     handle = spawn(argv, cwd=tmp_path, env=base_env(), log_path=tmp_path / "log.txt", token=token)
-    assert handle.wait(5) == 0
+    assert handle.wait(15) == 0  # the guard killed the holder: the pipe closed with it
     assert "parent done" in (tmp_path / "log.txt").read_text()
-    log = tmp_path / "log.txt"
-    assert wait_for(lambda: "after parent" in log.read_text(), 5)  # still streamed
+    assert len(handle.killed) == 1 and "after parent" in handle.killed[0]
     assert handle.stop(grace_s=1.0).survivors == []
 
 

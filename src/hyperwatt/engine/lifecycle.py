@@ -319,9 +319,10 @@ class ExperimentRun:
 
     @staticmethod
     def _reap_orphans(handle: ProcessHandle, attempt: Attempt) -> None:
-        """Children that outlive the training's main process are killed at once (the guard that
-        would kill them with the runner is gone) and named, unless they were already exiting."""
-        left = []
+        """What the training left running when its main process exited: its guard killed and named
+        it before exiting (daemons that left the session and the environment included); anything
+        still carrying the token now is killed at once and named too, unless already exiting."""
+        left = list(handle.killed)
         for pid in handle.pids():
             if exiting(pid):
                 continue
@@ -329,9 +330,9 @@ class ExperimentRun:
                 left.append(f"pid {pid}: {' '.join(psutil.Process(pid).cmdline())[:200]}")
             except psutil.Error:
                 continue
-        if left:
+        if len(left) > len(handle.killed):
             handle.stop(grace_s=0.5)
-            attempt.orphans = left
+        attempt.orphans = left
 
     def _note_pids(self, handle: ProcessHandle) -> None:
         self.window.fg_pids.update(handle.pids())

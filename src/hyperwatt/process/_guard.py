@@ -16,7 +16,13 @@ The guard
   single-threaded, so that death signal means "the guard died"), then reports ``{"pid": N}`` or
   the exec error as one JSON line on STATUS_FD;
 - ignores SIGTERM/SIGINT/SIGHUP sent to the group (the training gets them with their default
-  action) and exits like the training: the same exit code, or killed by the same signal;
+  action);
+- when the training exits: reports ``{"exited": CODE, "mono": T}`` (T its CLOCK_MONOTONIC time),
+  then stays the subreaper until the subtree is empty: whatever the training left running (a
+  double-forked ``setsid`` daemon with an empty environment included; they were all re-parented
+  to the guard) gets SIGTERM, SIGKILL after ORPHAN_GRACE_S, and is reported as
+  ``{"killed": ["pid N: cmdline", ...]}``; the runner's death meanwhile changes nothing. Then it
+  exits like the training: the same exit code, or killed by the same signal;
 - when the runner dies: SIGTERM to its group, its descendants and every process whose environment
   carries ``HYPERWATT_TOKEN=<token>``, then SIGKILL to whatever is left after ORPHAN_GRACE_S.
 """
@@ -71,11 +77,14 @@ def main(argv: list[str]) -> int:
     except (OSError, ValueError) as exc:
         _report(status_fd, _describe(exc))
         return 127
-    _report(status_fd, {"pid": child.pid})
+    _report(status_fd, {"pid": child.pid}, close=False)
 
     while True:
         status = _reap(child.pid)
         if status is not None:
+            _report(status_fd, {"exited": os.waitstatus_to_exitcode(status), "mono": time.monotonic()}, close=False)
+            killed = _kill_tree(token, child.pid, orphan_grace_s)  # until the subtree is empty
+            _report(status_fd, {"killed": killed} if killed else {})
             _exit_like(status)
         watched = [wake_r] + ([runner_fd] if runner_fd is not None else [])
         timeout = None if runner_fd is not None else _PARENT_POLL_S
@@ -119,11 +128,16 @@ def _die_with(libc: ctypes.CDLL | None, guard_pid: int) -> Callable[[], None]:
     return setup
 
 
-def _report(fd: int, message: dict[str, object]) -> None:
+def _report(fd: int, message: dict[str, object], close: bool = True) -> None:
+    """One JSON line to the runner (an empty message writes nothing); a runner gone is no error."""
     try:
-        os.write(fd, (json.dumps(message) + "\n").encode())
+        if message:
+            os.write(fd, (json.dumps(message) + "\n").encode())
+    except OSError:
+        pass
     finally:
-        os.close(fd)
+        if close:
+            os.close(fd)
 
 
 def _describe(exc: Exception) -> dict[str, object]:
@@ -169,14 +183,15 @@ def _exit_like(status: int) -> None:
     os._exit(os.waitstatus_to_exitcode(status))
 
 
-def _kill_tree(token: str, training_pid: int, grace_s: float) -> None:
-    """SIGTERM the tree, wait up to grace_s, SIGKILL what is left, wait for it to go."""
+def _kill_tree(token: str, training_pid: int, grace_s: float) -> list[str]:
+    """SIGTERM the tree, wait up to grace_s, SIGKILL what is left, wait for it to go. Returns
+    "pid N: cmdline" of each process that was still running (not already exiting) when found."""
     pgid = os.getpgid(0)
     if not os.path.isdir("/proc"):  # the process group is all we can reach
         os.killpg(pgid, signal.SIGTERM)
         time.sleep(grace_s)
         os.killpg(pgid, signal.SIGKILL)  # the guard goes with it, its duty done
-        return
+        return []
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from proctable import descendants, snapshot  # type: ignore[import-not-found]  # beside this file, by path
 
@@ -190,15 +205,18 @@ def _kill_tree(token: str, training_pid: int, grace_s: float) -> None:
     deadline = time.monotonic() + grace_s
     sig = signal.SIGTERM
     sent: set[tuple[int, int]] = set()
+    killed: list[str] = []
     while True:
         _reap(training_pid)
         pids = targets()
         now = time.monotonic()
         if not pids or now >= deadline + _KILL_WAIT_S:
-            return
+            return killed
         if now >= deadline:
             sig = signal.SIGKILL
         for pid in pids:
+            if (pid, signal.SIGTERM) not in sent and (pid, signal.SIGKILL) not in sent and not _exiting(pid):
+                killed.append(_describe_pid(pid))
             if (pid, sig) not in sent:
                 sent.add((pid, sig))
                 try:
@@ -206,6 +224,27 @@ def _kill_tree(token: str, training_pid: int, grace_s: float) -> None:
                 except OSError:
                     pass
         time.sleep(_KILL_POLL_S)
+
+
+def _exiting(pid: int) -> bool:
+    """Already dying: a zombie, or PF_EXITING set (as `tree.stat_exiting`, which needs psutil)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+        fields = stat[stat.rindex(b")") + 2:].split()
+        return fields[0] in (b"Z", b"X", b"x") or bool(int(fields[6]) & 0x4)
+    except (OSError, ValueError, IndexError):
+        return True  # gone
+
+
+def _describe_pid(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            argv = fh.read(4096).rstrip(b"\0").split(b"\0")
+        text = " ".join(a.decode(errors="replace") for a in argv)
+    except OSError:
+        text = "?"
+    return f"pid {pid}: {text[:200]}"
 
 
 if __name__ == "__main__":

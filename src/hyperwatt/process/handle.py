@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psutil
 
-from hyperwatt.clock import SYSTEM_CLOCK, Clock
+from hyperwatt.clock import SYSTEM_CLOCK, Clock, SystemClock
 from hyperwatt.errors import HyperwattError
 from hyperwatt.process.logstream import LogPump, LogTimes
 from hyperwatt.process.proctable import TOKEN_ENV, descendants, snapshot
@@ -54,6 +54,7 @@ class ProcessHandle:
         token: str,
         pump: LogPump,
         clock: Clock,
+        status_fd: int | None = None,
     ) -> None:
         self.pid = pid
         self.guard_pid = proc.pid
@@ -69,6 +70,9 @@ class ProcessHandle:
         # exact from the kernel's accounting; None until the guard is reaped
         self.cpu_time_s: float | None = None
         self.ended_wall: float | None = None
+        #: "pid N: cmdline" of what the training left running when it exited, killed by its guard
+        self.killed: list[str] = []
+        self._status_fd = status_fd
         self._returncode: int | None = None
         self._proc = proc
         self._pump = pump
@@ -161,6 +165,33 @@ class ProcessHandle:
             except (ProcessLookupError, PermissionError):
                 pass
 
+    def _guard_report(self) -> tuple[float, int] | None:
+        """After the guard's exit: what it killed (`killed`), and when (this host's CLOCK_MONOTONIC)
+        and how the training exited, from the guard's lines after the pid."""
+        if self._status_fd is None:
+            return None
+        data = b""
+        try:
+            while len(data) < 1 << 20 and (chunk := os.read(self._status_fd, 65536)):
+                data += chunk
+        except OSError:
+            pass
+        finally:
+            os.close(self._status_fd)
+            self._status_fd = None
+        exited = None
+        for line in data.splitlines():
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(message, dict) and isinstance(message.get("mono"), (int, float)) \
+                    and isinstance(message.get("exited"), int):
+                exited = float(message["mono"]), int(message["exited"])
+            if isinstance(message, dict) and isinstance(message.get("killed"), list):
+                self.killed = [str(k) for k in message["killed"]]
+        return exited
+
     def _reap(self) -> None:
         if hasattr(os, "waitid"):
             try:  # wait for the exit without reaping, so the pid stays ours until we lock
@@ -168,6 +199,11 @@ class ProcessHandle:
             except ChildProcessError:
                 pass
         ended_mono, ended_wall = self._clock.monotonic(), self._clock.time()
+        exited = self._guard_report()
+        if exited is not None and isinstance(self._clock, SystemClock):
+            # the training exited before its guard had cleared the tree: the guard's clock is ours
+            earlier = max(0.0, time.monotonic() - exited[0])
+            ended_mono, ended_wall = ended_mono - earlier, ended_wall - earlier
         with self._reap_lock:
             try:
                 _, status, usage = os.wait4(self.guard_pid, 0)
@@ -175,6 +211,8 @@ class ProcessHandle:
                 self.cpu_time_s = usage.ru_utime + usage.ru_stime
             except ChildProcessError:
                 code = UNKNOWN_EXIT
+            if exited is not None:  # the training's own exit, even if its guard was killed clearing up
+                code = exited[1]
             self._proc.returncode = code
             self._reaped = True
         self.ended_mono, self.ended_wall = ended_mono, ended_wall
@@ -242,9 +280,11 @@ def spawn(
         os.close(status_w)
     try:
         message = _read_status(status_r)
-    finally:
+    except BaseException:
         os.close(status_r)
+        raise
     if "pid" not in message:
+        os.close(status_r)
         if message.get("timeout"):
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -262,6 +302,7 @@ def spawn(
         token=token,
         pump=pump,
         clock=clock,
+        status_fd=status_r,
     )
 
 
@@ -289,7 +330,7 @@ def _check_env(env: Mapping[str, str]) -> dict[str, str]:
 
 
 def _read_status(fd: int) -> dict[str, object]:
-    """The guard's one-line JSON report: {"pid": N}, an exec error, {} (it died), or timeout."""
+    """The guard's first JSON line: {"pid": N}, an exec error, {} (it died), or timeout."""
     poller = select.poll()  # not select(): the runner may hold more than 1024 descriptors
     poller.register(fd, select.POLLIN)
     data = b""
@@ -300,8 +341,8 @@ def _read_status(fd: int) -> dict[str, object]:
             return {"timeout": True}
         if not poller.poll(remaining * 1000):
             continue
-        chunk = os.read(fd, 4096)
-        if not chunk:
+        chunk = os.read(fd, 1)  # byte by byte: what follows the first line is the reaper's
+        if not chunk or chunk == b"\n":
             break
         data += chunk
     try:
