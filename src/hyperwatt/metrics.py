@@ -48,7 +48,7 @@ def collect(spec: MetricsSpec, metrics_file: Path | None, log: Path, results_fil
             found = []
             for matched, number in scanned.get(name, []):
                 try:
-                    found.append(float(number) * pattern.scale)
+                    found.append(float(number) * pattern.scale)  # type: ignore[arg-type]  # None: caught below
                 except (TypeError, ValueError):
                     result.problems.append(f"{name}: matched {matched!r} but {number!r} is not a number")
             result.matches[name] = len(found)
