@@ -85,4 +85,4 @@ def test_status_never_cuts_the_session_id_users_copy(write_plan, run_toy, toy_di
     assert proc.returncode == 0, proc.stderr
     assert result.session_id in proc.stdout  # was "20261127…" in 80 columns
     row = next(line for line in proc.stdout.splitlines() if result.session_id in line)
-    assert [cell.strip() for cell in row.split("│")[2:-1]] == ["toy", "completed", "1", "1", "1", "0"]
+    assert row.split("\t")[1:] == ["toy", "completed", "1", "1", "1", "0"]  # piped: tab-separated, uncut

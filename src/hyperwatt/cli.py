@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from hyperwatt import __version__
+from hyperwatt.console import make_output
 from hyperwatt.errors import ConfigError, HyperwattError
 
 if TYPE_CHECKING:  # imported where used: `hyperwatt --help` stays quick
     from hyperwatt.config import LoadedPlan, Registry
     from hyperwatt.engine import SessionOptions, SessionResult
+    from hyperwatt.engine.eta import Estimator
     from hyperwatt.progress import ConsoleEvents
     from hyperwatt.store import Store
 
@@ -25,13 +24,18 @@ app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
     help="Measure how hyperparameters change the energy and results of deep-learning training.",
 )
-console = Console()
+out = make_output()
+console = out.console
 
-#: `hyperwatt plan` lists this many experiments (a 100,000-row table took minutes to draw).
-PLAN_TABLE_ROWS = 1000
-
-ResultsDir = typer.Option(Path("results"), "--results-dir", "-o", help="Where the store and session folders live.")
-WorkloadsOpt = typer.Option(None, "--workloads", "-W", help="Extra workloads file (TOML, or the seed's models_config.json). Repeatable.")
+ResultsDir = typer.Option(Path("results"), "--results-dir", "-o", metavar="DIR",
+                          help="Where the store and session folders live.")
+WorkloadsOpt = typer.Option(None, "--workloads", "-W", metavar="FILE",
+                            help="Extra workloads file (TOML, or the seed's models_config.json); repeatable.")
+JsonOpt = typer.Option(False, "--json", help="Print one JSON object for scripts (see docs/output.md).")
+PlanArg = typer.Argument(..., metavar="PLAN", help="Plan file (TOML, or the seed's settings JSON).")
+StrictOpt = typer.Option(False, "--strict", help="Exit 1 if any experiment is invalid, too (failed ones always exit 1).")
+VerboseOpt = typer.Option(False, "--verbose", "-v", help="Stream training logs to the console.")
+QuietOpt = typer.Option(False, "--quiet", "-q", help="Only warnings and the final summary.")
 
 
 def _registry(workloads: list[Path] | None) -> Registry:
@@ -46,106 +50,66 @@ def _load(plan: Path, workloads: list[Path] | None) -> LoadedPlan:
     return load_plan(plan, _registry(workloads))
 
 
-def _history(results_dir: Path) -> Callable[[str], Sequence[float]]:
+def _estimator(results_dir: Path) -> Estimator:
+    """ETAs from the store's history of each workload (none when there is no store yet)."""
+    from hyperwatt.engine.eta import Estimator, Past
     from hyperwatt.store import DB_NAME, open_store
 
     if not (results_dir / DB_NAME).exists():
-        return lambda workload: []
+        return Estimator(lambda workload: [])
     store = open_store(results_dir, readonly=True)
-    return store.durations_s
+    return Estimator(lambda workload: [Past(*row) for row in store.durations(workload)])
 
 
-@app.command("list")
-def list_workloads(workloads: list[Path] | None = WorkloadsOpt) -> None:
+@app.command("list", epilog="Example: hyperwatt list | grep resnet   (hyperwatt list --json for scripts)")
+def list_workloads(workloads: list[Path] | None = WorkloadsOpt, as_json: bool = JsonOpt) -> None:
     """Workloads with their hyperparameters, defaults and ranges."""
-    registry = _registry(workloads)
-    table = Table(title="workloads", show_lines=True)
-    for col in ("workload", "hyperparameters (default [range] distribution)", "metrics", "source"):
-        table.add_column(col, overflow="fold")
-    for w in registry.all():
-        params = []
-        for name, p in w.hyperparameters.items():
-            span = (f" [{p.range[0]:g}, {p.range[1]:g}]" if p.range else
-                    f" {{{', '.join(map(str, p.values))}}}" if p.values else "")
-            dist = f" {p.distribution}" if p.mutable and p.type != "bool" else ""
-            params.append(f"{name}={p.default if p.default is not None else '—'}{span}{dist}")
-        metrics = ", ".join(w.metrics.required or list(w.metrics.patterns)) or "—"
-        table.add_row(w.name, "\n".join(params), metrics, w.source)
-    console.print(table)
+    from hyperwatt.views import workloads_view
+
+    workloads_view(_registry(workloads).all()).show(out, as_json)
 
 
-@app.command("plan")
+@app.command("plan", epilog="Example: hyperwatt plan plans/quickstart.toml")
 def dry_run(
-    plan: Path = typer.Argument(..., help="Plan file (TOML, or the seed's settings JSON)."),
+    plan: Path = PlanArg,
     workloads: list[Path] | None = WorkloadsOpt,
     results_dir: Path = ResultsDir,
     rerun: bool = typer.Option(False, "--rerun", help="Count nothing as done."),
+    as_json: bool = JsonOpt,
 ) -> None:
     """Dry run: the expanded experiments, which the store already holds, and an ETA."""
-    from hyperwatt.engine.command import build_argv, hyperparameter_env
-    from hyperwatt.engine.eta import estimate_s
     from hyperwatt.engine.search_trials import search_entries
-    from hyperwatt.mutation import expand, occurrence_indices
-    from hyperwatt.progress import fmt_duration
+    from hyperwatt.mutation import expand
     from hyperwatt.store import DB_NAME, open_store
+    from hyperwatt.views import plan_view
 
     loaded = _load(plan, workloads)
     expansion = expand(loaded)
-    nth = occurrence_indices(expansion.experiments)
-    history = _history(results_dir)
     counts: dict[str, int] = {}
     if not rerun and (results_dir / DB_NAME).exists():
         counts = open_store(results_dir, readonly=True).succeeded_counts(pe.key_hash for pe in expansion.experiments)
-    table = Table(title=f"plan {loaded.plan.name} (hash {loaded.plan_hash})")
-    for col in ("#", "workload", "mode", "setting", "repeat", "argv", "est.", "state"):
-        table.add_column(col, overflow="fold")
-    total = 0.0
-    unknown = 0
-    runs = 0
-    for pe, n in zip(expansion.experiments, nth):
-        skip = counts.get(pe.key_hash, 0) > n
-        est = None if skip else estimate_s(pe, history)
-        if not skip:
-            runs += 1
-            total += est or 0.0
-            unknown += est is None
-        if pe.slot >= PLAN_TABLE_ROWS:
-            continue
-        mode = pe.mode + (f" + {pe.background.workload.name}" if pe.background else "")
-        passed = [f"{k}={v}" for k, v in hyperparameter_env(pe.foreground).items()]  # env, then argv
-        passed += build_argv(pe.foreground)[len(pe.workload.argv):]  # the hyperparameters part
-        table.add_row(str(pe.slot + 1), pe.workload.name, mode, pe.label, str(pe.repeat_index + 1),
-                      " ".join(passed),
-                      fmt_duration(est), "skip (in store)" if skip else "run")
-    console.print(table)
-    if len(expansion.experiments) > PLAN_TABLE_ROWS:
-        console.print(f"... {len(expansion.experiments) - PLAN_TABLE_ROWS} more experiment(s) not shown "
-                      "(counted below)")
-    for w in expansion.warnings:
-        console.print(f"note: {w}", style="yellow")
+    searches = []
     for entry in search_entries(loaded):
         s = entry.spec.search
         assert s is not None
-        console.print(f"search experiments[{entry.index}]: up to {s.trials} trial(s) of {entry.spec.workload} over "
-                      f"{', '.join(s.parameters)} for {', '.join(s.objectives)} (sampler {s.sampler or 'tpe'}, "
-                      f"study {entry.study_name} in {results_dir / 'search.db'}), after the experiments above")
-    eta = fmt_duration(total) + (f" + {unknown} without an estimate" if unknown else "")
-    console.print(f"{len(expansion.experiments)} experiments, {runs} to run, "
-                  f"{len(expansion.experiments) - runs} skipped; ETA {eta}")
+        searches.append(f"search experiments[{entry.index}]: up to {s.trials} trial(s) of {entry.spec.workload} over "
+                        f"{', '.join(s.parameters)} for {', '.join(s.objectives)} (sampler {s.sampler or 'tpe'}, "
+                        f"study {entry.study_name} in {results_dir / 'search.db'}), after the experiments above")
+    plan_view(loaded, expansion, counts, _estimator(results_dir), searches).show(out, as_json)
 
 
-@app.command("run")
+@app.command("run", epilog="Example: hyperwatt run plans/quickstart.toml  (Ctrl-C is safe: hyperwatt resume SESSION)")
 def run(
-    plan: Path = typer.Argument(..., help="Plan file (TOML, or the seed's settings JSON)."),
+    plan: Path = PlanArg,
     workloads: list[Path] | None = WorkloadsOpt,
     results_dir: Path = ResultsDir,
     rerun: bool = typer.Option(False, "--rerun", help="Run settings the store already holds."),
     resume_: bool = typer.Option(False, "--resume", help="Finish the latest unfinished session of this plan."),
-    strict: bool = typer.Option(False, "--strict", help="Exit 1 if any experiment is invalid, too (failed ones always exit 1)."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Stream training logs to the console."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Plain, minimal output."),
+    strict: bool = StrictOpt,
+    verbose: bool = VerboseOpt,
+    quiet: bool = QuietOpt,
 ) -> None:
-    """Run a plan."""
+    """Run a plan: every experiment measured, recorded and verified."""
     from hyperwatt.engine import find_resumable, resume, run_plan
 
     loaded = _load(plan, workloads)
@@ -156,13 +120,13 @@ def run(
     _finish(result, strict)
 
 
-@app.command("resume")
+@app.command("resume", epilog="Example: hyperwatt resume 20261203-141500-ab12")
 def resume_cmd(
-    session: str = typer.Argument(..., help="Session id (see `hyperwatt status`)."),
+    session: str = typer.Argument(..., metavar="SESSION", help="Session id (see `hyperwatt status`)."),
     results_dir: Path = ResultsDir,
-    strict: bool = typer.Option(False, "--strict"),
-    verbose: bool = typer.Option(False, "--verbose", "-v"),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    strict: bool = StrictOpt,
+    verbose: bool = VerboseOpt,
+    quiet: bool = QuietOpt,
 ) -> None:
     """Finish an interrupted session: nothing finished runs twice, nothing is skipped."""
     from hyperwatt.engine import resume
@@ -172,26 +136,33 @@ def resume_cmd(
     _finish(result, strict)
 
 
-@app.command("mutate")
+@app.command("mutate", epilog="Example: hyperwatt mutate -w examples/mnist -p learning_rate,batch_size -n 3 "
+                              "--set epochs=2")
 def mutate(
-    workload: str | None = typer.Option(None, "--workload", "-w", help="repo/model"),
-    params: str = typer.Option(..., "--params", "-p", "--mt", "-mt",
+    workload: str | None = typer.Option(None, "--workload", "-w", metavar="REPO/MODEL",
+                                           help="The workload to mutate, named repo/model."),
+    params: str = typer.Option(..., "--params", "-p", "--mt", "-mt", metavar="NAMES",
                                help="Comma-separated hyperparameters to mutate ('all' for every one)."),
-    repo: str | None = typer.Option(None, "--repo", "-r", help="With --model: the seed's way to name a workload."),
-    model: str | None = typer.Option(None, "--model", "-m"),
-    mutations: int = typer.Option(1, "--mutations", "-n", min=1),
-    strategy: str = typer.Option("joint", "--strategy", help="joint | one_at_a_time"),
-    fixed: list[str] | None = typer.Option(None, "--set", "-s", help="Fix a hyperparameter: NAME=VALUE. Repeatable."),
-    background: str | None = typer.Option(None, "--background", "-b", help="Run in parallel mode with this background workload."),
-    repeats: int = typer.Option(1, "--repeats", min=1),
-    include_default: bool = typer.Option(False, "--include-default"),
-    seed: int = typer.Option(0, "--seed"),
+    repo: str | None = typer.Option(None, "--repo", "-r", metavar="REPO",
+                                       help="With --model: the seed's way to name a workload."),
+    model: str | None = typer.Option(None, "--model", "-m", metavar="MODEL",
+                                        help="With --repo: the model within the repository."),
+    mutations: int = typer.Option(1, "--mutations", "-n", min=1, metavar="N", help="How many mutated settings."),
+    strategy: str = typer.Option("joint", "--strategy", metavar="joint|one_at_a_time",
+                                 help="Mutate all named hyperparameters together, or one at a time."),
+    fixed: list[str] | None = typer.Option(None, "--set", "-s", metavar="NAME=VALUE",
+                                              help="Fix a hyperparameter; repeatable."),
+    background: str | None = typer.Option(None, "--background", "-b", metavar="REPO/MODEL",
+                                             help="Run in parallel mode with this background workload."),
+    repeats: int = typer.Option(1, "--repeats", min=1, metavar="N", help="Runs of each setting."),
+    include_default: bool = typer.Option(False, "--include-default", help="Also run the default setting."),
+    seed: int = typer.Option(0, "--seed", metavar="N", help="Seed of the random mutations."),
     workloads: list[Path] | None = WorkloadsOpt,
     results_dir: Path = ResultsDir,
-    rerun: bool = typer.Option(False, "--rerun"),
-    strict: bool = typer.Option(False, "--strict"),
-    verbose: bool = typer.Option(False, "--verbose", "-v"),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    rerun: bool = typer.Option(False, "--rerun", help="Run settings the store already holds."),
+    strict: bool = StrictOpt,
+    verbose: bool = VerboseOpt,
+    quiet: bool = QuietOpt,
 ) -> None:
     """One-liner: mutate hyperparameters of one workload (like the seed's -r -m -mt -n)."""
     from hyperwatt.config.oneliner import oneliner_plan
@@ -208,44 +179,39 @@ def mutate(
     _finish(result, strict)
 
 
-@app.command("status")
+@app.command("status", epilog="Example: hyperwatt status --json | jq '.sessions[-1].session_id'")
 def status(
-    session: str | None = typer.Argument(None, help="A session id; all sessions when omitted."),
+    session: str | None = typer.Argument(None, metavar="[SESSION]", help="A session id; all sessions when omitted."),
     results_dir: Path = ResultsDir,
+    as_json: bool = JsonOpt,
 ) -> None:
     """Sessions, or one session's experiments."""
-    from hyperwatt.progress import describe
+    from hyperwatt.views import session_view, sessions_view
 
     store = _existing_store(results_dir)
     if session is None:
-        table = Table(title=f"sessions in {results_dir}", caption="ok: succeeded; bad: invalid or failed")
-        table.add_column("session", no_wrap=True, min_width=20)  # the id users copy: never cut
-        table.add_column("plan", overflow="fold")
-        for col in ("status", "planned", "recorded", "ok", "bad"):
-            table.add_column(col, no_wrap=True)
-        for s in store.sessions():
-            recs = store.experiments(s.session_id)
-            table.add_row(s.session_id, s.name, s.status, str(s.planned), str(len(recs)),
-                          str(sum(r.status == "succeeded" for r in recs)),
-                          str(sum(r.status in ("invalid", "failed") for r in recs)))
-        console.print(table)
+        sessions_view(results_dir, store.sessions(), store.experiments).show(out, as_json)
         return
     row = store.session(session)
     if row is None:
         raise ConfigError(results_dir / "hyperwatt.db", "session", f"no session {session!r}")
-    console.print(f"session {row.session_id}: plan {row.name}, {row.status}, {row.planned} planned")
-    for r in store.experiments(session):
-        console.print(f"  [{r.slot + 1}] {r.experiment_id}: {describe(r)}", highlight=False, markup=False)
+    session_view(results_dir, row, store.experiments(session)).show(out, as_json)
 
 
-@app.command("export")
+@app.command("export", epilog="Example: hyperwatt export --format mlflow --experiment lr-study")
 def export_cmd(
-    fmt: str = typer.Option("csv", "--format", "-f", help="csv | parquet | json"),
-    out: Path | None = typer.Option(None, "--out", help="Output file (default: results/export.<format>)."),
-    session: str | None = typer.Option(None, "--session", help="Only this session."),
+    fmt: str = typer.Option("csv", "--format", "-f", metavar="csv|parquet|json|mlflow",
+                            help="Flat file of every experiment, or one MLflow run per experiment."),
+    out_path: Path | None = typer.Option(None, "--out", metavar="FILE",
+                                            help="Output file (default: <results-dir>/export.<format>)."),
+    session: str | None = typer.Option(None, "--session", metavar="SESSION", help="Only this session."),
+    tracking_uri: str | None = typer.Option(None, "--tracking-uri", metavar="URI",
+                                               help="MLflow tracking URI (default: MLflow's own default)."),
+    experiment: str = typer.Option("hyperwatt", "--experiment", metavar="NAME",
+                                   help="MLflow experiment to log the runs into."),
     results_dir: Path = ResultsDir,
 ) -> None:
-    """Export experiments (all sessions by default)."""
+    """Export experiments (all sessions by default) to a file or to MLflow."""
     from hyperwatt.store import export
 
     if fmt not in ("csv", "parquet", "json"):
@@ -255,13 +221,13 @@ def export_cmd(
         known = ", ".join(s.session_id for s in store.sessions()[-5:]) or "none"
         raise ConfigError(results_dir / "hyperwatt.db", "--session", f"no session {session!r}; recent: {known}")
     records = store.experiments(session)
-    path = export(records, fmt, out or results_dir / f"export.{fmt}")  # type: ignore[arg-type]
-    console.print(f"{len(records)} experiments -> {path}")
+    path = export(records, fmt, out_path or results_dir / f"export.{fmt}")  # type: ignore[arg-type]
+    out.line(f"{len(records)} experiments -> {path}")
 
 
-@app.command("import")
+@app.command("import", epilog="Example: hyperwatt import ../seed/results/run_20251115_165340")
 def import_cmd(
-    paths: list[Path] = typer.Argument(..., help="The seed's raw_data.csv / summary_all.csv / results/summary_*.csv, "
+    paths: list[Path] = typer.Argument(..., metavar="PATH...", help="The seed's raw_data.csv / summary_all.csv / results/summary_*.csv, "
                                        "or its results/ or run_*/ folders."),
     workloads: list[Path] | None = WorkloadsOpt,
     results_dir: Path = ResultsDir,
@@ -271,71 +237,69 @@ def import_cmd(
 
     report = import_paths(paths, results_dir, _registry(workloads))
     for line in report.lines():
-        console.print(line, markup=False, highlight=False)
-    console.print(f"{report.imported} experiment(s) imported into {results_dir}")
+        out.line(line)
+    out.line(f"{report.imported} experiment(s) imported into {results_dir}")
 
 
-@app.command("verify")
+@app.command("verify", epilog="Example: hyperwatt verify 20261203-141500-ab12 --strict")
 def verify_cmd(
-    session: str = typer.Argument(...),
+    session: str = typer.Argument(..., metavar="SESSION", help="Session id (see `hyperwatt status`)."),
     results_dir: Path = ResultsDir,
-    strict: bool = typer.Option(False, "--strict", help="Exit 1 if any experiment is invalid or failed."),
+    strict: bool = StrictOpt,
 ) -> None:
     """Re-check a session's experiments with today's rules; rewrite and print its verification report."""
     from hyperwatt.engine.session import reverify
 
     layout, records, changed = reverify(results_dir, session)
-    console.print(layout.verification.read_text(), markup=False, highlight=False)
-    console.print(f"{changed} record(s) changed by the re-check; written to {layout.verification}")
+    out.lines(layout.verification.read_text())
+    out.line(f"{changed} record(s) changed by the re-check; wrote {layout.verification} and {layout.summary}")
     if strict and any(r.status in ("invalid", "failed") for r in records):
         raise typer.Exit(1)
 
 
-@app.command("report")
+@app.command("report", epilog="Example: hyperwatt report --all --out study.html")
 def report_cmd(
-    session: str | None = typer.Argument(None, help="A session id; the latest when omitted."),
+    session: str | None = typer.Argument(None, metavar="[SESSION]", help="A session id; the latest when omitted."),
     all_sessions: bool = typer.Option(False, "--all", help="Every session in the results directory."),
-    out: Path | None = typer.Option(None, "--out", help="HTML file to write (default: <session>/report.html)."),
+    out_path: Path | None = typer.Option(None, "--out", metavar="FILE",
+                                            help="HTML file to write (default: <session>/report.html)."),
     results_dir: Path = ResultsDir,
 ) -> None:
     """Statistics, hyperparameter effects, energy/performance Pareto fronts and plots as one HTML file."""
     from hyperwatt.analysis.command import report_command
 
-    report_command(session, results_dir, out, all_sessions,
-                   echo=lambda text: console.print(text, markup=False, highlight=False))
+    report_command(session, results_dir, out_path, all_sessions, echo=out.lines)
 
 
-@app.command("doctor")
+@app.command("doctor", epilog="Example: hyperwatt doctor")
 def doctor(results_dir: Path = ResultsDir) -> None:
     """What this machine offers: Python, torch, GPUs, energy sensors, a writable results directory."""
     from hyperwatt.doctor import checks
 
-    table = Table(title=f"hyperwatt {__version__} doctor")
-    for col in ("check", "status", "detail"):
-        table.add_column(col, overflow="fold")
-    for name, ok, detail in checks(results_dir):
-        table.add_row(name, "[green]ok" if ok else "[yellow]missing", detail)
-    console.print(table)
+    found = checks(results_dir)
+    out.table(f"hyperwatt {__version__} doctor", ["check", "status", "detail"],
+              [[name, "ok" if ok else "missing", detail] for name, ok, detail in found],
+              row_styles=["green" if ok else "yellow" for _name, ok, _detail in found])
 
 
 @app.callback(invoke_without_command=True)
 def _root(version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
     if version:
-        console.print(f"hyperwatt {__version__}")
+        out.line(f"hyperwatt {__version__}")
         raise typer.Exit()
 
 
 def _options(results_dir: Path, rerun: bool, verbose: bool) -> SessionOptions:
     from hyperwatt.engine import SessionOptions
 
-    echo = (lambda line: console.print(f"  | {line}", markup=False, highlight=False, style="dim")) if verbose else None
+    echo = (lambda line: out.line(f"  | {line}", style="dim")) if verbose else None
     return SessionOptions(results_dir=results_dir, rerun=rerun, echo=echo)
 
 
 def _events(results_dir: Path, quiet: bool) -> ConsoleEvents:
     from hyperwatt.progress import ConsoleEvents
 
-    return ConsoleEvents(console, _history(results_dir), quiet=quiet)
+    return ConsoleEvents(out, _estimator(results_dir), quiet=quiet)
 
 
 def _existing_store(results_dir: Path) -> Store:
@@ -349,16 +313,20 @@ def _existing_store(results_dir: Path) -> Store:
 def _finish(result: SessionResult, strict: bool) -> None:
     """Exit 0 when every experiment succeeded (and, with --strict, is valid); 1 when one failed,
     never ran (or, with --strict, is invalid); 130/143 when interrupted."""
+    if result.layout is None:
+        out.line(f"nothing to run: the store already holds all {result.skipped} experiment(s) of this plan "
+                 "(--rerun runs them again)")
+        return
     report = _session_report(result)
-    console.print(f"results: {result.layout.dir}  (summary.csv, verification.md{', report.html' if report else ''})")
+    out.line(f"results: {result.layout.dir}  (summary.csv, verification.md{', report.html' if report else ''})")
     bad = result.invalid
     if bad:
-        console.print(f"{len(bad)} experiment(s) invalid or failed; see {result.layout.verification}", style="red")
+        out.line(f"{len(bad)} experiment(s) invalid or failed; see {result.layout.verification}", style="red")
     if result.signum:
-        console.print(f"interrupted; resume with: hyperwatt resume {result.session_id}", style="yellow")
+        out.line(f"interrupted; resume with: hyperwatt resume {result.session_id}", style="yellow")
     elif result.never_ran:
-        console.print(f"{result.never_ran} experiment(s) did not run; finish them with: "
-                      f"hyperwatt resume {result.session_id}", style="yellow")
+        out.line(f"{result.never_ran} experiment(s) did not run; finish them with: "
+                 f"hyperwatt resume {result.session_id}", style="yellow")
     code = result.exit_status(strict)
     if code:
         raise typer.Exit(code)
@@ -366,15 +334,15 @@ def _finish(result: SessionResult, strict: bool) -> None:
 
 def _session_report(result: SessionResult) -> Path | None:
     """The HTML report of a finished session; a failure here never fails the run."""
-    if not result.records:
+    if not result.records or result.layout is None:
         return None
     try:
         from hyperwatt.analysis.command import report_command
 
         return report_command(result.session_id, result.layout.results_dir, None, False)
     except Exception as exc:
-        console.print(f"note: report.html not written ({exc!r}); try `hyperwatt report {result.session_id}`",
-                      style="yellow")
+        out.line(f"note: report.html not written ({exc!r}); try `hyperwatt report {result.session_id}`",
+                 style="yellow")
         return None
 
 

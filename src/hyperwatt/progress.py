@@ -1,59 +1,102 @@
-"""Session progress on the console: a rich progress bar on a TTY, plain lines otherwise."""
+"""Session progress on the console: a live rich progress bar on a terminal, one plain line per event otherwise."""
 
 from __future__ import annotations
 
-import sys
 import time
-from typing import Callable, Sequence
+from typing import Sequence
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TaskID, TextColumn,
+                           TimeElapsedColumn)
+from rich.text import Text
 
+from hyperwatt.console import Output, stderr_line
 from hyperwatt.engine import SessionEvents, Slot
-from hyperwatt.engine.eta import remaining_s
+from hyperwatt.engine.eta import Estimate, Estimator, Eta, combine, fmt_duration
 from hyperwatt.mutation import PlannedExperiment
 from hyperwatt.records import ExperimentRecord
+
+__all__ = ["ConsoleEvents", "describe", "experiment_line", "fmt_duration", "fmt_energy", "total_energy"]
 
 STATUS_STYLE = {"succeeded": "green", "failed": "red", "invalid": "bold red", "interrupted": "yellow"}
 
 
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "unknown"
-    seconds = int(round(seconds))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}h{m:02d}m" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
+def fmt_energy(joules: float | None) -> str:
+    if joules is None:
+        return "—"
+    return f"{joules / 1000:.1f} kJ" if abs(joules) >= 100_000 else f"{joules:.0f} J"
+
+
+def total_energy(record: ExperimentRecord) -> tuple[float | None, float]:
+    """The experiment's energy (the record's total, else GPU + CPU as measured) and its uncertainty."""
+    e = record.energy
+    parts = [j for j in (e.gpu_energy_j, e.cpu_energy_j) if j is not None]
+    total = e.total_energy_j if e.total_energy_j is not None else (sum(parts) if parts else None)
+    return total, sum(u for u in (e.gpu_uncertainty_j, e.cpu_uncertainty_j) if u is not None)
 
 
 def describe(record: ExperimentRecord) -> str:
+    """Status, duration, energy±uncertainty, then per-sensor energy, every metric, coverage and the reason."""
     e = record.energy
-    parts = [f"{record.status}", f"{record.duration_s:.1f} s" if record.duration_s is not None else "—"]
+    head = [record.status, f"{record.duration_s:.1f} s" if record.duration_s is not None else "— s"]
+    total, unc = total_energy(record)
+    if total is not None:
+        head.append(f"{total:.0f}±{unc:.0f} J")
+    parts = [" ".join(head)]
+    sensors = []
     if e.gpu_energy_j is not None:
-        parts.append(f"GPU {e.gpu_energy_j:.0f}±{e.gpu_uncertainty_j or 0:.0f} J")
+        sensors.append(f"GPU {e.gpu_energy_j:.0f}±{e.gpu_uncertainty_j or 0:.0f} J")
     if e.cpu_energy_j is not None:
-        parts.append(f"CPU {e.cpu_energy_j:.0f} J ({e.cpu_method})")
-    if record.metrics:
-        parts.append(", ".join(f"{k}={v:.4g}" for k, v in sorted(record.metrics.items())[:3]))
+        sensors.append(f"CPU {e.cpu_energy_j:.0f} J ({e.cpu_method})")
+    if sensors:
+        parts.append(", ".join(sensors))
+    missing = record.attempts[-1].missing_metrics if record.attempts else []
+    metrics = [f"{k}={v:.4g}" for k, v in sorted(record.metrics.items())]
+    metrics += [f"{k}=missing" for k in missing if k not in record.metrics]
+    if metrics:
+        parts.append(" ".join(metrics))
     if record.background is not None and record.background.coverage is not None:
         parts.append(f"coverage {record.background.coverage:.1%}")
     if record.status_reason and record.status != "succeeded":
-        parts.append(record.status_reason[:160])
+        parts.append(" ".join(record.status_reason.split()))
     return " | ".join(parts)
 
 
+def _args(mutated: Sequence[str], args: dict[str, str], label: str) -> str:
+    return " ".join(f"{k}={v}" for k, v in args.items() if k in mutated) or label
+
+
+def experiment_line(record: ExperimentRecord, total: int) -> str:
+    """`[3/17] pytorch_examples/mnist lr=0.74 succeeded 9.1 s 841±1 J | …`"""
+    args = _args(record.mutated, record.hyperparameter_args, record.label)
+    return f"[{record.slot + 1}/{total}] {record.workload} {args} {describe(record)}"
+
+
+class _Live(ProgressColumn):
+    """Running count, ETA (counting down between events) and energy so far."""
+
+    def __init__(self, events: ConsoleEvents) -> None:
+        super().__init__()
+        self.events = events
+
+    def render(self, task: object) -> Text:
+        ev = self.events
+        return Text(f"{len(ev.started)} running · ETA {ev.eta().text()} · {fmt_energy(ev.energy_j)} so far")
+
+
 class ConsoleEvents(SessionEvents):
-    def __init__(self, console: Console, history: Callable[[str], Sequence[float]], quiet: bool = False) -> None:
-        self.console = console
-        self.history = history
+    def __init__(self, out: Output, estimator: Estimator, quiet: bool = False) -> None:
+        self.out = out
+        self.estimator = estimator
         self.quiet = quiet
-        self.live = console.is_terminal and not quiet
+        self.live = out.terminal and not quiet
         self.progress: Progress | None = None
         self.task: TaskID | None = None
-        self.pending: list[PlannedExperiment] = []
-        self.durations: list[float] = []
-        self.started: dict[int, float] = {}
         self.total = 0
+        self.energy_j = 0.0
+        self.pending: dict[int, PlannedExperiment] = {}
+        self.started: dict[int, tuple[PlannedExperiment, float]] = {}
+        self.slots = 1
+        self._cache: dict[int, Estimate | None] | None = None
         self.noted: set[tuple[str, str]] = set()  # (workload, metric or problem) already reported
 
     def __enter__(self) -> ConsoleEvents:
@@ -63,38 +106,57 @@ class ConsoleEvents(SessionEvents):
         if self.progress is not None:
             self.progress.stop()
 
+    def eta(self) -> Eta:
+        """Remaining wall time: pending experiments and what is left of the running ones."""
+        if self._cache is None:
+            self._cache = {s: self.estimator.predict(pe) for s, pe in {**self.pending, **{
+                k: v[0] for k, v in self.started.items()}}.items()}
+        now = time.monotonic()
+        parts, unknown = [], 0
+        for slot, est in self._cache.items():
+            if est is None:
+                unknown += 1
+                continue
+            ran = now - self.started[slot][1] if slot in self.started else 0.0
+            parts.append(Estimate(max(est.central_s - ran, 0.0), max(est.low_s - ran, 0.0), max(est.high_s - ran, 0.0)))
+        if not parts:
+            return Eta(None if unknown else 0.0, None if unknown else 0.0, None if unknown else 0.0, unknown)
+        return combine(parts, unknown, self.slots)
+
     def planned(self, session_id: str, total: int, skipped: int, pending: list[PlannedExperiment]) -> None:
-        self.pending = list(pending)
-        self.total = len(pending)
-        eta = remaining_s(self.pending, [], self.history)
+        self.pending = {pe.slot: pe for pe in pending}
+        self.total = total
         self.say(f"session {session_id}: {total} planned, {skipped} already done, {len(pending)} to run "
-                 f"(ETA {fmt_duration(eta)})")
+                 f"(ETA {self.eta().text()})")
         if self.live and pending:
             self.progress = Progress(
-                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TimeElapsedColumn(), TextColumn("ETA {task.fields[eta]}"), console=self.console,
+                TextColumn("[bold]experiments"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                _Live(self), console=self.out.console, refresh_per_second=2,
             )
-            self.task = self.progress.add_task("experiments", total=len(pending), eta=fmt_duration(eta))
+            self.task = self.progress.add_task("experiments", total=len(pending))
             self.progress.start()
 
     def experiment_started(self, pe: PlannedExperiment, slot: Slot) -> None:
-        self.started[pe.slot] = time.monotonic()
-        args = " ".join(f"{k}={v}" for k, v in pe.foreground.args().items() if k in pe.mutated) or pe.label
+        self.pending.pop(pe.slot, None)
+        self.started[pe.slot] = (pe, time.monotonic())
+        self.slots = max(self.slots, len(self.started))
+        self._cache = None
         bg = f" with background {pe.background.workload.name}" if pe.background else ""
-        self.say(f"[{pe.slot + 1}] {pe.workload.name} ({args}){bg} on {slot.label}", style="dim")
+        self.say(f"[{pe.slot + 1}/{self.total}] {pe.workload.name} {_args(pe.mutated, pe.foreground.args(), pe.label)} "
+                 f"started on {slot.label}{bg}", style="dim")
 
     def experiment_finished(self, record: ExperimentRecord) -> None:
-        start = self.started.pop(record.slot, None)
-        if start is not None:
-            self.durations.append(time.monotonic() - start)
-        self.pending = [p for p in self.pending if p.slot != record.slot]
-        style = STATUS_STYLE.get(record.status, "")
-        self.say(f"[{record.slot + 1}] {record.workload}: {describe(record)}", style=style)
+        pe, start = self.started.pop(record.slot, (None, None))
+        self.pending.pop(record.slot, None)
+        if pe is not None and start is not None and record.status in ("succeeded", "invalid"):
+            self.estimator.observe(pe, record.duration_s, time.monotonic() - start)
+        self._cache = None
+        self.energy_j += total_energy(record)[0] or 0.0
+        self.say(experiment_line(record, self.total), style=STATUS_STYLE.get(record.status, ""))
         for note in self._metric_notes(record):
-            self.say(f"[{record.slot + 1}] note: {note}", style="yellow")
+            self.say(f"[{record.slot + 1}/{self.total}] note: {note}", style="yellow")
         if self.progress is not None and self.task is not None:
-            eta = remaining_s(self.pending, self.durations, self.history)
-            self.progress.update(self.task, advance=1, eta=fmt_duration(eta))
+            self.progress.update(self.task, advance=1)
 
     def _metric_notes(self, record: ExperimentRecord) -> list[str]:
         """Log patterns that matched nothing and unreadable values, once per workload and metric:
@@ -120,9 +182,12 @@ class ConsoleEvents(SessionEvents):
         self.say(f"note: {text}", style="yellow", always=True)
 
     def say(self, text: str, style: str = "", always: bool = False) -> None:
+        """A line above the live bar; without one, on stdout (warnings that must be seen on stderr)."""
         if self.quiet and not always:
             return
-        if self.live:
-            self.console.print(text, style=style or None, highlight=False, markup=False)
+        if self.progress is not None:
+            self.progress.console.print(text, style=style or None, highlight=False, markup=False, soft_wrap=True)
+        elif always and not self.out.terminal:
+            stderr_line(text)
         else:
-            print(text, file=sys.stdout if not always else sys.stderr, flush=True)
+            self.out.line(text, style=style or None)

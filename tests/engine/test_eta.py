@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import math
+import random
+
 import pytest
 
 from hyperwatt.config import Registry, load_plan
-from hyperwatt.engine.eta import estimate_s, remaining_s
+from hyperwatt.engine.eta import Estimator, Past, estimate_s
 from hyperwatt.errors import ConfigError
 from hyperwatt.mutation import expand
 
@@ -58,7 +61,7 @@ hyperparameters = { epochs = 20 }
     assert estimate_s(default, no_history) == pytest.approx(100)
     assert estimate_s(one, no_history) == pytest.approx(10 + 90 * 0.1)
     assert estimate_s(twenty, no_history) == pytest.approx(10 + 90 * 2)
-    assert remaining_s([one, twenty], [], no_history) == pytest.approx(19 + 190)
+    assert Estimator(no_history).remaining([one, twenty]).central_s == pytest.approx(19 + 190)
 
 
 def test_history_wins_and_a_workload_without_epochs_is_not_scaled(write_plan) -> None:  # type: ignore[no-untyped-def]
@@ -70,7 +73,8 @@ hyperparameters = { epochs = 1 }
 workload = "toy/flat"
 hyperparameters = { steps = 1 }
 ''')
-    assert estimate_s(est, lambda name: [30.0, 50.0, 40.0]) == pytest.approx(40)
+    past = [Past(d, {"epochs": 1}) for d in (30.0, 50.0, 40.0)]
+    assert estimate_s(est, lambda name: past) == pytest.approx(39.15, rel=0.01)  # the geometric mean
     assert estimate_s(flat, lambda name: []) == pytest.approx(40)
 
 
@@ -98,3 +102,93 @@ def test_scaling_with_an_undeclared_hyperparameter_is_a_one_line_error(write_pla
     with pytest.raises(ConfigError) as info:
         load_plan(write_plan('[[experiments]]\nworkload = "toy/steps"\n' + bad), Registry.builtin())
     assert "no hyperparameter named 'max_step'" in str(info.value) and "\n" not in str(info.value)
+
+
+SCALED = '''
+[workloads."toy/cnn"]
+argv = ["{python}", "train.py"]
+[workloads."toy/cnn".hyperparameters]
+epochs = { flag = "--epochs", type = "int", default = 2 }
+batch_size = { flag = "--bs", type = "int", default = 32 }
+learning_rate = { flag = "--lr", type = "float", default = 0.1 }
+size = { flag = "--size", type = "str", default = "small", values = ["tiny", "small"], distribution = "choice" }
+[workloads."toy/cnn".metrics]
+required = ["acc"]
+'''
+
+
+def _one(write_plan, fixed: str, workload: str = "toy/cnn"):  # type: ignore[no-untyped-def]
+    (pe,) = expand(load_plan(write_plan(f'[[experiments]]\nworkload = "{workload}"\nhyperparameters = {{ {fixed} }}\n'
+                                        + WORKLOAD + SCALED), Registry.builtin())).experiments
+    return pe
+
+
+def test_history_is_scaled_by_epochs_and_batch_size_and_kept_to_its_size(write_plan) -> None:  # type: ignore[no-untyped-def]
+    # per epoch: 20 s at batch 32, halved at batch 128 (sqrt of the 4x batch); tiny is ten times faster
+    past = [Past(20.0 * e * (32 / b) ** 0.5 * (0.1 if size == "tiny" else 1.0),
+                 {"epochs": e, "batch_size": b, "learning_rate": lr, "size": size})
+            for e, b, lr, size in [(1, 32, 0.1, "small"), (2, 32, 0.3, "small"), (4, 128, 0.1, "small"),
+                                   (1, 128, 0.2, "small"), (2, 64, 0.1, "tiny"), (3, 32, 0.1, "tiny")]]
+    est = Estimator(lambda name: past)
+    eight = est.predict(_one(write_plan, 'epochs = 8, batch_size = 32, learning_rate = 0.9'))
+    assert eight is not None and eight.central_s == pytest.approx(160, rel=0.05)  # lr does not drive duration
+    assert eight.low_s < 160 < eight.high_s and eight.high_s / eight.low_s < 1.8
+    big = est.predict(_one(write_plan, 'epochs = 2, batch_size = 128'))
+    assert big is not None and big.central_s == pytest.approx(20, rel=0.1)
+    tiny = est.predict(_one(write_plan, 'epochs = 4, size = "tiny"'))
+    assert tiny is not None and tiny.central_s == pytest.approx(8, rel=0.15)
+
+
+def test_the_session_corrects_its_workload_and_the_others(write_plan) -> None:  # type: ignore[no-untyped-def]
+    cnn = _one(write_plan, 'epochs = 2')
+    flat = _one(write_plan, 'steps = 10', workload="toy/flat")
+    est = Estimator(lambda name: [Past(40.0, {"epochs": 2})] * 3 if name == "toy/cnn" else [])
+    assert est.predict(cnn).central_s == pytest.approx(40, rel=0.01)  # type: ignore[union-attr]
+    assert est.predict(flat).central_s == pytest.approx(40)  # type: ignore[union-attr]  # declared
+    est.observe(cnn, 80.0)  # this machine is twice as slow today
+    again = est.predict(cnn)
+    assert again is not None and again.central_s == pytest.approx(80, rel=0.01) and again.low_s < 80 < again.high_s
+    flat_now = est.predict(flat)
+    assert flat_now is not None and flat_now.central_s == pytest.approx(80, rel=0.01)  # the session's ratio
+    assert flat_now.low_s < 80 < flat_now.high_s
+
+
+def test_declared_durations_are_corrected_after_the_first_run_and_unknown_only_before(write_plan) -> None:  # type: ignore[no-untyped-def]
+    flat = _one(write_plan, 'steps = 10', workload="toy/flat")
+    cnn, cnn4 = _one(write_plan, 'epochs = 2'), _one(write_plan, 'epochs = 4')
+    est = Estimator(lambda name: [])
+    declared = est.predict(flat)
+    assert declared is not None and declared.high_s / declared.low_s > 10  # declared elsewhere: a wide range
+    assert est.predict(cnn) is None and est.remaining([cnn, flat]).unknown == 1
+    assert est.remaining([cnn, flat]).text().endswith("+ 1 unknown")
+    est.observe(flat, 400.0)  # a CPU, ten times slower than declared
+    assert est.predict(flat).central_s == pytest.approx(400, rel=0.01)  # type: ignore[union-attr]
+    est.observe(cnn, 30.0)
+    four = est.predict(cnn4)  # from this session's one run, scaled by epochs
+    assert four is not None and four.central_s == pytest.approx(60, rel=0.01) and four.low_s < 60 < four.high_s
+    assert est.remaining([cnn4, flat]).unknown == 0
+
+
+def test_overheads_measured_in_the_session_replace_the_declared_ones(write_plan) -> None:  # type: ignore[no-untyped-def]
+    cnn = _one(write_plan, 'epochs = 2')
+    est = Estimator(lambda name: [Past(40.0, {"epochs": 2})])
+    est.observe(cnn, 40.0, elapsed_s=55.0)
+    assert est.predict(cnn).central_s == pytest.approx(55, rel=0.01)  # type: ignore[union-attr]
+    left = est.remaining([], running=[(cnn, 50.0)])
+    assert left.central_s == pytest.approx(5, rel=0.1)
+    assert est.remaining([cnn, cnn], slots=2).central_s == pytest.approx(55, rel=0.01)
+
+
+def test_the_range_is_honest_on_noisy_histories(write_plan) -> None:  # type: ignore[no-untyped-def]
+    rng = random.Random(5)
+    target = _one(write_plan, 'epochs = 3, batch_size = 48')
+    truth = 30.0 * 3 * (32 / 48) ** 0.3
+    hits = 0
+    for _ in range(200):
+        past = [Past(30.0 * e * (32 / b) ** 0.3 * math.exp(rng.gauss(0, 0.1)), {"epochs": e, "batch_size": b})
+                for e, b in [(1, 32), (2, 32), (2, 64), (4, 16), (1, 128)]]
+        est = Estimator(lambda name: past).predict(target)
+        assert est is not None
+        actual = truth * math.exp(rng.gauss(0, 0.1))
+        hits += est.low_s <= actual <= est.high_s
+    assert hits >= 160  # a 90 % range holds at least 80 % of the time

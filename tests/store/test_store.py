@@ -42,7 +42,9 @@ def test_round_trip_and_counts(tmp_path):
     assert back[0] == _record(0)
     assert store.succeeded_counts(["h0", "h1", "zz"]) == {"h0": 1, "h1": 1, "zz": 0}
     assert store.slots("s1")[1].skip_reason == "done"
-    assert store.durations_s("toy/net") == [9.5, 9.5]
+    assert store.durations("toy/net") == [(9.5, {"lr": 0.1, "opt": "sgd"}, "parallel", "bg/w"),
+                                          (9.5, {"lr": 0.2, "opt": "sgd"}, "parallel", "bg/w")]
+    assert store.durations("toy/net", exclude_session="s1") == []
     store.update_session("s1", status="completed", ended_wall=5.0)
     assert store.session("s1").status == "completed"
     # one row per attempt and background run, replaced (not duplicated) on re-save

@@ -58,8 +58,10 @@ class SessionOptions:
 
 @dataclass
 class SessionResult:
+    """What a session did; `layout` is None when there was nothing to run (no session was made)."""
+
     session_id: str
-    layout: SessionLayout
+    layout: SessionLayout | None
     records: list[ExperimentRecord] = field(default_factory=list)
     skipped: int = 0
     signum: int | None = None
@@ -116,6 +118,8 @@ def _start(loaded: LoadedPlan, experiments: list[PlannedExperiment], options: Se
                                  if counts.get(pe.key_hash, 0) > n else None))
             for pe, n in zip(experiments, occurrence_indices(experiments))
         ]
+        if rows and all(row.skip_reason for row in rows):  # a finished plan run again: no empty session
+            return SessionResult(session_id="", layout=None, skipped=len(rows))
         session_id = new_session_id(options.clock)
         layout = SessionLayout(options.results_dir, session_id)
         layout.dir.mkdir(parents=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import sqlite3
@@ -349,14 +350,25 @@ class Store:
         return out
 
     @_store_errors
-    def durations_s(self, workload: str) -> list[float]:
-        """Wall times of past succeeded experiments of a workload (for ETAs)."""
+    def durations(self, workload: str, exclude_session: str | None = None
+                  ) -> list[tuple[float, dict[str, Any], str, str | None]]:
+        """Past trainings of a workload that ran to the end (for ETAs): duration, hyperparameters,
+        mode and background workload, oldest first."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT duration_s FROM experiments WHERE workload = ? AND status = 'succeeded' "
-                "AND duration_s IS NOT NULL", (workload,),
+                "SELECT duration_s, json_extract(record_json, '$.hyperparameters'), mode, "
+                "json_extract(record_json, '$.background.workload') FROM experiments "
+                "WHERE workload = ? AND status IN ('succeeded', 'invalid') AND duration_s IS NOT NULL "
+                "AND session_id IS NOT ? ORDER BY started_wall", (workload, exclude_session),
             ).fetchall()
-        return [r[0] for r in rows]
+        out = []
+        for duration, params, mode, background in rows:
+            try:
+                values = json.loads(params) if params else {}
+            except ValueError:
+                values = {}
+            out.append((float(duration), values if isinstance(values, dict) else {}, mode, background))
+        return out
 
     @_store_errors
     def running(self, session_id: str) -> list[ExperimentRecord]:
