@@ -259,16 +259,27 @@ def verify_cmd(
 
 @app.command("report", epilog="Example: hyperwatt report --all --out study.html")
 def report_cmd(
-    session: str | None = typer.Argument(None, metavar="[SESSION]", help="A session id; the latest when omitted."),
+    sessions: list[str] | None = typer.Argument(None, metavar="[SESSION]...", help="Session ids; the latest when omitted."),
     all_sessions: bool = typer.Option(False, "--all", help="Every session in the results directory."),
+    workload: list[str] | None = typer.Option(None, "--workload", "-w", metavar="PATTERN",
+                                              help="Only this workload (a shell pattern such as 'examples/*'). Repeatable."),
     out_path: Path | None = typer.Option(None, "--out", metavar="FILE",
-                                            help="HTML file to write (default: <session>/report.html)."),
+                                         help="HTML file to write (default: <session>/report.html); findings.json goes beside it."),
+    saving: float = typer.Option(0.10, "--saving", help="Greener: the energy saving a setting needs, as a fraction of the default's."),
+    tolerance: float = typer.Option(0.01, "--tolerance", help="Greener: the relative loss of the primary metric allowed."),
+    target: list[str] | None = typer.Option(None, "--target", metavar="METRIC=VALUE",
+                                            help="Energy to target (default: the default setting's quality). Repeatable."),
+    carbon_intensity: float | None = typer.Option(None, "--carbon-intensity", help="Grid g CO2e/kWh (else $HYPERWATT_CARBON_INTENSITY, the plan's [carbon], the world average)."),
+    pue: float | None = typer.Option(None, "--pue", help="Data-centre PUE (else $HYPERWATT_PUE, the plan's [carbon], 1.0)."),
+    split_methods: bool = typer.Option(False, "--split-methods", help="Analyse each energy method apart (e.g. imported 1 Hz sums vs counters)."),
     results_dir: Path = ResultsDir,
 ) -> None:
-    """Statistics, hyperparameter effects, energy/performance Pareto fronts and plots as one HTML file."""
-    from hyperwatt.analysis.command import report_command
+    """The study's findings, statistics, effects, Pareto fronts and plots: report.html and findings.json."""
+    from hyperwatt.analysis.command import FindingsArgs, report_command
 
-    report_command(session, results_dir, out_path, all_sessions, echo=out.lines)
+    args = FindingsArgs(saving, tolerance, split_methods, tuple(target or ()), carbon_intensity, pue)
+    report_command(sessions or None, results_dir, out_path, all_sessions, workloads=workload or (), args=args,
+                   echo=out.lines)
 
 
 @app.command("doctor", epilog="Example: hyperwatt doctor")

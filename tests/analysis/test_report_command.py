@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import pytest
@@ -48,7 +49,8 @@ def test_latest_session_report_reuses_the_deduplicated_default(results: Path) ->
     (summary,) = lines
     assert "2 experiment(s), 2 valid" in summary
     assert "vs default: learning_rate ×2 → GPU energy −10.0%" in summary
-    assert summary.endswith(f"report: {path}")
+    assert f"report: {path}" in summary and summary.endswith(f"findings: {path.with_name('findings.json')}")
+    assert json.loads(path.with_name("findings.json").read_text())["schema"] == "hyperwatt.findings/1"
 
 
 def test_all_sessions_to_an_explicit_out(results: Path, tmp_path: Path) -> None:

@@ -24,7 +24,9 @@ DPI = 90
 #: Limits that keep a report of hundreds of experiments readable (and its file small).
 MAX_METRIC_PANELS = 4
 MAX_HP_COLUMNS = 6
-MAX_METRIC_ROWS = 3
+#: Rows of the hyperparameter panels beyond energy: each row costs every column an axes (a report of
+#: 1,200 experiments spent most of its time drawing them).
+MAX_METRIC_ROWS = 1
 MAX_LABELLED_POINTS = 12
 MAX_BAR_SETTINGS = 30
 #: A hyperparameter spanning at least this ratio is drawn on a log axis.
@@ -128,9 +130,12 @@ def _positions(values: Sequence[Any]) -> tuple[list[float], list[str] | None]:
 
 
 def hyperparameter_panels(g: GroupAnalysis) -> Plot | None:
-    """One column per varied hyperparameter; rows: energy, duration, metrics. Grey: runs; blue: means per value."""
+    """One column per varied hyperparameter; rows: energy (duration when energy was not measured) and the
+    leading metric. Grey: runs; blue: means per value."""
     hps = g.hyperparameters[:MAX_HP_COLUMNS]
-    rows = ([g.energy] if g.energy else []) + [DURATION] + [metric_quantity(m) for m in g.metrics[:MAX_METRIC_ROWS]]
+    directed = {f.metric for f in g.fronts}
+    metrics = sorted(g.metrics, key=lambda m: (m not in directed, m))[:MAX_METRIC_ROWS]
+    rows = ([g.energy] if g.energy else [DURATION]) + [metric_quantity(m) for m in metrics]
     if not hps:
         return None
     fig = Figure(figsize=(max(5.0, 3.0 * len(hps)), 2.3 * len(rows)), layout="constrained")

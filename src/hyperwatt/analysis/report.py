@@ -15,6 +15,8 @@ from hyperwatt import __version__
 from hyperwatt.analysis import formatting as fmt
 from hyperwatt.analysis import plots
 from hyperwatt.analysis.analyse import Analysis, GroupAnalysis
+from hyperwatt.analysis.findings import Findings
+from hyperwatt.analysis.findings_html import findings_context
 from hyperwatt.analysis.quantities import Quantity, measure
 from hyperwatt.analysis.stats import Summary
 from hyperwatt.analysis.timeline import read_timeline, timeline_path
@@ -25,6 +27,8 @@ from hyperwatt.store import SessionRow, atomic_write_text
 TEMPLATE = "report.html.j2"
 #: Power timelines embedded per report (one representative run per group, at most this many).
 MAX_TIMELINES = 4
+#: Groups drawn with their own figures (those with the most runs): each costs about a second to draw.
+MAX_FIGURE_GROUPS = 12
 
 
 @dataclass
@@ -38,6 +42,8 @@ class ReportInputs:
     reused: Sequence[str] = ()
     max_timelines: int = MAX_TIMELINES
     generated_wall: float | None = None
+    #: The study's answers (analysis.findings), shown on top when given.
+    findings: Findings | None = None
 
 
 def _environment() -> jinja2.Environment:
@@ -49,6 +55,8 @@ def _environment() -> jinja2.Environment:
 
 def render_report(analysis: Analysis, inputs: ReportInputs) -> str:
     """The report as one HTML string with every figure embedded (base64 PNG)."""
+    biggest = sorted(analysis.groups, key=lambda g: -len(g.records))[:MAX_FIGURE_GROUPS]
+    drawn = {g.key for g in biggest}
     when = inputs.generated_wall if inputs.generated_wall is not None else datetime.now(timezone.utc).timestamp()
     context = {
         "title": inputs.title,
@@ -56,11 +64,12 @@ def render_report(analysis: Analysis, inputs: ReportInputs) -> str:
         "version": __version__,
         "header": _header(analysis, inputs),
         "validity": _validity(analysis, inputs),
-        "groups": [_group(g) for g in analysis.groups],
+        "groups": [_group(g, g.key in drawn) for g in analysis.groups],
         "timelines": _timelines(analysis, inputs),
         "method": _method(analysis.records),
         "energy_measured": analysis.energy_measured,
-        "not_measured": fmt.NOT_MEASURED,
+        "not_measured": fmt.NOT_MEASURED, "max_figure_groups": MAX_FIGURE_GROUPS,
+        "findings": findings_context(inputs.findings) if inputs.findings is not None else None,
     }
     return _environment().get_template(TEMPLATE).render(**context)
 
@@ -161,7 +170,7 @@ def _cell(s: Summary | None, q: Quantity) -> dict[str, Any]:
     return {"mean": fmt.quantity(s.mean, q), "n": s.n, "ci": ci, "bound": bound, "missing": False}
 
 
-def _group(g: GroupAnalysis) -> dict[str, Any]:
+def _group(g: GroupAnalysis, draw: bool = True) -> dict[str, Any]:
     front_keys = {p.setting.key_hash for f in g.fronts for p in f.points if p.on_front}
     energies = g.energies
     others = [q for q in g.quantities if q.kind != "energy"]
@@ -192,8 +201,8 @@ def _group(g: GroupAnalysis) -> dict[str, Any]:
             "dominated_by": ", ".join(p.dominated_by[:3]) + (" …" if len(p.dominated_by) > 3 else ""),
         } for p in sorted(f.points, key=lambda p: (not p.on_front, p.energy_j))],
     } for f in g.fronts]
-    figures = [p for p in (plots.energy_vs_metric(g), plots.hyperparameter_panels(g), plots.attribution_bars(g))
-               if p is not None]
+    drawers = (plots.energy_vs_metric, plots.hyperparameter_panels, plots.attribution_bars) if draw else ()
+    figures = [p for draw_one in drawers if (p := draw_one(g)) is not None]
     return {
         "title": g.key.title, "slug": g.key.slug, "mode": g.key.mode, "runs": len(g.records),
         "n_settings": len(g.settings), "energy": g.energy.label if g.energy else None,
@@ -206,7 +215,7 @@ def _group(g: GroupAnalysis) -> dict[str, Any]:
         } for c in correlations],
         "changes": changes, "fronts": fronts,
         "goals": {m: (goal or "unknown") for m, goal in g.goals.items()},
-        "figures": figures,
+        "figures": figures, "figures_omitted": not draw,
     }
 
 

@@ -90,6 +90,14 @@ class SensorSettings(_Strict):
         return v
 
 
+class CarbonSettings(_Strict):
+    """How the report turns energy into emissions (docs/configuration.md); unset keys use env or defaults."""
+
+    intensity_g_per_kwh: float | None = Field(default=None, ge=0, le=5_000)  # grid g CO2e per kWh
+    pue: float | None = Field(default=None, ge=1.0, le=5.0)  # data-centre power usage effectiveness
+    source: str = ""  # where the intensity comes from, shown in the report
+
+
 class MutateSpec(_Strict):
     parameters: list[str] = Field(min_length=1)
     strategy: Literal["one_at_a_time", "joint"] = "one_at_a_time"
@@ -232,6 +240,7 @@ class Plan(_Strict):
     preflight: PreflightPolicy = Field(default_factory=PreflightPolicy)
     sensors: SensorSettings = Field(default_factory=SensorSettings)
     governor: str | None = None
+    carbon: CarbonSettings = Field(default_factory=CarbonSettings)
     experiments: list[ExperimentSpec] = Field(min_length=1)
 
     @field_validator("name")
