@@ -10,7 +10,7 @@ import pytest
 from hyperwatt.analysis.findings import FindingsOptions, findings
 from hyperwatt.analysis.goals import registry_goals
 from hyperwatt.analysis.rows import registry_defaults
-from hyperwatt.records import Attempt
+from hyperwatt.records import Attempt, PhaseEnergy, Phases
 from hyperwatt.store import SessionLayout
 
 from .factories import record
@@ -69,4 +69,23 @@ def test_never_reached_and_rows_without_epochs(tmp_path: Path) -> None:
     other = record(hp={"epochs": 3}, gpu_j=100.0)
     (g,) = run([r, other], tmp_path, targets={"train_accuracy": 0.99}).groups
     (c,) = g.to_target.curves
-    assert c.reached_j is None and g.to_target.missing == {"no timed per-epoch records": 1}
+    assert c.reached_j is None and g.to_target.missing == {"no per-epoch metrics": 1}
+
+
+def test_epochs_energy_from_the_records_phases(tmp_path: Path) -> None:
+    """Phases marked with epochs (issue 24's slices) give the energy; no epoch times needed."""
+    r = timed_run(tmp_path, 3, 100.0, [0.5, 0.8, 0.9])
+    exp = SessionLayout(tmp_path, r.session_id).experiment(r.experiment_id)
+    exp.metrics_file(1).write_text("\n".join(json.dumps({"epoch": k + 1, "train_accuracy": a})
+                                             for k, a in enumerate([0.5, 0.8, 0.9])) + "\n")
+    slices = [PhaseEnergy(phase="startup", start_s=0.0, duration_s=1.0, gpu_energy_j=50.0)]
+    for k in (1, 2, 3):
+        slices.append(PhaseEnergy(phase="train", epoch=k, start_s=k, duration_s=1.0, gpu_energy_j=100.0))
+        slices.append(PhaseEnergy(phase="evaluation", epoch=k, start_s=k + 0.5, duration_s=0.5, gpu_energy_j=10.0))
+    r.phases = Phases(marked=True, source="metrics-file", slices=slices)
+    (g,) = run([r], tmp_path, targets={"train_accuracy": 0.8}).groups
+    (c,) = g.to_target.curves
+    assert g.to_target.sources == {"phases": 1}
+    assert [p.cumulative_j for p in c.epochs] == pytest.approx([160, 270, 380])
+    assert [p.epoch_j for p in c.epochs] == pytest.approx([110, 110, 110])
+    assert c.reached_j == pytest.approx(270) and c.reached_epoch == 2

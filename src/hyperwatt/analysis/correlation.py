@@ -73,18 +73,21 @@ class HyperparameterFinding:
 def spearman(xs: Sequence[float], ys: Sequence[float], hyperparameter: str, scope: Scope) -> CorrelationTest:
     """ρ and its two-sided p (scipy's t approximation); not tested with < 3 rows or a constant side."""
     n, distinct = len(xs), len(set(xs))
-    base = dict(hyperparameter=hyperparameter, scope=scope, n=n, distinct_values=distinct)
+
+    def untested(reason: str) -> CorrelationTest:
+        return CorrelationTest(hyperparameter, scope, n, distinct, None, None, reason)
+
     if n < MIN_ROWS:
-        return CorrelationTest(**base, rho=None, p=None, reason=f"{n} row(s): at least {MIN_ROWS} needed")
+        return untested(f"{n} row(s): at least {MIN_ROWS} needed")
     if distinct < 2:
-        return CorrelationTest(**base, rho=None, p=None, reason="constant in these rows")
+        return untested("constant in these rows")
     if len(set(ys)) < 2:
-        return CorrelationTest(**base, rho=None, p=None, reason="energy constant in these rows")
+        return untested("energy constant in these rows")
     res = _st.spearmanr(xs, ys)
     rho, p = float(res.statistic), float(res.pvalue)
     if not math.isfinite(rho):
-        return CorrelationTest(**base, rho=None, p=None, reason="ρ undefined")
-    return CorrelationTest(**base, rho=rho, p=p if math.isfinite(p) else 1.0)
+        return untested("ρ undefined")
+    return CorrelationTest(hyperparameter, scope, n, distinct, rho, p if math.isfinite(p) else 1.0)
 
 
 def group_tests(group: RowGroup) -> list[HyperparameterFinding]:

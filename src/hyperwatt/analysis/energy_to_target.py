@@ -10,7 +10,6 @@ integrated). Either way the energy to reach a target includes the start-up befor
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -74,7 +74,7 @@ def elasticities(f: Findings) -> Plot | None:
         return None
     fig = Figure(figsize=(7.5, max(2.4, 0.4 * len(pairs) + 1.2)), layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
-    for k, (mode, color, dy) in enumerate((("sequential", "#1f77b4", -0.15), ("parallel", "#d62728", 0.15))):
+    for mode, color, dy in (("sequential", "#1f77b4", -0.15), ("parallel", "#d62728", 0.15)):
         pts = [(i + dy, e) for i, p in enumerate(pairs) if (e := getattr(p, mode)) is not None]
         if pts:
             ax.errorbar([e.slope for _, e in pts], [y for y, _ in pts],
