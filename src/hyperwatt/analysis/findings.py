@@ -136,11 +136,11 @@ class Findings:
     def _target_text(self) -> str:
         have = [g for g in self.groups if g.to_target.curves]
         if not have:
-            return ("No training reported timed per-epoch metrics (metrics-file records with `epoch` and `t_wall`), "
-                    "so energy to a target cannot be given.")
+            return ("No training reported per-epoch metrics together with per-epoch energy (phase markers with "
+                    "epochs, or epoch records with their time), so energy to a target cannot be given.")
         reached = sum(1 for g in have for c in g.to_target.curves if c.reached_j is not None)
         runs = sum(len(g.to_target.curves) for g in have)
-        return (f"{len(have)} group(s) have per-epoch metrics on the energy timeline; {reached} of {runs} run(s) "
+        return (f"{len(have)} group(s) have per-epoch metrics with per-epoch energy; {reached} of {runs} run(s) "
                 f"reached their group's target (see each group for the target and the energy to reach it).")
 
     def _provenance_text(self) -> str:
