@@ -282,6 +282,24 @@ def report_cmd(
                    echo=out.lines)
 
 
+@app.command("compare", epilog="Example: hyperwatt compare SESSION_A 'session=SESSION_B,gpu=*H200*'")
+def compare_cmd(
+    a: str = typer.Argument(..., metavar="A", help="A session id, or a filter key=value[,key=value] (session, workload, mode, background, host, gpu, method, label, plan, version)."),
+    b: str = typer.Argument(..., metavar="B", help="The other side, given the same way."),
+    out_path: Path | None = typer.Option(None, "--out", metavar="FILE", help="HTML file to write (default: results/compare.html); its JSON goes beside it."),
+    results_dir: Path = ResultsDir,
+) -> None:
+    """The same settings measured twice, side by side: energy and metric differences with 95% intervals."""
+    from hyperwatt.analysis.compare_report import HEADER, compare_command
+
+    result = compare_command(a, b, results_dir, out_path)
+    out.table(f"{a} (A) vs {b} (B)", list(HEADER), result.rows)
+    out.line(f"verdict: {result.comparison.verdict}")
+    for note in result.comparison.notes:
+        out.line(f"note: {note}")
+    out.line(f"compare: {result.html}  ({result.json.name} beside it)")
+
+
 @app.command("doctor", epilog="Example: hyperwatt doctor")
 def doctor(results_dir: Path = ResultsDir) -> None:
     """What this machine offers: Python, torch, GPUs, energy sensors, a writable results directory."""

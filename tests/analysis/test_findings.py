@@ -286,3 +286,10 @@ def test_json_shape() -> None:
     assert g["greener"]["baseline"]["energy_j"]["ci95"] and g["greener"]["baseline"]["baseline"]
     assert data["sensitivity"]["pairs"][0]["parallel"]["ci95"]
     assert data["carbon"]["total_g_co2e"] == pytest.approx(data["carbon"]["total_energy_j"] / 3.6e6 * 480.0)
+
+
+def test_a_group_of_one_mutated_row_has_no_default() -> None:
+    # examples/mnist's declared default epochs is 10: a lone epochs=5 row is not the default setting
+    (g,) = run([record(hp={"epochs": 5}, mutated=("epochs",), gpu_j=50.0)]).groups
+    assert g.greener.baseline is None
+    assert [s.name for s in g.greener.settings] == ["epochs=5"]

@@ -170,7 +170,7 @@ def energy_to_target(group: RowGroup, results_dir: Path | None, goals: GoalLooku
         return out
     finals = {row.id: last[metric] for row, epochs, _, _ in raw
               if (last := next((e for e in reversed(epochs) if metric in e), None)) is not None}
-    base = [v for row, _, _, _ in raw if row.id in finals and group.at_reference(row, group.varying)
+    base = [v for row, _, _, _ in raw if row.id in finals and group.is_baseline(row)
             for v in [finals[row.id]]]
     if targets and metric in targets:
         out.target, out.target_source = targets[metric], "given"

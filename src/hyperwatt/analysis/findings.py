@@ -159,7 +159,7 @@ class Findings:
 
     def to_json(self, sources: dict[str, Any] | None = None) -> dict[str, Any]:
         o = self.options
-        return _clean({
+        return json_safe({
             "schema": SCHEMA,
             "generated": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "hyperwatt_version": __version__,
@@ -201,14 +201,14 @@ def findings(records: Sequence[ExperimentRecord], defaults: DefaultsLookup, goal
 
 
 # JSON -------------------------------------------------------------------------------------------------
-def _clean(x: Any) -> Any:
+def json_safe(x: Any) -> Any:
     """Non-finite floats to None (JSON has no NaN), recursively."""
     if isinstance(x, float):
         return x if math.isfinite(x) else None
     if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
+        return {str(k): json_safe(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
+        return [json_safe(v) for v in x]
     return x
 
 

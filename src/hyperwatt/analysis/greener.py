@@ -114,7 +114,7 @@ def greener(group: RowGroup, goals: GoalLookup, saving: float = DEFAULT_SAVING,
     by_setting: dict[tuple[str, ...], list[Row]] = {}
     for r in group.rows:
         by_setting.setdefault(r.setting(group.varying), []).append(r)
-    base_key = next((k for k, rows in by_setting.items() if group.at_reference(rows[0], group.varying)), None)
+    base_key = next((k for k, rows in by_setting.items() if group.is_baseline(rows[0])), None)
     values = [v for r in group.rows if metric and (v := _metric(r, metric)) is not None]
     notes = []
     mixed = metric is not None and mixed_scale(values)
@@ -155,10 +155,9 @@ def _setting(group: RowGroup, rows: list[Row], metric: str | None, is_baseline: 
     m = summarize(ms)
     first = rows[0]
     name = "default" if is_baseline else ", ".join(
-        f"{k}={format_value(first.value(k))}" for k in group.varying
-        if not group.at_reference(first, [k])) or "default values"
+        f"{k}={format_value(first.value(k))}" for k in group.differs(first)) or "default values"
     assert e is not None
-    return SettingResult(name, {k: first.value(k) for k in group.varying}, tuple(r.id for r in rows),
+    return SettingResult(name, dict(sorted(first.hyperparameters.items())), tuple(r.id for r in rows),
                          Interval.of(e), Interval.of(m) if m else None, is_baseline)
 
 

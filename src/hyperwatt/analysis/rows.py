@@ -127,6 +127,15 @@ class RowGroup:
     def at_reference(self, row: Row, names: Iterable[str]) -> bool:
         return all(k in self.reference and same_value(row.value(k), self.reference[k]) for k in names)
 
+    def is_baseline(self, row: Row) -> bool:
+        """At the reference value of every hyperparameter that has one (and of every varying one)."""
+        return self.at_reference(row, set(self.reference) | set(self.varying))
+
+    def differs(self, row: Row) -> list[str]:
+        """The hyperparameters where a row is not at its reference value, sorted."""
+        names = sorted(set(self.reference) | set(self.varying))
+        return [k for k in names if not self.at_reference(row, [k])]
+
     def numeric_varying(self) -> list[str]:
         """Varying hyperparameters with a number in every row (booleans count as 0/1)."""
         return [k for k in self.varying if all(numeric(r.value(k)) is not None for r in self.rows)]
