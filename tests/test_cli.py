@@ -36,7 +36,13 @@ def project(tmp_path: Path) -> Path:
     (["mutate", "-w", "toy/net", "-p", "lrr", "-W", "toy.toml"], "has no hyperparameter 'lrr' (did you mean 'lr'?)"),
     (["mutate", "-w", "toy/net", "-p", "lr", "-W", "toy.toml", "--set", "epochs"], "--set: 'epochs' is not NAME=VALUE"),
     (["list", "-W", "nope.json"], "nope.json: file not found"),
-    (["status", "-o", "nowhere"], "no results store here"),
+    (["status", "-o", "nowhere"], "nowhere: no such folder; pass -o/--results-dir"),
+    (["export", "-o", "nowhere"], "nowhere: no such folder"),
+    (["verify", "s1", "-o", "nowhere"], "nowhere: no such folder"),
+    (["report", "-o", "nowhere"], "nowhere: no such folder"),
+    (["resume", "s1", "-o", "nowhere"], "nowhere: no such folder"),
+    (["status", "-o", "plan.toml"], "plan.toml: not a folder"),
+    (["status", "-o", "."], "no results store (hyperwatt.db) in this folder"),
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(project, args, fragment):
     (project / "bad.toml").write_text('[[experiments]]\nworkload = "examples/mnist"\nmutate = { parameters = ["seed"], mutations = 0 }\n')
@@ -85,4 +91,4 @@ def test_status_never_cuts_the_session_id_users_copy(write_plan, run_toy, toy_di
     assert proc.returncode == 0, proc.stderr
     assert result.session_id in proc.stdout  # was "20261127…" in 80 columns
     row = next(line for line in proc.stdout.splitlines() if result.session_id in line)
-    assert row.split("\t")[1:] == ["toy", "completed", "1", "1", "1", "0"]  # piped: tab-separated, uncut
+    assert row.split("\t")[1:] == ["toy", "completed", "1", "1", "1", "0", "0"]  # piped: tab-separated, uncut

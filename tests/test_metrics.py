@@ -87,3 +87,13 @@ def test_colour_codes_are_not_part_of_the_text_a_pattern_sees(tmp_path):
     result = _collect(tmp_path, log, {"test_acc": r"test_acc\s+│\s+([0-9.]+)", "val_loss": r"\| val_loss=([0-9.]+)$",
                                       "acc": r"^link acc=([0-9.]+)"})
     assert result.values == {"test_acc": 0.7265625, "val_loss": 0.25, "acc": 0.5}
+
+
+@pytest.mark.parametrize("printed, scale, expected", [
+    ("95.5", 0.01, 0.955), ("95", 0.01, 0.95), ("93.1", 0.01, 0.931), ("0.3", 3.0, 0.9), ("1e3", 0.001, 1.0),
+    ("7", 1.0, 7.0),
+])
+def test_a_scaled_metric_is_the_decimal_a_person_would_write(tmp_path, printed, scale, expected):
+    result = _collect(tmp_path, f"Test Accuracy: {printed}%\n",
+                      {"acc": {"regex": r"Test Accuracy: ([0-9.e]+)%", "scale": scale}})
+    assert repr(result.values["acc"]) == repr(expected)  # 95.5 * 0.01 in binary floats is 0.9550000000000001

@@ -249,11 +249,12 @@ def verify_cmd(
 ) -> None:
     """Re-check a session's experiments with today's rules; rewrite and print its verification report."""
     from hyperwatt.engine.session import reverify
+    from hyperwatt.verify.verdicts import outcome
 
     layout, records, changed = reverify(results_dir, session)
     out.lines(layout.verification.read_text())
     out.line(f"{changed} record(s) changed by the re-check; wrote {layout.verification} and {layout.summary}")
-    if strict and any(r.status in ("invalid", "failed") for r in records):
+    if strict and any(outcome(r) == "invalid" for r in records):
         raise typer.Exit(1)
 
 
@@ -332,10 +333,9 @@ def _events(results_dir: Path, quiet: bool) -> ConsoleEvents:
 
 
 def _existing_store(results_dir: Path) -> Store:
-    from hyperwatt.store import DB_NAME, open_store
+    from hyperwatt.store import existing_store, open_store
 
-    if not (results_dir / DB_NAME).exists():
-        raise ConfigError(results_dir / DB_NAME, None, "no results store here; run a plan first or pass --results-dir")
+    existing_store(results_dir)
     return open_store(results_dir, readonly=True)
 
 

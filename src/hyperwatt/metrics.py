@@ -8,6 +8,7 @@ import os
 import re
 import stat
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 from hyperwatt import logscan, metricsfile
@@ -48,8 +49,8 @@ def collect(spec: MetricsSpec, metrics_file: Path | None, log: Path, results_fil
             found = []
             for matched, number in scanned.get(name, []):
                 try:
-                    found.append(float(number) * pattern.scale)  # type: ignore[arg-type]  # None: caught below
-                except (TypeError, ValueError):
+                    found.append(scaled(number, pattern.scale))  # type: ignore[arg-type]  # None: caught below
+                except (TypeError, ValueError, ArithmeticError):
                     result.problems.append(f"{name}: matched {matched!r} but {number!r} is not a number")
             result.matches[name] = len(found)
             if found and name not in result.values:
@@ -59,6 +60,15 @@ def collect(spec: MetricsSpec, metrics_file: Path | None, log: Path, results_fil
                     result.problems.append(f"{name}: the log's value {metricsfile.not_finite(result.values[name])}")
     result.missing = [m for m in spec.required if m not in result.values]
     return result
+
+
+def scaled(number: str, scale: float) -> float:
+    """The logged number times `scale`, as the decimal a person would write: "95.5" × 0.01 is
+    0.955, not 0.9550000000000001 (the product is taken in decimal, then converted once)."""
+    value = float(number)
+    if scale == 1.0 or not math.isfinite(value):
+        return value * scale
+    return float(Decimal(number.strip()) * Decimal(repr(scale)))
 
 
 @dataclass

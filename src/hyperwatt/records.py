@@ -18,6 +18,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 SCHEMA_VERSION = 2
+#: The energy reason of a record whose experiment is still running; a finished record says why instead.
+ENERGY_PENDING = "not measured yet"
 Status = Literal["pending", "running", "succeeded", "failed", "invalid", "interrupted", "skipped"]
 FINAL_STATUSES = ("succeeded", "failed", "invalid", "interrupted")
 
@@ -74,12 +76,23 @@ class SensorEnergy(_Record):
 
 
 class Attribution(_Record):
-    """Parallel mode: how the device's energy splits between foreground and background."""
+    """Parallel mode: how the device's energy splits between foreground and background, by each
+    rule of docs/measurement.md ("Attribution"), each with its bound where one is known."""
 
     device_energy_j: float | None
+    device_uncertainty_j: float | None = None
+    #: the background's mean power measured alone (`background.alone`), its counter bound and how far
+    #: its mean over a stretch as long as this window strayed within the alone window
     background_alone_power_w: float | None
+    background_alone_uncertainty_w: float | None = None
+    background_alone_spread_w: float | None = None
     background_alone_source: str
     foreground_marginal_energy_j: float | None
+    foreground_marginal_uncertainty_j: float | None = None
+    #: "above 0", "not distinguishable from 0" or "outside physical limits" (a `marginal_out_of_range` flag)
+    foreground_marginal_verdict: str | None = None
+    #: why there is no marginal figure (no alone window, no GPU energy)
+    marginal_reason: str | None = None
     foreground_util_share: float | None
     foreground_util_share_energy_j: float | None
     note: str = ""
@@ -185,6 +198,20 @@ class Readiness(_Record):
     background_alone_power_w: float | None = None
 
 
+class BackgroundAlone(_Record):
+    """The background measured alone on the GPU, after the readiness gate and before the foreground."""
+
+    started_wall: float
+    duration_s: float
+    energy_j: float | None = None
+    energy_uncertainty_j: float | None = None
+    power_w: float | None = None
+    power_uncertainty_w: float | None = None  # the counter's bound on the mean power
+    sample_count: int = 0
+    restarts: int = 0  # background runs that started inside the window
+    reason: str | None = None  # why power_w is None
+
+
 class StopRecord(_Record):
     latency_s: float  # from the stop request until the background's last process was gone
     escalated: bool  # SIGKILL was needed
@@ -206,6 +233,7 @@ class BackgroundRecord(_Record):
     effective: bool = False
     ineffective_reason: str | None = None
     readiness: Readiness | None = None
+    alone: BackgroundAlone | None = None
     stop: StopRecord | None = None
     coverage: float | None = None
     gpu_util_share: float | None = None
@@ -285,7 +313,7 @@ class ExperimentRecord(_Record):
     duration_s: float | None = None
     attempts: list[Attempt] = Field(default_factory=list)
     metrics: dict[str, Metric] = Field(default_factory=dict)
-    energy: Energy = Field(default_factory=lambda: Energy(available=False, reason="not measured yet"))
+    energy: Energy = Field(default_factory=lambda: Energy(available=False, reason=ENERGY_PENDING))
     #: the window's energy per phase (None: recorded before phases existed, or not measured)
     phases: Phases | None = None
     background: BackgroundRecord | None = None

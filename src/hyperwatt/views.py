@@ -10,6 +10,7 @@ from typing import Any, Callable, Sequence
 
 from hyperwatt.console import Column, Output
 from hyperwatt.engine.eta import Estimator, Eta, combine, fmt_duration
+from hyperwatt.verify.verdicts import outcome
 
 #: `hyperwatt plan` draws this many experiments (a 100,000-row table took minutes); --json has all.
 PLAN_TABLE_ROWS = 1000
@@ -112,17 +113,19 @@ def sessions_view(results_dir: Path, sessions: Sequence[Any], experiments: Calla
     items, rows = [], []
     for s in sessions:
         recs = experiments(s.session_id)
-        ok = sum(r.status == "succeeded" for r in recs)
-        bad = sum(r.status in ("invalid", "failed") for r in recs)
+        outcomes = [outcome(r) for r in recs]  # the rule verification.md and summary.csv count with
+        ok, bad, unmeasured = outcomes.count("valid"), outcomes.count("invalid"), outcomes.count("not measured")
         items.append({"session_id": s.session_id, "plan": s.name, "plan_hash": s.plan_hash, "status": s.status,
                       "planned": s.planned, "recorded": len(recs), "succeeded": ok, "invalid_or_failed": bad,
+                      "not_measured": unmeasured,
                       "started_wall": s.started_wall, "ended_wall": s.ended_wall, "host": s.host,
                       "directory": str(Path(results_dir) / s.session_id)})
-        rows.append([s.session_id, s.name, s.status, str(s.planned), str(len(recs)), str(ok), str(bad)])
+        rows.append([s.session_id, s.name, s.status, str(s.planned), str(len(recs)), str(ok), str(bad),
+                     str(unmeasured)])
     return View({"results_dir": str(results_dir), "sessions": items}, f"sessions in {results_dir}",
                 [Column("session", no_wrap=True), "plan", *(Column(c, no_wrap=True) for c in
-                                                            ("status", "planned", "recorded", "ok", "bad"))],
-                rows, caption="ok: succeeded; bad: invalid or failed")
+                                                            ("status", "planned", "recorded", "ok", "bad", "n/m"))],
+                rows, caption="ok: valid; bad: invalid or failed; n/m: not measured (interrupted or still running)")
 
 
 def session_view(results_dir: Path, row: Any, records: Sequence[Any]) -> View:

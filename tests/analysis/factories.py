@@ -13,7 +13,8 @@ _counter = {"n": 0}
 
 def energy(gpu_j: float | None, gpu_unc_j: float | None = None, cpu_j: float | None = None,
            cpu_unc_j: float | None = None, idle_w: float | None = None, duration_s: float = 10.0,
-           partial: bool = False, marginal_j: float | None = None, share: float | None = None) -> Energy:
+           partial: bool = False, marginal_j: float | None = None, share: float | None = None,
+           marginal_unc_j: float | None = None) -> Energy:
     """An energy section as the engine writes it: per-sensor rows plus domain totals."""
     sensors = []
     if gpu_j is not None:
@@ -29,9 +30,10 @@ def energy(gpu_j: float | None, gpu_unc_j: float | None = None, cpu_j: float | N
     total = gpu_j + cpu_j if gpu_j is not None and cpu_j is not None else None
     attribution = None
     if marginal_j is not None:
-        attribution = Attribution(device_energy_j=gpu_j, background_alone_power_w=50.0,
-                                  background_alone_source="readiness gate samples",
-                                  foreground_marginal_energy_j=marginal_j, foreground_util_share=share,
+        attribution = Attribution(device_energy_j=gpu_j, device_uncertainty_j=gpu_unc_j, background_alone_power_w=50.0,
+                                  background_alone_source="alone window of 10.0 s after the readiness gate",
+                                  foreground_marginal_energy_j=marginal_j,
+                                  foreground_marginal_uncertainty_j=marginal_unc_j, foreground_util_share=share,
                                   foreground_util_share_energy_j=None if share is None or gpu_j is None
                                   else gpu_j * share, note="device vs marginal")
     available = gpu_j is not None or cpu_j is not None

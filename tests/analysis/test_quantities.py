@@ -2,7 +2,7 @@ import math
 
 from hyperwatt.analysis.quantities import (
     CPU_ENERGY, DURATION, GPU_ENERGY, MARGINAL_ENERGY, NET_ENERGY, SHARE_ENERGY, TOTAL_ENERGY, measure,
-    metric_names, metric_quantity, primary_energy,
+    metric_names, metric_quantity, primary_energy, stated,
 )
 
 from .factories import record
@@ -19,11 +19,28 @@ def test_energies_come_with_their_bounds() -> None:
 
 def test_parallel_attributions() -> None:
     r = record(mode="parallel", background="pytorch_resnet_cifar10/resnet20", gpu_j=300.0, gpu_unc_j=3.0,
-               marginal_j=120.0, share=0.4)
-    assert measure(r, MARGINAL_ENERGY) == (120.0, 3.0)
+               marginal_j=120.0, marginal_unc_j=40.0, share=0.4)
+    assert measure(r, MARGINAL_ENERGY) == (120.0, 40.0)  # the record's own bound, not the counter's alone
     value, bound = measure(r, SHARE_ENERGY)
-    assert math.isclose(value, 120.0) and math.isclose(bound, 1.2)
-    assert primary_energy("parallel", [r]) == MARGINAL_ENERGY
+    assert math.isclose(value, 120.0) and bound is None  # an estimate without a stated bound
+    # the trade-offs use the device total over the foreground's window, as the seed did
+    assert primary_energy("parallel", [r]) == GPU_ENERGY
+    assert stated(GPU_ENERGY, [r]) and stated(MARGINAL_ENERGY, [r]) and not stated(SHARE_ENERGY, [r])
+    old = record(mode="parallel", background="x/y", gpu_j=300.0, gpu_unc_j=3.0, marginal_j=-776.0, share=0.4)
+    assert measure(old, MARGINAL_ENERGY) == (-776.0, None) and not stated(MARGINAL_ENERGY, [old])
+
+
+def test_nothing_is_ranked_on_an_energy_without_a_stated_bound() -> None:
+    from hyperwatt.analysis import analyse
+
+    runs = [record(mode="parallel", background="x/y", hp={"lr": lr}, mutated=("lr",), gpu_j=300.0 + 100 * i,
+                   gpu_unc_j=3.0, marginal_j=100.0 + 50 * i, share=0.3 + 0.1 * i, metrics={"test_accuracy": 0.9 - i / 100})
+            for i, lr in enumerate((0.01, 0.02, 0.04, 0.08))]
+    (g,) = analyse(runs).groups
+    assert g.energy == GPU_ENERGY
+    ranked = {c.quantity.key for c in g.correlations}
+    assert "gpu_energy_j" in ranked
+    assert "fg_util_share_energy_j" not in ranked and "fg_marginal_energy_j" not in ranked  # no bound stated
 
 
 def test_unmeasured_partial_and_non_finite_values_are_none_never_zero() -> None:

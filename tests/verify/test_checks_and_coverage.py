@@ -30,7 +30,8 @@ def _parallel(util: float | None = 90.0, coverage_: float = 1.0, latency_s: floa
     return ExperimentRecord(
         experiment_id="e1", session_id="s", slot=0, label="fixed", workload="a/b", mode="parallel", status=status,
         key="k", key_hash="h", started_wall=100.0, ended_wall=130.0, duration_s=20.0,
-        attempts=[Attempt(number=1, argv=["x"], cwd="/", log="l", started_wall=105.0, exit_code=0, succeeded=True)],
+        attempts=[Attempt(number=1, argv=["x"], cwd="/", log="l", started_wall=105.0, duration_s=20.0, exit_code=0,
+                          succeeded=True)],
         energy=Energy(available=True, gpu_energy_j=5000.0, window_start_wall=105.0, window_end_wall=125.0),
         background=BackgroundRecord(
             workload="c/d", hyperparameters={}, argv=["y"], effective=True, coverage=coverage_,

@@ -9,7 +9,7 @@ from hyperwatt.analysis.effects import Correlation, SettingChange, changes_vs_re
 from hyperwatt.analysis.goals import Goal, GoalLookup, registry_goals
 from hyperwatt.analysis.pareto import ParetoFront, joint_front, pareto_front
 from hyperwatt.analysis.quantities import (
-    DURATION, ENERGIES, Quantity, measure, metric_names, metric_quantity, primary_energy,
+    DURATION, ENERGIES, Quantity, measure, metric_names, metric_quantity, primary_energy, stated,
 )
 from hyperwatt.analysis.settings import GroupKey, by_group, reference_key, varying_hyperparameters
 from hyperwatt.analysis.stats import SettingStats, setting_stats
@@ -79,9 +79,10 @@ def _group(key: GroupKey, runs: list[ExperimentRecord], lookup: GoalLookup) -> G
     goals = {m: lookup(key.workload, m) for m in metrics}
     g = GroupAnalysis(key=key, records=runs, quantities=quantities, energy=energy, goals=goals,
                       hyperparameters=hps, settings=settings, reference=reference)
-    g.correlations = correlations(runs, hps, quantities)
+    ranked = [q for q in quantities if stated(q, runs)]  # never rank on an energy without a bound
+    g.correlations = correlations(runs, hps, ranked)
     if reference is not None:
-        g.changes = changes_vs_reference(settings, reference, quantities)
+        g.changes = changes_vs_reference(settings, reference, ranked)
     if energy is not None:
         directed = {m: goal for m, goal in goals.items() if goal is not None}
         g.fronts = [pareto_front(settings, energy, m, goal) for m, goal in directed.items()]

@@ -21,7 +21,7 @@ from hyperwatt.config import Registry
 from hyperwatt.config.files import read_toml
 from hyperwatt.errors import ConfigError, HyperwattError
 from hyperwatt.records import ExperimentRecord
-from hyperwatt.store import DB_NAME, SessionLayout, SessionRow, Store, atomic_write_text, open_store
+from hyperwatt.store import SessionLayout, SessionRow, Store, atomic_write_text, existing_store, open_store
 
 
 @dataclass(frozen=True)
@@ -66,9 +66,7 @@ def report_command(session: str | Sequence[str] | None, results_dir: Path, out: 
     wanted = [session] if isinstance(session, str) else list(session or [])
     if wanted and all_sessions:
         raise ConfigError(None, "--all", "give session ids or --all, not both")
-    db = results_dir / DB_NAME
-    if not db.exists():
-        raise ConfigError(db, None, "no results store here; run a plan first or pass --results-dir")
+    db = existing_store(results_dir)
     store = open_store(results_dir, readonly=True)
     try:
         sessions = store.sessions()

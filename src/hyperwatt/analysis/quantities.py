@@ -35,10 +35,11 @@ SHARE_ENERGY = Quantity("fg_util_share_energy_j", "foreground utilisation-share 
 DURATION = Quantity("duration_s", "duration", "s", "duration", nonnegative=True)
 ENERGIES = (GPU_ENERGY, CPU_ENERGY, TOTAL_ENERGY, NET_ENERGY, MARGINAL_ENERGY, SHARE_ENERGY)
 #: Which energy the trade-off numbers use: the first of these that the group's runs measured most often.
-#: Parallel mode prefers the foreground's marginal energy: whole-device energy includes the background's.
+#: Parallel mode uses the whole device over the foreground's window too (what the seed analysed); the
+#: attribution rules are shown beside it, labelled, never ranked on (docs/measurement.md, "Attribution").
 PRIMARY_PREFERENCE = {
     "sequential": (GPU_ENERGY, TOTAL_ENERGY, CPU_ENERGY),
-    "parallel": (MARGINAL_ENERGY, GPU_ENERGY, TOTAL_ENERGY, CPU_ENERGY),
+    "parallel": (GPU_ENERGY, TOTAL_ENERGY, CPU_ENERGY),
 }
 
 
@@ -56,8 +57,9 @@ def measure(record: ExperimentRecord, q: Quantity) -> tuple[float | None, float 
     """(value, worst-case error bound) of one run; (None, None) when not measured.
 
     Energy of a run whose energy is partial is None: it covers only part of the window.
-    The bound of net and attributed energies is the GPU counter's alone (idle and background-alone
-    power, and utilisation shares, add errors the records do not quantify).
+    The bound of the net energy is the GPU counter's alone (the idle power's error is not in the
+    records); the marginal energy's is the record's own (counter, background-alone power and its
+    spread); the utilisation-share energy has none (None: not stated).
     """
     if q.kind == "metric":
         return _finite(record.metrics.get(q.metric or "")), None
@@ -81,14 +83,22 @@ def measure(record: ExperimentRecord, q: Quantity) -> tuple[float | None, float 
 
 
 def _attributed(record: ExperimentRecord, key: str) -> tuple[float | None, float | None]:
-    a, gpu_bound = record.energy.attribution, _finite(record.energy.gpu_uncertainty_j)
+    a = record.energy.attribution
     if a is None:
         return None, None
     if key == "fg_marginal_energy_j":
-        return _finite(a.foreground_marginal_energy_j), gpu_bound
-    share = _finite(a.foreground_util_share)
-    bound = gpu_bound * share if gpu_bound is not None and share is not None else None
-    return _finite(a.foreground_util_share_energy_j), bound
+        return _finite(a.foreground_marginal_energy_j), _finite(a.foreground_marginal_uncertainty_j)
+    return _finite(a.foreground_util_share_energy_j), None
+
+
+def stated(q: Quantity, records: Sequence[ExperimentRecord]) -> bool:
+    """Whether every run measuring `q` states its uncertainty. An energy without a stated bound is
+    shown but never ranked on (no effect, change or front); metrics and durations are judged by
+    their spread over repeats."""
+    if q.kind != "energy":
+        return True
+    pairs = [measure(r, q) for r in records]
+    return all(b is not None for v, b in pairs if v is not None)
 
 
 def metric_names(records: Sequence[ExperimentRecord]) -> list[str]:

@@ -59,6 +59,9 @@ class ParallelPolicy(_Strict):
     stop_grace_s: float = Field(default=0.05, ge=0, le=600)
     on_ineffective: Literal["abort", "warn"] = "abort"
     min_coverage: float = Field(default=0.99, ge=0, le=1)
+    # after the readiness gate, the background is measured alone this long (the marginal rule's
+    # background-alone power and its spread); 0: no alone window, no marginal figure
+    background_alone_s: float = Field(default=10.0, ge=0, le=3_600)
 
 
 class PreflightPolicy(_Strict):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from hyperwatt.records import Attribution, Energy, SensorEnergy
+from hyperwatt import attribution as rules
+from hyperwatt.records import ENERGY_PENDING, Attribution, BackgroundAlone, Energy, ExperimentRecord, SensorEnergy
 
 
 def _gpu_index(name: str) -> int | None:
@@ -89,20 +90,58 @@ def _plain(obj: Any) -> dict[str, Any]:
     return dict(obj) if isinstance(obj, Mapping) else {"value": obj}
 
 
-def attribution(energy: Energy, bg_alone_power_w: float | None, bg_source: str,
+def attribution(energy: Energy, alone: BackgroundAlone | None, spread_w: float | None,
                 fg_util_share: float | None) -> Attribution:
-    """Whole-device energy, the foreground's marginal energy and a utilisation-share split, side by side."""
-    device = energy.gpu_energy_j
-    duration = energy.duration_s
-    marginal = None
-    if device is not None and bg_alone_power_w is not None and duration is not None:
-        marginal = device - bg_alone_power_w * duration
-    share_energy = device * fg_util_share if device is not None and fg_util_share is not None else None
+    """Every rule of docs/measurement.md ("Attribution") side by side: the whole device, the
+    foreground's marginal energy over the background measured alone (with its bound and where its
+    interval lies), and the utilisation-share split."""
+    device, device_unc, duration = energy.gpu_energy_j, energy.gpu_uncertainty_j, energy.duration_s
+    alone_w = alone.power_w if alone is not None else None
+    value = unc = verdict = reason = None
+    if device is None or duration is None:
+        reason = "no GPU energy for the window"
+    elif alone is None:
+        reason = "the background was not measured alone (parallel.background_alone_s = 0, or no GPU sensor)"
+    elif alone_w is None:
+        reason = f"no background-alone power: {alone.reason}"
+    else:
+        value, unc = rules.marginal(device, device_unc, duration, alone_w, alone.power_uncertainty_w, spread_w)
+        verdict = rules.marginal_verdict(value, unc, device, device_unc)
+        if unc is None:
+            reason = "no bound: " + ("the alone window had too few power samples for its spread"
+                                     if spread_w is None else "the energy counter stated none")
+    share_energy = (rules.util_share_energy(device, fg_util_share)
+                    if device is not None and fg_util_share is not None else None)
+    source = (f"alone window of {alone.duration_s:.1f} s after the readiness gate" if alone is not None
+              else "not measured")
     return Attribution(
-        device_energy_j=device, background_alone_power_w=bg_alone_power_w, background_alone_source=bg_source,
-        foreground_marginal_energy_j=marginal, foreground_util_share=fg_util_share,
-        foreground_util_share_energy_j=share_energy,
-        note=("device: everything the GPU drew during the foreground window; marginal: device minus the "
-              "background's power measured alone (readiness) x window; util share: device x the "
-              "foreground's share of per-process SM utilisation"),
+        device_energy_j=device, device_uncertainty_j=device_unc,
+        background_alone_power_w=alone_w,
+        background_alone_uncertainty_w=alone.power_uncertainty_w if alone is not None else None,
+        background_alone_spread_w=spread_w, background_alone_source=source,
+        foreground_marginal_energy_j=value, foreground_marginal_uncertainty_j=unc,
+        foreground_marginal_verdict=verdict, marginal_reason=reason,
+        foreground_util_share=fg_util_share, foreground_util_share_energy_j=share_energy,
+        note=("device: everything the GPU drew during the foreground window (the figure trade-offs use); "
+              "marginal: device minus the background's power measured alone x window, with a bound that "
+              "includes how much that power varied; util share: device x the foreground's share of "
+              "per-process SM utilisation (an estimate without a bound)"),
     )
+
+
+def settle_unmeasured(record: ExperimentRecord, sensors_present: bool) -> None:
+    """A finished record whose energy was never measured says why (never "not measured yet")."""
+    e = record.energy
+    if e.available or e.reason != ENERGY_PENDING:
+        return
+    ran = [a for a in record.attempts if a.duration_s is not None]
+    if not sensors_present:
+        e.reason = "no energy sensor: the session ran without sensors"
+    elif record.status == "interrupted":
+        e.reason = "interrupted before the foreground's window closed"
+    elif not record.attempts:
+        e.reason = "the foreground never ran" + (f": {record.status_reason}" if record.status_reason else "")
+    elif not ran:
+        e.reason = "the foreground never started" + (f": {record.attempts[-1].error}" if record.attempts[-1].error else "")
+    else:
+        e.reason = f"not measured ({record.status}" + (f": {record.status_reason})" if record.status_reason else ")")

@@ -1,5 +1,6 @@
 """One experiment, start to finish: baseline, background, readiness, measured foreground, stop,
-verification, record. Cooldown is the session's step after the record is written."""
+verification, record. Cooldown is the session's step after the record is written; `add_cooldown`
+checks the record again with it and rewrites it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any, Literal
 
 import psutil
 
+from hyperwatt import attribution as attribution_rules
 from hyperwatt import metrics as metrics_mod
 from hyperwatt.engine import energy as energy_mod
 from hyperwatt.engine import phases as phases_mod
@@ -32,8 +34,10 @@ from hyperwatt.process import (
 from hyperwatt.process.tree import exiting
 from hyperwatt.records import (
     Attempt,
+    BackgroundAlone,
     BackgroundRecord,
     BackgroundRunRecord,
+    Cooldown,
     ExperimentRecord,
     PhaseMarker,
     StopRecord,
@@ -104,6 +108,7 @@ class ExperimentRun:
         self.background_gone_mono: float | None = None
         self.min_run_s = DEFAULT_MIN_RUN_S
         self.window = _Window()
+        self.alone_span: tuple[float, float] | None = None  # monotonic span of the background-alone window
         self.record = self._new_record()
 
     # the lifecycle ----------------------------------------------------------------------------
@@ -169,11 +174,41 @@ class ExperimentRun:
         self.loop.start()
         readiness = wait_until_ready(ctx, self.slot, self.loop, self.policy, min_run_s)
         self.record.background.readiness = readiness
+        if readiness.ready:
+            self.record.background.alone = self._measure_background_alone()
         if readiness.ready or self.policy.on_ineffective == "warn":
             return True
         self.record.status = "invalid"
         self.record.status_reason = f"foreground not run: {readiness.reason}"
         return False
+
+    def _measure_background_alone(self) -> BackgroundAlone | None:
+        """The background alone on the GPU for `parallel.background_alone_s`: its mean power (from the
+        energy counter, with its bound) for the marginal rule; the samples stay for its spread."""
+        ctx, seconds = self.ctx, self.policy.background_alone_s
+        if ctx.monitor is None or self.slot.gpu is None or seconds <= 0:
+            return None
+        assert self.loop is not None
+        ctx.monitor.sample_now()
+        t0, started = ctx.clock.monotonic(), ctx.clock.time()
+        ctx.pause(seconds)
+        t1 = ctx.clock.monotonic()
+        ctx.monitor.sample_now()
+        est = ctx.monitor.measure(t0, t1).get(self.slot.label)
+        self.alone_span = (t0, t1)
+        alone = BackgroundAlone(started_wall=started, duration_s=t1 - t0,
+                                restarts=sum(1 for r in self.loop.runs if t0 < r.started_mono <= t1))
+        if est is None or est.energy_j is None or est.partial:
+            alone.reason = f"{self.slot.label}: " + ((est.reason if est else None) or "no energy figure for the window")
+            return alone
+        alone.energy_j, alone.energy_uncertainty_j = est.energy_j, est.uncertainty_j
+        alone.power_w, alone.power_uncertainty_w = attribution_rules.alone_power(est.energy_j, est.uncertainty_j,
+                                                                                 t1 - t0)
+        alone.sample_count = est.sample_count
+        if self.loop.ineffective:
+            alone.reason = f"the background turned ineffective during its alone window: {self.loop.ineffective_reason}"
+            alone.power_w = alone.power_uncertainty_w = None
+        return alone
 
     def _stop_background(self) -> None:
         """Stop the background loop now (idempotent: later calls change nothing)."""
@@ -396,8 +431,15 @@ class ExperimentRun:
                        if self.ctx.monitor is not None else [])
             utils = [s.util_pct for s in samples if s.util_pct is not None]
             bg.mean_gpu_util_pct = fmean(utils) if utils else None
-        alone = bg.readiness.background_alone_power_w if bg.readiness else None
-        energy.attribution = energy_mod.attribution(energy, alone, "readiness gate samples", share)
+        spread = None
+        if bg.alone is not None and bg.alone.power_w is not None and self.alone_span is not None \
+                and self.ctx.monitor is not None:
+            t0, t1 = self.alone_span
+            powers = [(x.t_mono, x.power_w) for x in self.ctx.monitor.samples(self.slot.label, t0, t1)
+                      if x.power_w is not None]
+            length = min(self.window.t1_mono - self.window.t0_mono, (t1 - t0) / 2)
+            spread = attribution_rules.power_spread_w(powers, length)
+        energy.attribution = energy_mod.attribution(energy, bg.alone, spread, share)
 
     # record -----------------------------------------------------------------------------------
     def _finish(self) -> None:
@@ -420,7 +462,15 @@ class ExperimentRun:
             samples = ctx.monitor.samples(None, t_end - span - 1.0, t_end)
             write_timeline_csv(self.layout.timeline, samples)
             rec.energy.timeline = self.layout.relative(self.layout.timeline)
+        energy_mod.settle_unmeasured(rec, ctx.monitor is not None)
         checks.apply(rec, self.policy)
+        self._save()
+
+    def add_cooldown(self, cooldown: Cooldown | None) -> None:
+        """The session's cooldown after the record was written: recorded, its flags checked again
+        (a cooldown that gave up is a `cooldown_not_reached` warning) and the record rewritten."""
+        self.record.cooldown = cooldown
+        checks.apply(self.record, self.policy)
         self._save()
 
     def _token(self, role: str) -> str:

@@ -19,6 +19,7 @@ from hyperwatt.clock import SYSTEM_CLOCK, Clock
 from hyperwatt.config import ExperimentSpec, LoadedPlan, Plan, Registry, load_plan
 from hyperwatt.engine import environment, preflight
 from hyperwatt.engine.context import EngineContext, Slot
+from hyperwatt.engine.energy import settle_unmeasured
 from hyperwatt.engine.executors import LocalExecutor
 from hyperwatt.engine.lifecycle import ExperimentRun, save_record, tokens_of
 from hyperwatt.engine.search_trials import run_searches
@@ -28,9 +29,13 @@ from hyperwatt.mutation import PlannedExperiment, expand, occurrence_indices
 from hyperwatt.process import kill_tagged
 from hyperwatt.records import Cooldown, ExperimentRecord
 from hyperwatt.sensors.governor import governed
-from hyperwatt.store import SessionLayout, SessionRow, SlotRow, Store, atomic_write_text, open_store, write_summary
+from hyperwatt.store import (
+    SessionLayout, SessionRow, SlotRow, Store, atomic_write_text, existing_store, open_store, write_summary,
+)
 from hyperwatt.store.lock import runner_lock
+from hyperwatt.verify.checks import apply as apply_checks
 from hyperwatt.verify.report import write_verification
+from hyperwatt.verify.verdicts import outcome
 
 FINISHED = ("succeeded", "failed", "invalid")
 
@@ -85,7 +90,7 @@ class SessionResult:
 
     @property
     def invalid(self) -> list[ExperimentRecord]:
-        return [r for r in self.records if r.status in ("invalid", "failed")]
+        return [r for r in self.records if outcome(r) == "invalid"]
 
 
 def new_session_id(clock: Clock) -> str:
@@ -154,15 +159,13 @@ def resume(session_id: str, options: SessionOptions, events: SessionEvents | Non
     """Finish a session: stale `running` experiments become `interrupted`, then every slot not yet
     finished runs (interrupted ones again); nothing finished runs twice, nothing is skipped."""
     events = events or SessionEvents()
-    db = Path(options.results_dir) / "hyperwatt.db"
-    if not db.exists():
-        raise ConfigError(db, None, "no results store here; pass --results-dir")
+    existing_store(options.results_dir)
     with runner_lock(options.results_dir):
         return _resume(session_id, options, events)
 
 
 def _resume(session_id: str, options: SessionOptions, events: SessionEvents) -> SessionResult:
-    db = Path(options.results_dir) / "hyperwatt.db"
+    db = existing_store(options.results_dir)
     store = open_store(options.results_dir)
     try:
         row = store.session(session_id)
@@ -186,6 +189,8 @@ def _resume(session_id: str, options: SessionOptions, events: SessionEvents) -> 
             stale.status = "interrupted"
             stale.status_reason = "the runner stopped while this experiment ran (found on resume)"
             stale.ended_wall = stale.ended_wall or options.clock.time()
+            settle_unmeasured(stale, sensors_present=True)
+            apply_checks(stale, loaded.plan.parallel)
             save_record(layout, store, stale)
         finished = {r.slot for r in store.experiments(session_id) if r.status in FINISHED}
         skipped = {r.slot for r in rows if r.skip_reason}
@@ -202,9 +207,7 @@ def reverify(results_dir: Path, session_id: str) -> tuple[SessionLayout, list[Ex
     and verification.md. Returns the layout, the records and how many records changed."""
     from hyperwatt.verify import recheck
 
-    db = Path(results_dir) / "hyperwatt.db"
-    if not db.exists():
-        raise ConfigError(db, None, "no results store here; run a plan first or pass --results-dir")
+    db = existing_store(results_dir)
     store = open_store(results_dir)
     try:
         row = store.session(session_id)
@@ -273,8 +276,7 @@ def _execute(loaded: LoadedPlan, session_id: str, layout: SessionLayout, store: 
                 record = run.run()
                 if more and record.status != "interrupted" and not ctx.interrupt.is_set():
                     events.cooling(record)
-                    record.cooldown = _cooldown(ctx, run, pe)
-                    save_record(layout, store, record)
+                    run.add_cooldown(_cooldown(ctx, run, pe))
                 if monitor is not None:  # the record and its timeline are written: free the samples
                     monitor.discard_before(options.clock.monotonic() - 5.0)
                 write_summary(layout.summary, store.experiments(session_id))

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from pydantic import ValidationError
 
-from hyperwatt.errors import StoreError
+from hyperwatt.errors import ConfigError, StoreError
 from hyperwatt.records import ExperimentRecord
 
 DB_NAME = "hyperwatt.db"
@@ -432,6 +432,22 @@ def _write_experiment(db: sqlite3.Connection, record: ExperimentRecord) -> None:
         [(record.experiment_id, r.index, r.started_wall, r.ended_wall, r.exit_code, r.log,
           int(r.stopped_by_us), int(r.effective)) for r in runs],
     )
+
+
+def existing_store(results_dir: Path) -> Path:
+    """The store file of a results folder that a run wrote; a one-line ConfigError naming what is
+    missing (the folder itself, or the store in it) otherwise."""
+    folder = Path(results_dir)
+    db = folder / DB_NAME
+    if db.exists():
+        return db
+    if not folder.exists():
+        reason = "no such folder; pass -o/--results-dir with the folder a run wrote its results to"
+    elif not folder.is_dir():
+        reason = "not a folder; pass -o/--results-dir with the folder a run wrote its results to"
+    else:
+        reason = f"no results store ({DB_NAME}) in this folder; run a plan first or pass -o/--results-dir"
+    raise ConfigError(folder, None, reason)
 
 
 def open_store(results_dir: Path, readonly: bool = False) -> Store:

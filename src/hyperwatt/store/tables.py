@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import math
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Literal
@@ -13,6 +15,8 @@ import pandas as pd
 from hyperwatt.errors import HyperwattError
 from hyperwatt.records import ExperimentRecord
 from hyperwatt.store.files import atomic_write_text
+from hyperwatt.verify import verdicts
+from hyperwatt.verify.verdicts import as_bool
 
 #: Fixed leading columns of summary.csv, in order; hp_* and metric_* columns follow, sorted.
 SUMMARY_COLUMNS = [
@@ -21,7 +25,8 @@ SUMMARY_COLUMNS = [
     "gpu_method", "cpu_energy_j", "cpu_uncertainty_j", "cpu_method", "dram_energy_j", "total_energy_j", "energy_partial",
     "mean_gpu_power_w", "background_workload", "background_runs", "background_effective", "coverage",
     "background_gpu_util_share", "stop_latency_s", "stop_delay_s", "fg_marginal_energy_j", "cooldown_s", "leaks", "flags",
-    "key_hash",
+    "key_hash", "measured", "covered", "stopped_promptly", "fg_marginal_uncertainty_j", "fg_marginal_verdict",
+    "background_alone_power_w", "fg_util_share_energy_j",
 ]
 #: Extra columns of an imported experiment: the seed's identity of the row, so exports join its files.
 SEED_COLUMNS = ["seed_experiment_id", "seed_timestamp", "seed_repository", "seed_model", "seed_source"]
@@ -36,6 +41,7 @@ def flatten(r: ExperimentRecord) -> dict[str, Any]:
     e = r.energy
     gpu_power = [s.mean_power_w for s in e.sensors if s.domain == "gpu" and s.mean_power_w is not None]
     bg = r.background
+    a = e.attribution
     row: dict[str, Any] = {
         "experiment_id": r.experiment_id, "session_id": r.session_id, "slot": r.slot, "workload": r.workload,
         "mode": r.mode, "label": r.label, "repeat_index": r.repeat_index, "status": r.status, "valid": r.valid,
@@ -47,16 +53,24 @@ def flatten(r: ExperimentRecord) -> dict[str, Any]:
         "mean_gpu_power_w": sum(gpu_power) if gpu_power else None,
         "background_workload": bg.workload if bg else None,
         "background_runs": len(bg.runs) if bg else None,
-        "background_effective": bg.effective if bg else None,
+        "background_effective": as_bool(verdicts.background_effective(r)),
         "coverage": bg.coverage if bg else None,
         "background_gpu_util_share": bg.gpu_util_share if bg else None,
         "stop_latency_s": bg.stop.latency_s if bg and bg.stop else None,
         "stop_delay_s": bg.stop.delay_s if bg and bg.stop else None,
-        "fg_marginal_energy_j": e.attribution.foreground_marginal_energy_j if e.attribution else None,
+        "fg_marginal_energy_j": a.foreground_marginal_energy_j if a else None,
         "cooldown_s": r.cooldown.duration_s if r.cooldown else None,
         "leaks": len(r.leaks),
-        "flags": ";".join(f.code for f in r.flags),
+        "flags": ";".join(f.code for f in r.flags) or None,
         "key_hash": r.key_hash,
+        # verify/verdicts.py: empty where the experiment answered nothing (interrupted, never started)
+        "measured": verdicts.window_measured(r),
+        "covered": as_bool(verdicts.covered(r)),
+        "stopped_promptly": as_bool(verdicts.stopped_promptly(r)),
+        "fg_marginal_uncertainty_j": a.foreground_marginal_uncertainty_j if a else None,
+        "fg_marginal_verdict": a.foreground_marginal_verdict if a else None,
+        "background_alone_power_w": a.background_alone_power_w if a else None,
+        "fg_util_share_energy_j": a.foreground_util_share_energy_j if a else None,
     }
     for k, v in sorted(r.hyperparameters.items()):
         row[f"hp_{k}"] = v
@@ -95,47 +109,114 @@ def _iso(wall: float | None) -> str | None:
 
 
 def frame(records: Iterable[ExperimentRecord]) -> pd.DataFrame:
-    """One row per record. Columns hold their values as given (object dtype): an integer column with
-    gaps stays integers, not floats written as `10.0`."""
+    """One row per experiment, each column typed by its values: integers as nullable Int64 (a gap
+    does not turn 64 into 64.0), booleans as nullable booleans, numbers as floats, text as text."""
     rows = [flatten(r) for r in records]
     seed = [c for c in SEED_COLUMNS if any(c in row for row in rows)]
     extra = sorted({k for row in rows for k in row} - set(SUMMARY_COLUMNS) - set(SEED_COLUMNS),
                    key=lambda k: (not k.startswith("hp_"), k))
-    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS + seed + extra, dtype=object)
+    columns = SUMMARY_COLUMNS + seed + extra
+    return pd.DataFrame({c: _column([row.get(c) for row in rows]) for c in columns}, columns=columns)
+
+
+def _column(values: list[Any]) -> pd.Series:
+    present = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    kinds = {_kind(v) for v in present}
+    if kinds == {"bool"}:
+        return pd.Series(values, dtype="boolean")
+    if kinds == {"int"}:
+        return pd.Series(values, dtype="Int64")
+    if kinds and kinds <= {"int", "float"}:
+        return pd.Series([None if v is None else float(v) for v in values], dtype="float64")
+    if kinds == {"str"}:
+        return pd.Series(values, dtype="object")
+    # a column mixing kinds (e.g. a hyperparameter given as 1 in one run and "auto" in another): as text
+    return pd.Series([None if v is None else _text(v) for v in values], dtype="object")
+
+
+def _kind(v: Any) -> str:
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, int):
+        return "int"
+    if isinstance(v, float):
+        return "float"
+    return "str" if isinstance(v, str) else "other"
+
+
+def _text(v: Any) -> str:
+    return v if isinstance(v, str) else json.dumps(v) if isinstance(v, (list, dict)) else str(v)
 
 
 def write_summary(path: Path, records: Iterable[ExperimentRecord]) -> None:
     """Regenerated from the store each time; never appended to."""
+    _write_csv(path, frame(records))
+
+
+def _write_csv(path: Path, df: pd.DataFrame) -> None:
     buf = io.StringIO()
-    frame(records).to_csv(buf, index=False)
+    df.to_csv(buf, index=False)
     atomic_write_text(path, buf.getvalue())
 
 
 def export(records: list[ExperimentRecord], fmt: ExportFormat, out: Path) -> Path:
     out = Path(out)
     try:
-        return _export(records, fmt, out)
+        if fmt == "json":
+            out.parent.mkdir(parents=True, exist_ok=True)
+            # as experiment.json writes them: NaN and infinities as the strings "NaN", "Infinity" (plain JSON)
+            atomic_write_text(out, json.dumps([json.loads(r.model_dump_json()) for r in records], indent=2) + "\n")
+            return out
+        return write_frame(frame(records), fmt, out)
     except OSError as exc:
         raise HyperwattError(f"{out}: cannot write the export ({exc.strerror or exc}); pass --out "
                              "with a writable path") from None
 
 
-def _export(records: list[ExperimentRecord], fmt: ExportFormat, out: Path) -> Path:
+def write_frame(df: pd.DataFrame, fmt: Literal["csv", "parquet"], out: Path) -> Path:
+    """A table (from `frame` or `read_export`) as csv or parquet; the same table gives the same file."""
+    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "json":
-        # as experiment.json writes them: NaN and infinities as the strings "NaN", "Infinity" (plain JSON)
-        atomic_write_text(out, json.dumps([json.loads(r.model_dump_json()) for r in records], indent=2) + "\n")
-    elif fmt == "csv":
-        write_summary(out, records)
-    else:
-        df = frame(records)
-        for col in df.columns:  # parquet needs one type per column; hyperparameters may mix
-            kinds = set(df[col].dropna().map(type))
-            if kinds == {int, float}:
-                df[col] = df[col].map(lambda v: None if v is None else float(v))
-            elif len(kinds) > 1:
-                df[col] = df[col].map(lambda v: None if v is None else str(v))
-        tmp = out.with_name(f".{out.name}.tmp")
-        df.to_parquet(tmp, index=False)
-        tmp.replace(out)
+    if fmt == "csv":
+        _write_csv(out, df)
+        return out
+    tmp = out.with_name(f".{out.name}.tmp")
+    df.to_parquet(tmp, index=False)
+    tmp.replace(out)
     return out
+
+
+def read_export(path: Path) -> pd.DataFrame | list[ExperimentRecord]:
+    """An export read back with its types: a json export as records; a csv or parquet export as the
+    table `frame` made (integers Int64, booleans nullable, numbers float64, empty cells missing)."""
+    path = Path(path)
+    try:
+        if path.suffix == ".json":
+            return [ExperimentRecord.model_validate(item) for item in json.loads(path.read_text(encoding="utf-8"))]
+        if path.suffix == ".parquet":
+            df = pd.read_parquet(path)
+            for col in df.columns:  # text as `frame` holds it: Python strings, None for a gap
+                if pd.api.types.is_string_dtype(df[col]) and not isinstance(df[col].dtype, pd.BooleanDtype):
+                    df[col] = pd.Series([None if pd.isna(x) else x for x in df[col]], dtype="object")
+            return df
+        text = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError) as exc:
+        raise HyperwattError(f"{path}: cannot read the export ({exc})") from None
+    return pd.DataFrame({c: _parsed(text[c].tolist()) for c in text.columns}, columns=list(text.columns))
+
+
+_INT = re.compile(r"^[+-]?\d+$")
+
+
+def _parsed(cells: list[str]) -> pd.Series:
+    present = [c for c in cells if c != ""]
+    values: list[Any] = [None if c == "" else c for c in cells]
+    if present and all(c in ("True", "False") for c in present):
+        return pd.Series([None if v is None else v == "True" for v in values], dtype="boolean")
+    if present and all(_INT.match(c) for c in present):
+        return pd.Series([None if v is None else int(v) for v in values], dtype="Int64")
+    try:
+        floats = [None if v is None else float(v) for v in values]
+    except ValueError:
+        return pd.Series(values, dtype="object")
+    return pd.Series(floats, dtype="float64") if present else pd.Series(values, dtype="object")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 
+from hyperwatt import attribution as rules
 from hyperwatt.config import ParallelPolicy
 from hyperwatt.records import ExperimentRecord, Flag
+from hyperwatt.verify.verdicts import STOP_ERROR_S, UNFINISHED, window_measured
 
 #: A background outliving its foreground by more than this is worth a warning (target: p99 <= 100 ms).
 STOP_WARN_S = 0.1
-#: A background outliving its foreground by more than this invalidates the experiment.
-STOP_ERROR_S = 1.0
 #: A sampling gap longer than this makes the energy figure suspect.
 GAP_WARN_S = 1.0
 
@@ -42,6 +42,7 @@ def check(record: ExperimentRecord, policy: ParallelPolicy) -> list[Flag]:
     flags += _energy_flags(record)
     if record.mode == "parallel":
         flags += _background_flags(record, policy)
+        flags += _attribution_flags(record)
     if record.cooldown is not None and not record.cooldown.reached:
         flags.append(Flag(code="cooldown_not_reached", severity="warning", message=record.cooldown.reason,
                           fix="raise timing.cooldown.max_s or the tolerances; the next experiment started warm"))
@@ -78,22 +79,27 @@ def _energy_flags(record: ExperimentRecord) -> list[Flag]:
 def _background_flags(record: ExperimentRecord, policy: ParallelPolicy) -> list[Flag]:
     bg = record.background
     if bg is None:
+        if record.status in UNFINISHED:
+            return []  # interrupted before its background started
         return [Flag(code="background_missing", severity="error", message="parallel experiment without a background record")]
     out: list[Flag] = []
-    if not bg.effective:
+    if record.status in UNFINISHED:
+        pass  # interrupted: neither effectiveness nor coverage was measured (verify/verdicts.py)
+    elif not bg.effective:
         out.append(Flag(code="background_ineffective", severity="error",
                         message=bg.ineffective_reason or "the background never loaded the GPU",
                         fix=f"run `{bg.workload}` alone and read background/run-1.log; replace or fix it"))
-    if (ran_foreground := any(a.started_wall for a in record.attempts)) and bg.mean_gpu_util_pct is not None \
+    elif bg.readiness is None or not bg.readiness.ready:
+        out.append(Flag(code="background_not_ready", severity="error",
+                        message=bg.readiness.reason if bg.readiness else "the readiness gate never ran",
+                        fix="raise parallel.readiness_timeout_s or lower parallel.util_threshold_pct"))
+    elif window_measured(record) and bg.mean_gpu_util_pct is not None \
             and bg.mean_gpu_util_pct < policy.util_threshold_pct:
         out.append(Flag(code="background_low_load", severity="error",
                         message=f"GPU utilisation averaged {bg.mean_gpu_util_pct:.1f}% during the foreground "
                                 f"(threshold {policy.util_threshold_pct:g}%): the background did not really load the GPU",
                         fix="give the background more work per step (a larger batch_size) or a heavier workload"))
-    if bg.readiness is not None and not bg.readiness.ready and bg.effective:
-        out.append(Flag(code="background_not_ready", severity="error", message=bg.readiness.reason,
-                        fix="raise parallel.readiness_timeout_s or lower parallel.util_threshold_pct"))
-    if ran_foreground and bg.coverage is not None and bg.coverage < policy.min_coverage:
+    if window_measured(record) and bg.coverage is not None and bg.coverage < policy.min_coverage:
         out.append(Flag(code="low_coverage", severity="error",
                         message=f"background load covered {bg.coverage:.1%} of the foreground window "
                                 f"(needs {policy.min_coverage:.0%})",
@@ -111,6 +117,24 @@ def _background_flags(record: ExperimentRecord, policy: ParallelPolicy) -> list[
         elif delay > STOP_WARN_S:
             out.append(Flag(code="slow_stop", severity="warning", message=said))
     return out
+
+
+def _attribution_flags(record: ExperimentRecord) -> list[Flag]:
+    """A marginal energy whose interval leaves [0, device energy] (a warning: the device total
+    stays valid; the background's alone power did not stand for it during the window)."""
+    a = record.energy.attribution
+    if a is None or a.foreground_marginal_energy_j is None or a.device_energy_j is None:
+        return []
+    value, unc = a.foreground_marginal_energy_j, a.foreground_marginal_uncertainty_j
+    if rules.marginal_verdict(value, unc, a.device_energy_j, a.device_uncertainty_j) != "outside physical limits":
+        return []
+    side = "below 0" if value < 0 else "above the device's energy"
+    return [Flag(code="marginal_out_of_range", severity="warning",
+                 message=f"the foreground's marginal energy {value:.1f} ± {unc or 0:.1f} J is {side} beyond its "
+                         f"uncertainty: the background alone drew {a.background_alone_power_w or 0:.1f} W "
+                         f"({a.background_alone_source}), not what it drew during the window; the device "
+                         "total stands, the marginal does not",
+                 fix="lengthen parallel.background_alone_s so the alone window covers the background's phases")]
 
 
 def recheck(record: ExperimentRecord, policy: ParallelPolicy) -> bool:

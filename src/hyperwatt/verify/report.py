@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from statistics import quantiles
 from typing import Any, Sequence
 
 from hyperwatt.records import ExperimentRecord
 from hyperwatt.store import SessionLayout, SlotRow, atomic_write_text
+from hyperwatt.verify import verdicts
+from hyperwatt.verify.verdicts import NO, YES, Verdict, tally
 
 
 def _t(wall: float | None) -> str:
@@ -39,10 +42,48 @@ def _p99(values: Sequence[float]) -> float | None:
     return quantiles(values, n=100, method="inclusive")[98]
 
 
-def _verdict(ok: int, total: int) -> str:
+def _verdict(ok: int, total: int, not_measured: int = 0) -> str:
     if total == 0:
-        return "not applicable"
+        return "not measured" if not_measured else "not applicable"
     return "yes" if ok == total else ("partly" if ok else "no")
+
+
+def _count(verdicts: Sequence[Verdict]) -> str:
+    """"yes/asked", plus how many answered nothing ("not measured") where any."""
+    yes, asked, unknown = tally(verdicts)
+    return f"{yes}/{asked}" + (f", {unknown} not measured" if unknown else "")
+
+
+def _cell(v: Verdict) -> str:
+    return {YES: "yes", NO: "NO"}.get(v, "not measured")
+
+
+#: Row labels of the overall table (the wording lives here; the counting in verify/verdicts.py).
+LABEL_FOREGROUND = "foreground trainings succeeded"
+LABEL_BACKGROUND = "backgrounds effective (really loaded the GPU)"
+LABEL_STOPPED = "background stopped at once (p99 delay after the foreground's exit)"
+LABEL_ENERGY = "energy measured"
+
+
+@dataclass
+class _Answers:
+    """Every record's answer to every question, computed once, by verify/verdicts.py."""
+
+    foreground: list[Verdict]
+    background: list[Verdict]
+    covered: list[Verdict]
+    stopped: list[Verdict]
+    energy: list[Verdict]
+
+    @classmethod
+    def of(cls, finals: Sequence[ExperimentRecord], parallel: Sequence[ExperimentRecord]) -> _Answers:
+        return cls(
+            foreground=[verdicts.foreground_succeeded(r) for r in finals],
+            background=[verdicts.background_effective(r) for r in parallel],
+            covered=[verdicts.covered(r) for r in parallel],
+            stopped=[verdicts.stopped_promptly(r) for r in parallel],
+            energy=[verdicts.energy_measured(r) for r in finals],
+        )
 
 
 def render(session: Any, slots: Sequence[SlotRow], records: Sequence[ExperimentRecord], plan: Any) -> str:
@@ -56,15 +97,9 @@ def render(session: Any, slots: Sequence[SlotRow], records: Sequence[ExperimentR
     finals = sorted(latest.values(), key=lambda r: r.slot)
     superseded = [r for r in records if r.status != "running" and latest.get(r.slot) is not r]
     parallel = [r for r in finals if r.mode == "parallel"]
-    ran_fg = [r for r in finals if r.attempts]
-    fg_ok = [r for r in finals if r.status in ("succeeded", "invalid") and any(a.succeeded for a in r.attempts)]
-    bg_ok = [r for r in parallel if r.background and r.background.effective
-             and not any(f.code == "background_low_load" for f in r.flags)]
-    cov_ok = [r for r in parallel if r.background and r.background.coverage is not None
-              and r.background.coverage >= plan.parallel.min_coverage]
+    answers = _Answers.of(finals, parallel)
     stops = [r.background.stop.delay_s for r in parallel if r.background and r.background.stop]
     leaks = sum(len(r.leaks) for r in finals)
-    energy_ok = [r for r in ran_fg if r.energy.available]
     skipped = [s for s in slots if s.skip_reason]
     flagged = [r for r in finals if r.flags]
     lines = [
@@ -77,31 +112,35 @@ def render(session: Any, slots: Sequence[SlotRow], records: Sequence[ExperimentR
         "(the store already held them)"
         + (f"; {len(superseded)} interrupted run(s) superseded by a rerun: "
            + ", ".join(f"`{r.experiment_id}`" for r in superseded) if superseded else "") + ".",
+        "Not measured: an experiment interrupted, or whose foreground never started, answers nothing; "
+        "it is counted apart, never as a yes.",
         "",
         "## Overall",
         "",
         "| check | result |",
         "|---|---|",
-        f"| foreground trainings succeeded | {len(fg_ok)}/{len(finals)} |",
+        f"| {LABEL_FOREGROUND} | {_count(answers.foreground)} |",
     ]
     if parallel:
         lines += [
-            f"| backgrounds effective (really loaded the GPU) | {len(bg_ok)}/{len(parallel)} |",
-            f"| coverage ≥ {plan.parallel.min_coverage:.0%} | {len(cov_ok)}/{len(parallel)} |",
-            f"| background stopped at once (p99 delay after the foreground's exit) | {len(stops)}/{len(parallel)} "
+            f"| {LABEL_BACKGROUND} | {_count(answers.background)} |",
+            f"| coverage ≥ {plan.parallel.min_coverage:.0%} | {_count(answers.covered)} |",
+            f"| {LABEL_STOPPED} | {_count(answers.stopped)} "
             f"({_num(_ms(_p99(stops)), '.0f', unit='ms')}) |",
         ]
     lines += [
         f"| leaked processes | {leaks} |",
-        f"| energy measured | {len(energy_ok)}/{len(ran_fg)} |",
+        f"| {LABEL_ENERGY} | {_count(answers.energy)} |",
         f"| experiments flagged | {len(flagged)} |",
         "",
     ]
-    lines += _question1(finals, parallel, fg_ok, bg_ok)
+    lines += _question1(finals, parallel, answers)
     if parallel:
-        lines += _question2(parallel, cov_ok, plan)
-        lines += _question3(parallel, stops, leaks)
-    lines += _energy(ran_fg)
+        lines += _question2(parallel, answers, plan)
+        lines += _question3(parallel, answers, stops, leaks)
+    lines += _energy([(r, v) for r, v in zip(finals, answers.energy) if v != verdicts.NOT_MEASURED])
+    if parallel:
+        lines += _attribution(parallel)
     lines += _flagged(flagged)
     if skipped:
         lines += ["## Skipped", ""] + [f"- slot {s.slot + 1}: {s.workload} ({s.label}) — {s.skip_reason}"
@@ -109,63 +148,69 @@ def render(session: Any, slots: Sequence[SlotRow], records: Sequence[ExperimentR
     return "\n".join(lines)
 
 
-def _question1(finals: Sequence[ExperimentRecord], parallel: Sequence[ExperimentRecord],
-               fg_ok: Sequence[ExperimentRecord], bg_ok: Sequence[ExperimentRecord]) -> list[str]:
+def _question1(finals: Sequence[ExperimentRecord], parallel: Sequence[ExperimentRecord], answers: _Answers) -> list[str]:
+    fg = tally(answers.foreground)
+    bg = tally(answers.background)
     lines = [
         "## Question 1 — did the foreground (and background) run successfully?",
         "",
-        f"Verdict: foreground **{_verdict(len(fg_ok), len(finals))}** ({len(fg_ok)}/{len(finals)})"
-        + (f"; background **{_verdict(len(bg_ok), len(parallel))}** ({len(bg_ok)}/{len(parallel)})."
-           if parallel else "."),
+        f"Verdict: foreground **{_verdict(*fg)}** ({_count(answers.foreground)})"
+        + (f"; background **{_verdict(*bg)}** ({_count(answers.background)})." if parallel else "."),
         "",
-        "| # | experiment | status | duration | attempts | metrics | background | runs | effective |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| # | experiment | status | duration | attempts | metrics | foreground succeeded | background | runs "
+        "| effective |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in finals:
-        bg = r.background
+    effective = dict(zip((r.experiment_id for r in parallel), answers.background))
+    for r, fg_ok in zip(finals, answers.foreground):
+        bg_rec = r.background
         metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(r.metrics.items())[:3]) or "—"
         lines.append(
             f"| {r.slot + 1} | `{r.experiment_id}` | {r.status} | {_num(r.duration_s, unit='s')} | {len(r.attempts)} | "
-            f"{metrics} | {bg.workload if bg else '—'} | {len(bg.runs) if bg else '—'} | "
-            f"{('yes' if bg.effective else 'NO') if bg else '—'} |"
+            f"{metrics} | {_cell(fg_ok)} | {bg_rec.workload if bg_rec else '—'} | {len(bg_rec.runs) if bg_rec else '—'} | "
+            f"{_cell(effective[r.experiment_id]) if r.experiment_id in effective else '—'} |"
         )
-    for r in parallel:
-        bg = r.background
-        if bg and not bg.effective:
-            runs = bg.runs
+    for r, v in zip(parallel, answers.background):
+        bg_rec = r.background
+        if bg_rec and v == NO:
+            runs = bg_rec.runs
             short = [x for x in runs if not x.effective]
-            lines += ["", f"`{r.experiment_id}`: {len(runs)} background run(s), {len(short)} too short; "
-                      f"{bg.ineffective_reason or 'never loaded the GPU'}."]
+            why = bg_rec.ineffective_reason or (bg_rec.readiness.reason if bg_rec.readiness and not bg_rec.readiness.ready
+                                                else "never loaded the GPU")
+            lines += ["", f"`{r.experiment_id}`: {len(runs)} background run(s), {len(short)} too short; {why}."]
     return lines + [""]
 
 
-def _question2(parallel: Sequence[ExperimentRecord], cov_ok: Sequence[ExperimentRecord], plan: Any) -> list[str]:
+def _question2(parallel: Sequence[ExperimentRecord], answers: _Answers, plan: Any) -> list[str]:
     lines = [
         "## Question 2 — did the background cover the foreground's whole training?",
         "",
-        f"Verdict: **{_verdict(len(cov_ok), len(parallel))}** ({len(cov_ok)}/{len(parallel)} at ≥ "
+        f"Verdict: **{_verdict(*tally(answers.covered))}** ({_count(answers.covered)} at ≥ "
         f"{plan.parallel.min_coverage:.0%}). Coverage counts only effective runs, start-up and restart gaps excluded.",
         "",
-        "| # | experiment | foreground window (UTC) | readiness | coverage | background GPU-util share | mean GPU util |",
-        "|---|---|---|---|---|---|---|",
+        "| # | experiment | foreground window (UTC) | readiness | coverage | covered | background GPU-util share "
+        "| mean GPU util |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for r in parallel:
+    for r, v in zip(parallel, answers.covered):
         bg = r.background
         rd = bg.readiness if bg else None
         ready = f"{'ready' if rd.ready else 'NOT ready'} after {rd.waited_s:.1f} s" if rd else "—"
         lines.append(
             f"| {r.slot + 1} | `{r.experiment_id}` | {_t(r.energy.window_start_wall)}–{_t(r.energy.window_end_wall)} | "
-            f"{ready} | {_pct(bg.coverage if bg else None)} | {_pct(bg.gpu_util_share if bg else None)} | "
+            f"{ready} | {_pct(bg.coverage if bg else None)} | {_cell(v)} | {_pct(bg.gpu_util_share if bg else None)} | "
             f"{_num(bg.mean_gpu_util_pct if bg else None, unit='%')} |"
         )
     return lines + [""]
 
 
-def _question3(parallel: Sequence[ExperimentRecord], stops: Sequence[float], leaks: int) -> list[str]:
+def _question3(parallel: Sequence[ExperimentRecord], answers: _Answers, stops: Sequence[float],
+               leaks: int) -> list[str]:
+    yes, asked, unknown = tally(answers.stopped)
     lines = [
         "## Question 3 — did the background stop right after the foreground?",
         "",
-        f"Verdict: **{'yes' if stops and len(stops) == len(parallel) and max(stops) <= 1.0 and not leaks else 'no'}**; "
+        f"Verdict: **{_verdict(yes, asked, unknown) if not leaks else 'no'}** ({_count(answers.stopped)}); "
         f"the background was gone {_num(_ms(_p99(stops)), '.0f', unit='ms')} (p99) after the "
         f"foreground's exit, at most {_num(max(stops) * 1000 if stops else None, '.0f', unit='ms')}; "
         f"{leaks} leaked process(es).",
@@ -173,10 +218,11 @@ def _question3(parallel: Sequence[ExperimentRecord], stops: Sequence[float], lea
         "Delay: from the foreground's exit until the background's last process was gone (without a "
         "foreground: from the stop request). Stop: from the stop request until then.",
         "",
-        "| # | experiment | foreground end | background gone | delay | stop | SIGKILL needed | survivors |",
-        "|---|---|---|---|---|---|---|---|",
+        "| # | experiment | foreground end | background gone | delay | stop | SIGKILL needed | survivors "
+        "| stopped at once |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in parallel:
+    for r, v in zip(parallel, answers.stopped):
         stop = r.background.stop if r.background else None
         end = r.energy.window_end_wall
         gone = end + stop.after_foreground_s if stop and end and stop.after_foreground_s is not None else None
@@ -184,19 +230,21 @@ def _question3(parallel: Sequence[ExperimentRecord], stops: Sequence[float], lea
             f"| {r.slot + 1} | `{r.experiment_id}` | {_t(end)} | {_t(gone)} | "
             f"{_num(stop.delay_s * 1000 if stop else None, '.0f', unit='ms')} | "
             f"{_num(stop.latency_s * 1000 if stop else None, '.0f', unit='ms')} | "
-            f"{('yes' if stop.escalated else 'no') if stop else '—'} | {len(stop.survivors) if stop else '—'} |"
+            f"{('yes' if stop.escalated else 'no') if stop else '—'} | {len(stop.survivors) if stop else '—'} | "
+            f"{_cell(v)} |"
         )
     return lines + [""]
 
 
-def _energy(records: Sequence[ExperimentRecord]) -> list[str]:
+def _energy(rows: Sequence[tuple[ExperimentRecord, Verdict]]) -> list[str]:
     lines = [
         "## Energy and sensor health",
         "",
-        "| # | experiment | GPU energy | net of idle | CPU energy (method) | samples / rate | max gap | partial |",
-        "|---|---|---|---|---|---|---|---|",
+        "| # | experiment | GPU energy | net of idle | CPU energy (method) | samples / rate | max gap | partial "
+        "| measured |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in records:
+    for r, v in rows:
         e = r.energy
         gpu = next((s for s in e.sensors if s.domain == "gpu"), None)
         gpu_txt = (f"{e.gpu_energy_j:.1f} ± {e.gpu_uncertainty_j or 0:.1f} J" if e.gpu_energy_j is not None
@@ -205,7 +253,42 @@ def _energy(records: Sequence[ExperimentRecord]) -> list[str]:
         rate = f"{gpu.sample_count} / {_num(gpu.achieved_rate_hz, unit='Hz')}" if gpu else "—"
         lines.append(
             f"| {r.slot + 1} | `{r.experiment_id}` | {gpu_txt} | {_num(e.gpu_net_energy_j, unit='J')} | {cpu_txt} | "
-            f"{rate} | {_num(gpu.max_gap_s if gpu else None, '.2f', unit='s')} | {'yes' if e.partial else 'no'} |"
+            f"{rate} | {_num(gpu.max_gap_s if gpu else None, '.2f', unit='s')} | {'yes' if e.partial else 'no'} | {_cell(v)} |"
+        )
+    return lines + [""]
+
+
+def _pm(value: float | None, bound: float | None, unit: str) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.1f} ± {bound:.1f} {unit}" if bound is not None else f"{value:.1f} {unit} (no bound)"
+
+
+def _attribution(parallel: Sequence[ExperimentRecord]) -> list[str]:
+    lines = [
+        "## Attribution (parallel)",
+        "",
+        "The whole device's energy over the foreground's window is the measured figure; the rules that split "
+        "it (docs/measurement.md, \"Attribution\") stand beside it. A marginal whose interval includes 0 is "
+        "not distinguishable from 0; one outside [0, device] is flagged `marginal_out_of_range`.",
+        "",
+        "| # | experiment | device (whole GPU) | background alone | foreground marginal | marginal | "
+        "utilisation-share split |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in parallel:
+        a = r.energy.attribution
+        if a is None:
+            continue
+        alone = (f"{_pm(a.background_alone_power_w, a.background_alone_uncertainty_w, 'W')}"
+                 + (f", spread ± {a.background_alone_spread_w:.1f} W" if a.background_alone_spread_w is not None else "")
+                 if a.background_alone_power_w is not None else "—")
+        verdict = a.foreground_marginal_verdict or (a.marginal_reason or "—")
+        lines.append(
+            f"| {r.slot + 1} | `{r.experiment_id}` | {_pm(a.device_energy_j, a.device_uncertainty_j, 'J')} | {alone} | "
+            f"{_pm(a.foreground_marginal_energy_j, a.foreground_marginal_uncertainty_j, 'J')} | {verdict} | "
+            f"{_num(a.foreground_util_share_energy_j, unit='J')}"
+            + (f" ({a.foreground_util_share:.0%})" if a.foreground_util_share is not None else "") + " |"
         )
     return lines + [""]
 
