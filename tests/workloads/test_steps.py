@@ -189,3 +189,39 @@ def test_partial_batches_do_not_count_as_warm_up(monkeypatch: pytest.MonkeyPatch
     assert steps.captures == 0
     _run_epoch(steps, 8)  # second full batch warms up, third is captured
     assert steps.captures == 1
+
+
+def test_each_epoch_marks_a_training_phase_and_cuda_warm_up_counts_as_startup(monkeypatch: pytest.MonkeyPatch
+                                                                              ) -> None:
+    marks: list[tuple[str, int | None, int | None, int]] = []
+    cuda = FakeCuda(monkeypatch)
+    t = Trainer(cuda)
+    monkeypatch.setattr(_steps, "mark_phase",
+                        lambda name, epoch=None, samples=None: marks.append((name, epoch, samples, len(t.trained))))
+    steps = Steps(t.step, [t.optimizer], batch_size=4, device=torch.device("cpu"), graphs=True, warmup=3)
+    steps._warm = False  # as on a CUDA device
+    _run_epoch(steps, 26)
+    _run_epoch(steps, 26)
+    # epoch 1: marked after the three warm-up steps and the capture (4 batches, 16 samples), then the rest;
+    # epoch 2: marked at its start, every sample
+    assert marks == [("train", 1, 10, 4), ("train", 2, 26, 7)]
+
+
+def test_a_cpu_run_marks_every_epoch_at_its_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    marks: list[tuple[str, int | None, int | None]] = []
+    monkeypatch.setattr(_steps, "mark_phase", lambda name, epoch=None, samples=None: marks.append((name, epoch, samples)))
+    t = Trainer()
+    steps = Steps(t.step, [t.optimizer], batch_size=4, device=torch.device("cpu"), graphs=False)
+    _run_epoch(steps, 10)
+    _run_epoch(steps, 10)
+    assert marks == [("train", 1, 10), ("train", 2, 10)]
+
+
+def test_an_epoch_too_short_to_warm_up_in_is_training_all_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    marks: list[tuple[str, int | None, int | None]] = []
+    monkeypatch.setattr(_steps, "mark_phase", lambda name, epoch=None, samples=None: marks.append((name, epoch, samples)))
+    t = Trainer()
+    steps = Steps(t.step, [t.optimizer], batch_size=4, device=torch.device("cpu"), graphs=False, warmup=3)
+    steps._warm = False
+    _run_epoch(steps, 10)  # two full batches: fewer than the three warm-up steps
+    assert marks == [("train", 1, 10)]

@@ -37,6 +37,11 @@ def test_workload_runs_and_reports_its_required_metrics(name: str, tmp_path_fact
     assert result.problems == []
     required = builtin_tables()[name]["metrics"]["required"]
     assert set(required) <= set(result.metrics)
+    # phase events: one training epoch (on the CPU no warm-up is left out), evaluation, teardown
+    phases = [(p.phase, p.epoch) for p in result.phases]
+    assert phases[0] == ("train", 1) and phases[-2:] == [("evaluation", None), ("teardown", None)], phases
+    assert result.phases[0].samples and result.phases[0].samples > 0
+    assert [p.t_wall for p in result.phases] == sorted(p.t_wall for p in result.phases)
     m = result.metrics
     if name in CHANCE:
         assert 0.0 <= m["test_accuracy"] <= 1.0

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hyperwatt.metricsfile import ENV_VAR, read
+from hyperwatt.metricsfile import ENV_VAR, PhaseEvent, read, read_phases
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -58,6 +58,7 @@ class WorkloadRun:
     stderr: str
     metrics: dict[str, float]
     problems: list[str]
+    phases: list[PhaseEvent]
 
     def settings(self) -> dict[str, str]:
         """The key=value pairs of the start line."""
@@ -74,4 +75,5 @@ def run(argv: list[str], workdir: Path) -> WorkloadRun:
     env = {**os.environ, ENV_VAR: str(metrics_file)}
     proc = subprocess.run(argv, cwd=workdir, env=env, capture_output=True, text=True, timeout=WORKLOAD_TIMEOUT_S)
     metrics, problems = read(metrics_file)
-    return WorkloadRun(proc.returncode, proc.stdout, proc.stderr, metrics, problems)
+    phases, phase_problems = read_phases(metrics_file)
+    return WorkloadRun(proc.returncode, proc.stdout, proc.stderr, metrics, problems + phase_problems, phases)

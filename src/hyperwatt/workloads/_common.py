@@ -1,7 +1,9 @@
 """Plumbing shared by the built-in workloads: command line, device, threads, seeding, logs, metrics.
 
 Every workload module calls `parse_args`, then `start` (device, threads, seeds, the settings line)
-and reports through `log_epoch` / `log_final`. `run_main` turns failures into one-line messages
+and reports through `log_epoch` / `log_final`. Phase markers (metrics-file phase events) frame the
+work: `Steps.epoch` marks each training epoch once the CUDA warm-up is behind it, `mark_phase`
+evaluation, and `log_final` teardown; everything before the first training step is start-up. `run_main` turns failures into one-line messages
 and exit codes: 2 for bad usage or data, 1 for a failed run.
 """
 
@@ -20,7 +22,7 @@ from typing import Any, NoReturn
 
 import torch
 
-from hyperwatt.metricsfile import emit
+from hyperwatt.metricsfile import emit, phase
 from hyperwatt.workloads._errors import UsageError, WorkloadError
 
 SIZES = ("tiny", "small", "full")
@@ -257,13 +259,22 @@ def log_epoch(
 
 
 def log_final(lines: Sequence[str], **metrics: float) -> None:
-    """The closing lines (in the seed system's wording) and the final metrics record."""
+    """The closing lines (in the seed system's wording), the final metrics record, then teardown."""
     for line in lines:
         log(line)
     for name, value in metrics.items():
         if not math.isfinite(value):
             raise WorkloadError(f"metric {name} is {value}: the training diverged")
     emit(**metrics)
+    mark_phase("teardown")
+
+
+def mark_phase(name: str, epoch: int | None = None, samples: int | None = None) -> None:
+    """A phase event, once the GPU has finished the work queued so far (so the boundary is where the
+    device's work changes, not where the CPU ran ahead to)."""
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+    phase(name, epoch=epoch, samples=samples)
 
 
 def current_lr(optimizer: torch.optim.Optimizer) -> float:

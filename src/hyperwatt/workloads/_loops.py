@@ -15,7 +15,7 @@ from torch import nn
 
 from hyperwatt.workloads.data import ImageSet
 from hyperwatt.workloads._common import (
-    Run, Stopwatch, Tally, batches, current_lr, log_epoch, log_final, log_settings,
+    Run, Stopwatch, Tally, batches, current_lr, log_epoch, log_final, log_settings, mark_phase,
 )
 from hyperwatt.workloads._steps import Steps, StepFn
 
@@ -64,6 +64,7 @@ def classify_digits(run: Run, data: ImageSet, model: nn.Module, optimizer: torch
         model.train()
         tally = steps.epoch(len(data.train_x), run.generator)
         log_epoch(epoch, args.epochs, tally.mean_loss(), tally.accuracy(), current_lr(optimizer), clock.seconds())
+    mark_phase("evaluation")
     loss, accuracy = evaluate(model, data.test_x, data.test_y, eval_batch, prepare)
     log_final([f"Test set: Average loss: {loss:.4f}, Accuracy: {accuracy * 100:.2f}%",
                f"Test Accuracy: {accuracy * 100:.2f}%", f"Test Loss: {loss:.4f}"],

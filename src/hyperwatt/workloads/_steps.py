@@ -14,7 +14,9 @@ function (batch indices in; gradient step done; batch loss and correct count out
   holds the value; a tensor learning rate (capturable Adam/AdamW) is read by the graph instead.
 
 The loss and correct-count sums are kept on the device inside the graph as well, so the loop never
-waits for the GPU. Random draws inside a step must use PyTorch's default generator, which graphs
+waits for the GPU. Each `epoch` marks a training phase (a metrics-file phase event with its sample
+count); on a CUDA device the first epoch's mark comes after its warm-up steps and capture, which
+count as start-up: cuDNN, cuBLAS and the allocator settle there, not in the training. Random draws inside a step must use PyTorch's default generator, which graphs
 advance on every replay. If a capture fails, the run says so once and continues eagerly.
 """
 
@@ -24,7 +26,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from hyperwatt.workloads._common import Tally, batches, log
+from hyperwatt.workloads._common import Tally, batches, log, mark_phase
 
 #: One optimisation step on the batch of `indices`: returns (mean batch loss, number correct).
 StepFn = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
@@ -60,6 +62,8 @@ class Steps:
         self._static_idx: torch.Tensor | None = None
         self._side = torch.cuda.Stream(device) if graphs else None
         self.captures = 0
+        self._epochs = 0
+        self._warm = device.type != "cuda"  # the warm-up to leave out of the training phase is CUDA's
 
     def __call__(self, indices: torch.Tensor) -> None:
         """One training step on the batch `indices` (a 1-d index tensor on the device)."""
@@ -82,12 +86,27 @@ class Steps:
               after_step: Callable[[], None] | None = None) -> Tally:
         """One shuffled pass over range(n) in batches (smaller than `min_batch`: skipped), calling
         `after_step` after each step (a per-step schedule)."""
+        self._epochs += 1
+        done = 0
+        needed = self._warmup - self._eager_steps + (1 if self._graphs else 0)
+        if not self._warm and n // self._batch_size < needed:
+            self._warm = True  # an epoch too short to warm up in: it is training all the same
+        if self._warm:
+            mark_phase("train", epoch=self._epochs, samples=n)
         for indices in batches(n, self._batch_size, generator, self._device):
+            if not self._warm and self._warmed_up():
+                self._warm = True
+                mark_phase("train", epoch=self._epochs, samples=n - done)
             if len(indices) >= min_batch:
                 self(indices)
                 if after_step is not None:
                     after_step()
+            done += len(indices)
         return self.take_tally()
+
+    def _warmed_up(self) -> bool:
+        """The warm-up steps ran (and, with graphs, the step is captured)."""
+        return self._eager_steps >= self._warmup and (not self._graphs or self._graph is not None)
 
     def take_tally(self) -> Tally:
         """The loss and accuracy sums since the last call (an epoch's), then zeroed."""

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hyperwatt.workloads._common import (
-    Defaults, Stopwatch, batches, log_epoch, log_final, log_settings, parse_args, run_main, start,
+    Defaults, Stopwatch, batches, log_epoch, log_final, log_settings, mark_phase, parse_args, run_main, start,
 )
 from hyperwatt.workloads._steps import Steps
 from hyperwatt.workloads.data import digit_images
@@ -136,9 +136,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         clock = Stopwatch()
         model.train()
         tally = steps.epoch(len(data.train_x), run.generator)
+        mark_phase("evaluation")  # the training-accuracy probe
         probe = slice(0, TRAIN_ACCURACY_SAMPLES)
         train_accuracy = _accuracy(model, data.train_x[probe], data.train_y[probe], prepare)
         log_epoch(epoch, args.epochs, tally.mean_loss(), train_accuracy, args.learning_rate, clock.seconds())
+    mark_phase("evaluation")
     accuracy = _accuracy(model, data.test_x, data.test_y, prepare)
     log_final([f"Test Accuracy: {accuracy * 100:.2f}%", f"Test Error: {1.0 - accuracy:.4f}"],
               test_accuracy=accuracy, test_error=1.0 - accuracy)

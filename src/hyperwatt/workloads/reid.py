@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hyperwatt.workloads._common import (
-    Defaults, Stopwatch, Variants, batches, current_lr, log_epoch, log_final, log_settings, parse_args,
+    Defaults, Stopwatch, Variants, batches, current_lr, log_epoch, log_final, log_settings, mark_phase, parse_args,
     run_main, start,
 )
 from hyperwatt.workloads._steps import Steps, StepFn
@@ -184,6 +184,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         scheduler.step()
         log_epoch(epoch, args.epochs, tally.mean_loss(), tally.accuracy(), lr, clock.seconds())
 
+    mark_phase("evaluation")
     query, gallery = _embed_all(model, data.query_x, prepare), _embed_all(model, data.gallery_x, prepare)
     distances = (1.0 - query @ gallery.T).cpu().numpy()
     scores = retrieval_scores(distances, data.query_ids, data.query_cams, data.gallery_ids, data.gallery_cams)

@@ -16,7 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from hyperwatt.workloads._common import (
-    Defaults, Stopwatch, Variants, current_lr, log_epoch, log_final, log_settings, parse_args, run_main, start,
+    Defaults, Stopwatch, Variants, current_lr, log_epoch, log_final, log_settings, mark_phase, parse_args, run_main,
+    start,
 )
 from hyperwatt.workloads._loops import classification_step, evaluate
 from hyperwatt.workloads._steps import Steps
@@ -112,6 +113,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         model.train()
         tally = steps.epoch(len(data.train_x), run.generator)
         scheduler.step()
+        mark_phase("evaluation")
         val_loss, val_accuracy = evaluate(model, data.test_x, data.test_y, EVAL_BATCH, test_prepare)
         best = max(best, val_accuracy)
         log_epoch(epoch, args.epochs, tally.mean_loss(), tally.accuracy(), lr, clock.seconds(),

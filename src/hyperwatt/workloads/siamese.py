@@ -15,7 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from hyperwatt.workloads._common import (
-    Defaults, Stopwatch, Tally, batches, current_lr, log_epoch, log_final, log_settings, parse_args, run_main,
+    Defaults, Stopwatch, Tally, batches, current_lr, log_epoch, log_final, log_settings, mark_phase, parse_args,
+    run_main,
     start,
 )
 from hyperwatt.workloads._steps import Steps
@@ -107,6 +108,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         tally = steps.epoch(len(data.train_x), run.generator)
         log_epoch(epoch, args.epochs, tally.mean_loss(), tally.accuracy(), current_lr(optimizer), clock.seconds())
 
+    mark_phase("evaluation")
     model.eval()
     tally = Tally(run.device)
     with torch.no_grad():

@@ -20,7 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from hyperwatt.workloads._common import (
-    Defaults, Stopwatch, Tally, Variants, batches, current_lr, log_epoch, log_final, log_settings, parse_args,
+    Defaults, Stopwatch, Tally, Variants, batches, current_lr, log_epoch, log_final, log_settings, mark_phase,
+    parse_args,
     run_main, start,
 )
 from hyperwatt.workloads._errors import UsageError
@@ -191,6 +192,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     train_s = train_clock.seconds()
     samples_per_s = len(x) * args.epochs / train_s
     final_loss = tally.mean_loss()
+    mark_phase("evaluation")
     eval_loss, accuracy, f1 = _evaluate(model, data, run.device)
     log_final([f"accuracy: {accuracy:.4f}", f"f1: {f1:.4f}", f"eval_loss: {eval_loss:.4f}",
                f"Final training loss: {final_loss:.4f}", f"train_samples_per_second: {samples_per_s:.1f}"],
