@@ -214,20 +214,27 @@ def export_cmd(
     """Export experiments (all sessions by default) to a file or to MLflow."""
     from hyperwatt.store import export
 
-    if fmt not in ("csv", "parquet", "json"):
-        raise ConfigError(None, "--format", f"unknown format {fmt!r}; use csv, parquet or json")
+    if fmt not in ("csv", "parquet", "json", "mlflow"):
+        raise ConfigError(None, "--format", f"unknown format {fmt!r}; use csv, parquet, json or mlflow")
     store = _existing_store(results_dir)
     if session is not None and store.session(session) is None:  # it wrote an empty export
         known = ", ".join(s.session_id for s in store.sessions()[-5:]) or "none"
         raise ConfigError(results_dir / "hyperwatt.db", "--session", f"no session {session!r}; recent: {known}")
     records = store.experiments(session)
+    if fmt == "mlflow":
+        from hyperwatt.store.mlflow_export import export_mlflow
+
+        done = export_mlflow(records, results_dir, tracking_uri, experiment)
+        out.line(f"{done.logged} run(s) logged, {done.existing} already there -> MLflow experiment "
+                 f"{experiment!r} at {done.tracking_uri}")
+        return
     path = export(records, fmt, out_path or results_dir / f"export.{fmt}")  # type: ignore[arg-type]
     out.line(f"{len(records)} experiments -> {path}")
 
 
 @app.command("import", epilog="Example: hyperwatt import ../seed/results/run_20251115_165340")
 def import_cmd(
-    paths: list[Path] = typer.Argument(..., metavar="PATH...", help="The seed's raw_data.csv / summary_all.csv / results/summary_*.csv, "
+    paths: list[Path] = typer.Argument(..., metavar="FILE_OR_FOLDER...", help="The seed's raw_data.csv / summary_all.csv / results/summary_*.csv, "
                                        "or its results/ or run_*/ folders."),
     workloads: list[Path] | None = WorkloadsOpt,
     results_dir: Path = ResultsDir,
