@@ -257,7 +257,7 @@ def _group_json(g: GroupFindings, carbon: CarbonFactors) -> dict[str, Any]:
         },
         "energy_to_target": {
             "metric": tt.metric, "goal": tt.goal, "target": tt.target, "target_source": tt.target_source,
-            "missing": tt.missing,
+            "sources": tt.sources, "missing": tt.missing,
             "runs": [{"experiment": c.experiment_id, "setting": c.setting, "reached_j": c.reached_j,
                       "reached_epoch": c.reached_epoch,
                       "epochs": [{"epoch": p.epoch, "cumulative_j": p.cumulative_j, "epoch_j": p.epoch_j,
