@@ -57,7 +57,10 @@ def _estimator(results_dir: Path) -> Estimator:
 
     if not (results_dir / DB_NAME).exists():
         return Estimator(lambda workload: [])
-    store = open_store(results_dir, readonly=True)
+    try:
+        store = open_store(results_dir, readonly=True)
+    except HyperwattError:  # a damaged or busy store, a full disk: the run's own checks say so
+        return Estimator(lambda workload: [])
     return Estimator(lambda workload: [Past(*row) for row in store.durations(workload)])
 
 

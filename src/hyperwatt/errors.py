@@ -42,3 +42,8 @@ class PreflightError(HyperwattError):
     """The environment cannot run the plan (disk, permissions, busy GPU); nothing was started."""
 
     exit_code = 3
+
+
+class DiskFullError(StoreError):
+    """The file system holding the results is full. What was recorded before stays; the message
+    names the file system and what was kept."""

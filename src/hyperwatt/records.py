@@ -52,6 +52,10 @@ class Attempt(_Record):
     succeeded: bool = False
     #: processes the training left behind when its main process exited (killed by us)
     orphans: list[str] = Field(default_factory=list)
+    #: output bytes left out of training.log by its size cap (timing.max_log_mib)
+    log_cut_bytes: int = 0
+    #: why training.log stopped being written (a full disk), if it did
+    log_error: str | None = None
 
 
 class SensorEnergy(_Record):

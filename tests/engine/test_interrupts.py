@@ -20,6 +20,11 @@ hyperparameters = { epochs = 3 }
 '''
 
 
+#: An interrupted runner stops its training (1 s grace), then writes summary, verification and
+#: report.html: ~2-4 s on a busy 2-core machine. The bound is well above 3x that (it took 6.4 s once).
+STOP_BOUND_S = 20.0
+
+
 def _statuses(root):
     db = sqlite3.connect(root / "results" / "hyperwatt.db")
     return db.execute("SELECT slot, status FROM experiments ORDER BY slot, started_wall").fetchall()
@@ -51,7 +56,7 @@ def test_signal_during_foreground(tmp_path, sig, code):
     proc.send_signal(sig)
     out, _ = proc.communicate(timeout=20)
     assert proc.returncode == code, out
-    assert time.monotonic() - t0 < 5
+    assert time.monotonic() - t0 < STOP_BOUND_S
     assert wait_for(lambda: not ours(root), 2.0), ours(root)
     (rec,) = records(root)
     assert rec["status"] == "interrupted" and rec["attempts"][0]["interrupted"]
@@ -105,7 +110,7 @@ max_s = 60
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=20)
     assert proc.returncode == 130, out
-    assert time.monotonic() - t0 < 5
+    assert time.monotonic() - t0 < STOP_BOUND_S
     assert [r["status"] for r in records(root)] == ["succeeded"]
     _resume_and_check(root, records(root)[0]["session_id"])
 

@@ -173,3 +173,60 @@ def test_a_spawned_training_s_log_lines_carry_their_arrival_time(tmp_path):
     assert ta is not None and tb is not None
     assert before <= ta <= tb <= time.time()
     assert tb - ta >= 0.3
+
+
+def _capped(tmp_path: Path, chunks: list[bytes], max_bytes: int, drain: bool = False) -> tuple[LogPump, bytes]:
+    tmp_path.mkdir(exist_ok=True)
+    read_fd, write_fd = os.pipe()
+    pump = LogPump(read_fd, tmp_path / "capped.log", None, max_bytes=max_bytes)
+    pump.start()
+    for chunk in chunks:
+        os.write(write_fd, chunk)
+    if drain:  # the child exited while a leftover still holds the pipe: the tail lands at the drain
+        pump.request_drain()
+        assert pump.drained.wait(5)
+        text = (tmp_path / "capped.log").read_bytes()
+        os.close(write_fd)
+        assert pump.finished.wait(5)
+        assert (tmp_path / "capped.log").read_bytes() == text
+    else:
+        os.close(write_fd)
+        assert pump.finished.wait(5)
+    return pump, (tmp_path / "capped.log").read_bytes()
+
+
+def test_a_log_under_its_cap_is_kept_whole(tmp_path):
+    data = bytes(range(256)) * 3
+    pump, text = _capped(tmp_path, [data[:500], data[500:]], max_bytes=768)
+    assert text == data and pump.cut_bytes == 0
+
+
+def test_a_capped_log_keeps_its_head_and_tail_and_says_what_was_cut(tmp_path):
+    data = b"".join(f"line {i:05d}\n".encode() for i in range(2000))  # 22,000 bytes
+    for drain in (False, True):
+        pump, text = _capped(tmp_path / str(drain), [data[i:i + 333] for i in range(0, len(data), 333)],
+                             max_bytes=1000, drain=drain)
+        head, marker, tail = text[:500], text[500:].split(b"\n", 2)[1], text[500:].split(b"\n", 2)[2]
+        assert head == data[:500] and tail == data[-500:]
+        assert pump.cut_bytes == len(data) - 1000
+        assert marker.decode() == (f"[hyperwatt: {len(data) - 1000} bytes of output cut here (the log is capped "
+                                   "at 1000 bytes, timing.max_log_mib); the first 500 and the last 500 bytes are kept]")
+
+
+def test_a_log_just_over_its_cap_loses_only_the_excess(tmp_path):
+    data = bytes(i % 251 for i in range(1010))
+    pump, text = _capped(tmp_path, [data], max_bytes=1000)
+    assert pump.cut_bytes == 10
+    assert text.startswith(data[:500]) and text.endswith(data[-500:])
+
+
+def test_a_full_disk_stops_the_log_not_the_training(tmp_path):
+    """/dev/full fails every write with ENOSPC: the pump still drains the pipe and says why."""
+    read_fd, write_fd = os.pipe()
+    pump = LogPump(read_fd, Path("/dev/full"), None)
+    pump.start()
+    for _ in range(64):  # far more than a pipe holds: a pump that stopped reading would block this
+        os.write(write_fd, b"x" * 65536)
+    os.close(write_fd)
+    assert pump.finished.wait(10)
+    assert pump.write_error is not None and "No space left on device" in pump.write_error

@@ -40,11 +40,21 @@ class CooldownSettings(_Strict):
 
 
 class TimingPolicy(_Strict):
-    timeout_s: float | None = Field(default=None, gt=0, le=30 * 86_400)
+    #: per attempt: seconds, "auto" (from the workload's estimated duration; none without one) or "none"
+    timeout_s: Annotated[float, Field(gt=0, le=30 * 86_400)] | Literal["auto", "none"] | None = "auto"
+    #: a training's stored log is cut beyond this (its first and last halves kept, the cut said)
+    max_log_mib: float | None = Field(default=256.0, gt=0, le=1_048_576)
     retries: int = Field(default=2, ge=0, le=100)
     retry_delay_s: float = Field(default=5.0, ge=0, le=86_400)
     idle_baseline_s: float = Field(default=5.0, ge=0, le=3_600)
     cooldown: CooldownSettings = Field(default_factory=CooldownSettings)
+
+    @field_validator("timeout_s", mode="before")
+    @classmethod
+    def _timeout_not_boolean(cls, v: object) -> object:
+        if isinstance(v, bool):  # the base class's check covers fields that are numbers only
+            raise ValueError(f'expected seconds, "auto" or "none", got a boolean ({str(v).lower()})')
+        return v
 
 
 class ParallelPolicy(_Strict):

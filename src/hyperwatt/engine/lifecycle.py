@@ -19,6 +19,7 @@ from hyperwatt.engine import energy as energy_mod
 from hyperwatt.engine import phases as phases_mod
 from hyperwatt.engine.command import build_argv, build_env, placeholder_values, workdir
 from hyperwatt.engine.context import EngineContext, Interrupted, Slot
+from hyperwatt.engine.limits import attempt_timeout_s, max_log_bytes
 from hyperwatt.engine.readiness import wait_until_ready
 from hyperwatt.errors import HyperwattError
 from hyperwatt.mutation import PlannedExperiment
@@ -49,6 +50,7 @@ from hyperwatt.store import (
     Store,
     write_experiment_json,
 )
+from hyperwatt.store.diskfull import is_disk_full
 from hyperwatt.verify import checks
 from hyperwatt.verify.coverage import coverage, effective_intervals
 
@@ -124,6 +126,8 @@ class ExperimentRun:
             rec.status = "interrupted"
             rec.status_reason = "the runner was interrupted"
         except Exception as exc:  # a bug must not lose the record or leave processes behind
+            if is_disk_full(exc):
+                raise  # not the training's fault: the record stays `running`, `resume` reruns it
             rec.status = "failed"
             rec.status_reason = f"internal error: {exc!r}"
             log.exception("experiment %s failed inside hyperwatt", self.id)
@@ -286,7 +290,8 @@ class ExperimentRun:
                           log=self.layout.relative(log), started_wall=ctx.clock.time())
         try:
             handle = spawn(argv, cwd=workdir(pe.foreground), env=env, log_path=log,
-                           token=self._token(f"a{number}"), echo=ctx.echo, clock=ctx.clock)
+                           token=self._token(f"a{number}"), echo=ctx.echo, clock=ctx.clock,
+                           max_log_bytes=max_log_bytes(pe))
         except HyperwattError as exc:
             attempt.error = f"could not start: {exc}"
             if number > self.timing.retries:  # the last attempt: no foreground will need the background
@@ -312,6 +317,7 @@ class ExperimentRun:
         attempt.duration_s = self.window.t1_mono - self.window.t0_mono
         attempt.exit_code = code
         attempt.cpu_time_s = handle.cpu_time_s
+        attempt.log_cut_bytes, attempt.log_error = handle.log_cut_bytes, handle.log_error
         self._measure(attempt)
         self._measure_phases(phases_mod.collect_markers(pe.workload.metrics, metrics_file, log, handle.log_times))
         own_files = metrics_mod.ResultsFiles(workdir(pe.foreground), placeholder_values(pe.foreground, output_dir),
@@ -320,7 +326,7 @@ class ExperimentRun:
         attempt.metrics, attempt.metric_matches = found.values, found.matches
         attempt.missing_metrics, attempt.metric_problems = found.missing, found.problems
         if attempt.timed_out:
-            attempt.error = f"timed out after {self.timing.timeout_s:g} s; the whole process tree was killed"
+            attempt.error = f"timed out after {attempt_timeout_s(pe) or 0:g} s; the whole process tree was killed"
         elif attempt.interrupted:
             attempt.error = "interrupted"
         elif not clean:
@@ -333,7 +339,8 @@ class ExperimentRun:
 
     def _wait(self, handle: ProcessHandle, attempt: Attempt) -> int | None:
         clock = self.ctx.clock
-        deadline = None if self.timing.timeout_s is None else handle.started_mono + self.timing.timeout_s
+        timeout_s = attempt_timeout_s(self.pe)
+        deadline = None if timeout_s is None else handle.started_mono + timeout_s
         next_pids = clock.monotonic()
         while True:
             code = handle.wait(timeout=POLL_S)

@@ -13,6 +13,7 @@ from hyperwatt.config import PreflightPolicy, Workload
 from hyperwatt.engine.command import build_argv
 from hyperwatt.engine.context import Slot
 from hyperwatt.errors import PreflightError
+from hyperwatt.store.diskfull import filesystem, is_disk_full
 from hyperwatt.mutation import resolve
 
 
@@ -22,11 +23,15 @@ def check_results_dir(results_dir: Path, policy: PreflightPolicy) -> None:
         with tempfile.NamedTemporaryFile(dir=results_dir, prefix=".write-test-"):
             pass
     except OSError as exc:
+        if is_disk_full(exc):
+            raise PreflightError(f"{results_dir}: the file system {filesystem(results_dir)} is full "
+                                 "(no space left on device); nothing was started") from None
         raise PreflightError(f"{results_dir}: results directory is not writable ({exc.strerror or exc})") from None
     free_mib = shutil.disk_usage(results_dir).free / 2**20
     if free_mib < policy.min_free_disk_mib:
-        raise PreflightError(f"{results_dir}: only {free_mib:.0f} MiB free, the plan needs "
-                             f"preflight.min_free_disk_mib = {policy.min_free_disk_mib:g}")
+        raise PreflightError(f"{results_dir}: only {free_mib:.0f} MiB free on the file system "
+                             f"{filesystem(results_dir)}, the plan needs preflight.min_free_disk_mib = "
+                             f"{policy.min_free_disk_mib:g}")
 
 
 def check_workloads(workloads: Iterable[Workload], python: str) -> None:

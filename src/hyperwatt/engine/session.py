@@ -32,6 +32,7 @@ from hyperwatt.sensors.governor import governed
 from hyperwatt.store import (
     SessionLayout, SessionRow, SlotRow, Store, atomic_write_text, existing_store, open_store, write_summary,
 )
+from hyperwatt.store.diskfull import disk_full, is_disk_full
 from hyperwatt.store.lock import runner_lock
 from hyperwatt.verify.checks import apply as apply_checks
 from hyperwatt.verify.report import write_verification
@@ -244,6 +245,28 @@ def _alive(row: SessionRow) -> bool:
 def _execute(loaded: LoadedPlan, session_id: str, layout: SessionLayout, store: Store,
              pending: list[PlannedExperiment], options: SessionOptions, events: SessionEvents,
              skipped: int) -> SessionResult:
+    """Run the pending experiments; a full disk ends the session with one line saying what was kept."""
+    try:
+        return _run_pending(loaded, session_id, layout, store, pending, options, events, skipped)
+    except Exception as exc:
+        if not is_disk_full(exc, options.results_dir):
+            raise
+        raise disk_full(options.results_dir, exc, _kept(store, session_id)) from None
+
+
+def _kept(store: Store, session_id: str) -> str:
+    try:
+        done = sum(r.status in FINISHED for r in store.experiments(session_id))
+    except HyperwattError:
+        done = None
+    count = "the" if done is None else f"{done}"
+    return (f"{count} finished experiment(s) of session {session_id} (store and folders; the one in flight "
+            f"reruns); free space, then run `hyperwatt resume {session_id}`")
+
+
+def _run_pending(loaded: LoadedPlan, session_id: str, layout: SessionLayout, store: Store,
+                 pending: list[PlannedExperiment], options: SessionOptions, events: SessionEvents,
+                 skipped: int) -> SessionResult:
     plan = loaded.plan
     sensors = _sensors(plan, options)
     monitor = None

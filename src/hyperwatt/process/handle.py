@@ -92,6 +92,16 @@ class ProcessHandle:
         return f"<ProcessHandle pid={self.pid} returncode={self._returncode} argv={self.argv!r}>"
 
     @property
+    def log_cut_bytes(self) -> int:
+        """Output bytes left out of the log by its size cap."""
+        return self._pump.cut_bytes
+
+    @property
+    def log_error(self) -> str | None:
+        """Why the log file stopped being written (a full disk), if it did."""
+        return self._pump.write_error
+
+    @property
     def log_times(self) -> LogTimes:
         """When each byte of the log arrived (wall time, the `spawn()` clock's)."""
         return self._pump.times
@@ -231,12 +241,14 @@ def spawn(
     token: str,
     echo: Callable[[str], None] | None = None,
     clock: Clock = SYSTEM_CLOCK,
+    max_log_bytes: int | None = None,
 ) -> ProcessHandle:
     """Start argv (never through a shell) under a guard, in a new session, output to log_path.
 
     stdin is /dev/null; stdout and stderr are merged and streamed to log_path (parents created,
     appended to) and, line by line, to echo (called from the log thread). The environment is
-    `env` plus HYPERWATT_TOKEN=token, inherited by every descendant. Returns once the training
+    `env` plus HYPERWATT_TOKEN=token, inherited by every descendant. With `max_log_bytes` the
+    stored log keeps the output's first and last halves of that (`LogPump`). Returns once the training
     process exists (about 30 ms: the guard starts first). Raises HyperwattError if the program
     cannot be started.
     """
@@ -253,7 +265,7 @@ def spawn(
     log_r, log_w = os.pipe()
     try:
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        pump = LogPump(log_r, log_path, echo, clock.time)
+        pump = LogPump(log_r, log_path, echo, clock.time, max_bytes=max_log_bytes)
     except OSError as exc:
         os.close(log_r)
         os.close(log_w)

@@ -8,6 +8,7 @@ import select
 import threading
 import time
 from array import array
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
@@ -59,12 +60,29 @@ class LogPump:
     makes the pump read everything already in the pipe and set `drained`, even if leftover
     grandchildren keep the pipe open; the pump then goes on until end of file. `times` holds
     when each byte arrived (phase markers in the log take their line's arrival time).
+
+    With `max_bytes`, the file is written as it comes up to that size; past it only the output's
+    last half of `max_bytes` is kept (in memory), and when the child has exited (drain) or at end
+    of file the file becomes the output's first half, a line saying how many bytes were cut
+    (`cut_bytes`), and its last half. `times` counts the output's bytes, cut or not.
+    A write that fails (a full disk) stops the file, not the pump: the child's output is still
+    read, so it never blocks on a full pipe; `write_error` says what happened.
     """
 
     def __init__(self, fd: int, log_path: Path, echo: Callable[[str], None] | None,
-                 wall: Callable[[], float] = time.time) -> None:
+                 wall: Callable[[], float] = time.time, max_bytes: int | None = None) -> None:
         self._fd = fd
         self._log = open(log_path, "ab", buffering=0)  # closed by the pump thread
+        self._start = self._log.tell()
+        self._written = 0  # bytes this pump wrote to the file
+        self._max_bytes = max_bytes
+        self._tail_max = 0 if max_bytes is None else max_bytes // 2
+        self._tail: deque[bytes] = deque()
+        self._tail_len = 0
+        self._dropped = 0
+        self._capped = False
+        self.cut_bytes = 0  # output bytes left out of the file
+        self.write_error: str | None = None
         self._wall = wall
         self.times = LogTimes(self._log.tell())
         self._echo = echo
@@ -101,6 +119,7 @@ class LogPump:
                         poller.unregister(self._wake_r)
                         if not self._read_available():
                             return
+                        self._flush_tail()  # the child has exited: the log is complete for readers
                         self.drained.set()
                     elif not self._read_available():
                         return
@@ -116,10 +135,67 @@ class LogPump:
                 return True
             if not data:
                 return False
-            self._log.write(data)
+            self._store(data)
             self.times.add(len(data), self._wall())
             if self._echo is not None:
                 self._split(data)
+
+    def _store(self, data: bytes) -> None:
+        """Write to the file up to the cap; past it, keep only the output's last bytes in memory."""
+        if self._max_bytes is None or (not self._capped and self._written + len(data) <= self._max_bytes):
+            self._write(data)
+            return
+        if not self._capped:
+            room = self._max_bytes - self._written
+            self._write(data[:room])
+            data = data[room:]
+            self._capped = True
+        self._tail.append(data)
+        self._tail_len += len(data)
+        while self._tail_len > self._tail_max:
+            over = self._tail_len - self._tail_max
+            first = self._tail[0]
+            if len(first) <= over:
+                self._tail.popleft()
+                self._tail_len -= len(first)
+                self._dropped += len(first)
+            else:
+                self._tail[0] = first[over:]
+                self._tail_len -= over
+                self._dropped += over
+
+    def _flush_tail(self) -> None:
+        """Once capped: the file becomes its first half, a line saying what was cut, the output's last
+        half; output after this (rare: the child has exited) is appended uncapped."""
+        if self._max_bytes is None or not self._capped or self.write_error is not None:
+            return
+        head = self._max_bytes - self._tail_max
+        from_file = max(head, self._written - (self._tail_max - self._tail_len))  # tail bytes still in the file
+        try:
+            with open(self._log.name, "rb") as fh:
+                fh.seek(self._start + from_file)
+                kept = fh.read(self._written - from_file)
+            os.ftruncate(self._log.fileno(), self._start + head)
+        except OSError as exc:
+            self.write_error = f"the log could not be cut: {exc.strerror or exc}"
+            return
+        self.cut_bytes = from_file - head + self._dropped
+        self._written = head
+        self._max_bytes = None
+        self._write(f"\n[hyperwatt: {self.cut_bytes} bytes of output cut here (the log is capped at "
+                    f"{head + self._tail_max} bytes, timing.max_log_mib); the first {head} and the last "
+                    f"{len(kept) + self._tail_len} bytes are kept]\n".encode())
+        self._write(kept + b"".join(self._tail))
+        self._tail.clear()
+
+    def _write(self, data: bytes) -> None:
+        if not data or self.write_error is not None:
+            return
+        try:
+            self._log.write(data)
+            self._written += len(data)
+        except OSError as exc:  # ENOSPC, EDQUOT, EIO: the training runs on; the record says so
+            self.write_error = f"the log stopped after {self._written} bytes: {exc.strerror or exc}"
 
     def _split(self, data: bytes) -> None:
         lines = (self._partial + data).split(b"\n")
@@ -139,6 +215,7 @@ class LogPump:
             self._echo = None
 
     def _close(self) -> None:
+        self._flush_tail()
         if self._partial:
             self._emit(self._partial)
             self._partial = b""

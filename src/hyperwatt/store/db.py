@@ -17,8 +17,9 @@ from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from pydantic import ValidationError
 
-from hyperwatt.errors import ConfigError, StoreError
+from hyperwatt.errors import ConfigError, DiskFullError, StoreError
 from hyperwatt.records import ExperimentRecord
+from hyperwatt.store.diskfull import filesystem, is_disk_full
 
 DB_NAME = "hyperwatt.db"
 _SCHEMA = """
@@ -107,6 +108,8 @@ def _store_errors(method: _F) -> _F:
         try:
             return method(self, *args, **kwargs)
         except sqlite3.Error as exc:
+            if is_disk_full(exc, self.path.parent):
+                raise DiskFullError(self.path, f"the file system is full ({exc})") from None
             raise StoreError(self.path, _reason(exc)) from None
 
     return wrapper  # type: ignore[return-value]
@@ -183,6 +186,9 @@ class Store:
                 with self._lock:
                     self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
+            if is_disk_full(exc, self.path.parent):
+                raise DiskFullError(self.path, f"the file system {filesystem(self.path.parent)} is full ({exc}); "
+                                    "free space, then run the command again") from None
             raise StoreError(self.path, _reason(exc)) from None
         except OSError as exc:
             raise StoreError(self.path.parent, f"cannot create the results folder ({exc.strerror or exc})") from None

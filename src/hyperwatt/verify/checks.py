@@ -33,6 +33,10 @@ def check(record: ExperimentRecord, policy: ParallelPolicy) -> list[Flag]:
                           message=f"the training left {len(orphans)} process(es) running at exit (killed): "
                           + "; ".join(orphans[:3]),
                           fix="make the training wait for (or stop) the processes it starts"))
+    broken = [f"attempt {a.number}: {a.log_error}" for a in record.attempts if a.log_error]
+    if broken:
+        flags.append(Flag(code="log_incomplete", severity="warning", message="; ".join(broken),
+                          fix="free space where the results live; metrics read from the log may be missing"))
     odd = {k: v for k, v in sorted(record.metrics.items()) if not math.isfinite(v)}
     if odd:
         flags.append(Flag(code="metric_not_finite", severity="warning",
