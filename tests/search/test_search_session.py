@@ -57,3 +57,19 @@ def test_a_rerun_continues_the_study_and_trains_only_the_new_trials(write_plan, 
     more = _run(write_plan(SEARCH.format(trials=4)), toy_dir)
     assert len(more.records) == 2
     assert len(_study(toy_dir).trials) == 4
+
+
+def test_the_report_shows_the_study(write_plan, toy_dir):
+    from hyperwatt.analysis.command import report_command
+
+    result = _run(write_plan(SEARCH.format(trials=3)), toy_dir)
+    path = report_command(result.session_id, toy_dir / "results", None, False)
+    html = path.read_text()
+    assert 'id="searches"' in html and "gpu_energy_j (min), acc (max)" in html
+    assert "3 trial(s): 3 measured by a training" in html
+    assert "Default setting (trial #0)" in html and "data:image/png;base64," in html
+    study = _study(toy_dir)
+    for t in study.best_trials:
+        assert t.user_attrs["experiment_id"] in html
+    spent = sum(t.user_attrs["energy_j"] for t in study.trials)
+    assert spent > 0 and f"{spent / 1000:.4g} kJ" in html

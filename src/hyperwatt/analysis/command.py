@@ -16,6 +16,7 @@ from hyperwatt.analysis.goals import GoalLookup, registry_goals
 from hyperwatt.analysis.greener import DEFAULT_SAVING, DEFAULT_TOLERANCE
 from hyperwatt.analysis.report import ReportInputs, render_report, write_report
 from hyperwatt.analysis.rows import registry_defaults
+from hyperwatt.analysis.search_study import search_studies
 from hyperwatt.analysis.summary import summary_text
 from hyperwatt.config import Registry
 from hyperwatt.config.files import read_toml
@@ -101,8 +102,10 @@ def report_command(session: str | Sequence[str] | None, results_dir: Path, out: 
     answers = findings(records, registry_defaults(registry), goals,
                        (args or FindingsArgs()).options(_carbon_tables(results_dir, ids)), results_dir)
     analysis = analyse(records, goals)
+    searches = search_studies(results_dir, {r.experiment_id for r in records})
     html = render_report(analysis, ReportInputs(title=title, sessions=chosen, results_dir=results_dir,
-                                                reused=[r.experiment_id for r in reused], findings=answers))
+                                                reused=[r.experiment_id for r in reused], findings=answers,
+                                                searches=searches))
     path = write_report(out if out is not None else default_out, html)
     json_path = findings_path(path)
     sources = {"sessions": ids, "workloads": list(workloads), "report": path.name}

@@ -18,6 +18,7 @@ from hyperwatt.analysis.analyse import Analysis, GroupAnalysis
 from hyperwatt.analysis.findings import Findings
 from hyperwatt.analysis.findings_html import findings_context
 from hyperwatt.analysis.quantities import Quantity, measure
+from hyperwatt.analysis.search_study import StudyView
 from hyperwatt.analysis.stats import Summary
 from hyperwatt.analysis.timeline import read_timeline, timeline_path
 from hyperwatt.errors import HyperwattError
@@ -44,6 +45,8 @@ class ReportInputs:
     generated_wall: float | None = None
     #: The study's answers (analysis.findings), shown on top when given.
     findings: Findings | None = None
+    #: Searches (Optuna studies) with trials among the report's experiments.
+    searches: Sequence[StudyView] = ()
 
 
 def _environment() -> jinja2.Environment:
@@ -70,6 +73,7 @@ def render_report(analysis: Analysis, inputs: ReportInputs) -> str:
         "energy_measured": analysis.energy_measured,
         "not_measured": fmt.NOT_MEASURED, "max_figure_groups": MAX_FIGURE_GROUPS,
         "findings": findings_context(inputs.findings) if inputs.findings is not None else None,
+        "searches": list(inputs.searches),
     }
     return _environment().get_template(TEMPLATE).render(**context)
 

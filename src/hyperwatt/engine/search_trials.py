@@ -7,6 +7,7 @@ import hashlib
 import json
 import queue
 import threading
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -124,6 +125,9 @@ def _run_one_search(loaded: LoadedPlan, entry: SearchEntry, ctx: EngineContext, 
     objectives = parse_objectives(search.objectives)
     constraints = parse_constraints(search.constraints)
     study = open_study(storage_url(ctx.layout.results_dir), entry.study_name, [o.direction for o in objectives], None)
+    with warnings.catch_warnings():  # experimental in Optuna (since 3.2); the report labels axes with it
+        warnings.simplefilter("ignore")
+        study.set_metric_names([o.name for o in objectives])
     # seeded by the plan, the entry and how far the study got: a continued study draws new points
     study.sampler = make_sampler(
         search.sampler, len(objectives), search.trials, plan.seed + 7919 * entry.index + len(study.trials),

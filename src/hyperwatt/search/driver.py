@@ -181,6 +181,7 @@ class SearchDriver:
             self._default_record = record
         energy = 0.0 if reused else _spent(record)
         trial.set_user_attr("experiment_id", record.experiment_id)
+        trial.set_user_attr("energy_j", energy)
         trial.set_user_attr("reused", reused)
         values = [value_of(record, o.name) for o in self.objectives]
         reason = ""
