@@ -529,6 +529,11 @@ def table(rows: list[dict[str, Any]], coverage: dict[str, Any], device: str, not
     return "\n".join(lines) + "\n"
 
 
+def _save_partial(out: Path, trials: list[Trial]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "peers.partial.json").write_text(json.dumps([asdict(t) for t in trials], default=float))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path)
@@ -574,6 +579,7 @@ def main(argv: list[str] | None = None) -> int:
                     t = run_trial(rig, case, r)
                     trials.append(t)
                     notes += [n for n in t.notes if n not in notes]
+                    _save_partial(args.out, trials)  # a run cut short keeps what it measured
                     print(f"{variant} {t.case} #{r + 1}: errors % " + ", ".join(
                         f"{m} {'—' if e is None else f'{e:+.3f}'}" for m, e in t.errors_pct.items()),
                         file=sys.stderr, flush=True)
