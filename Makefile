@@ -9,7 +9,7 @@ LINT_STAMP := $(VENV)/.hyperwatt-lint-installed
 FORMATTED := src/hyperwatt/clock.py src/hyperwatt/errors.py src/hyperwatt/engine/context.py \
              src/hyperwatt/sensors/base.py src/hyperwatt/sensors/records.py
 
-.PHONY: demo test lint lint-format clean
+.PHONY: demo test test-fast lint lint-format clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+test-fast: $(STAMP)  # everything but the real trainings (marked slow): about 2 minutes on 2 cores
+	$(PY) -m pytest -q -m "not slow"
 
 lint: $(LINT_STAMP)
 	$(VENV)/bin/ruff check src

@@ -19,6 +19,7 @@ def test_example_plans_load_and_expand(folder):
     assert expand(loaded).experiments
 
 
+@pytest.mark.slow  # two real trainings (torch MNIST, a HuggingFace-style GLUE run)
 def test_third_party_examples_run_unchanged(tmp_path):
     pytest.importorskip("torch")
     plan = tmp_path / "plan.toml"

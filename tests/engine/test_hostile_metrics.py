@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sqlite3
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from hyperwatt import cli
 from hyperwatt.config import Registry, load_plan
 from hyperwatt.engine import SessionOptions, resume, run_plan
 from hyperwatt.engine.lifecycle import ExperimentRun
@@ -129,24 +128,30 @@ def test_an_experiment_that_never_ran_keeps_the_session_resumable(tmp_path, monk
     assert open_store(tmp_path / "results", readonly=True).session(session.session_id).status == "completed"  # type: ignore[union-attr]
 
 
-def _hw(root: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "hyperwatt", *args], cwd=root, capture_output=True, text=True,
-                          env=env, timeout=300)
+def _hw(root: Path, monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    """`hyperwatt ARGS` in this process (no interpreter start): exit code, stdout, stderr."""
+    monkeypatch.chdir(root)
+    monkeypatch.setattr(sys, "argv", ["hyperwatt", *args])
+    monkeypatch.setenv("COLUMNS", "200")
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as done:
+        cli.main()
+    out = capsys.readouterr()
+    return int(done.value.code or 0), out.out, out.err
 
 
-def test_exit_codes_failed_trainings_never_exit_0(tmp_path):
+def test_exit_codes_failed_trainings_never_exit_0(tmp_path, monkeypatch, capsys):
     _project(tmp_path, _experiments("plain", code=3))
-    failed = _hw(tmp_path, "run", "plan.toml", "-q", "-o", "all_failed")
-    assert failed.returncode == 1, failed.stdout + failed.stderr
+    code, out, err = _hw(tmp_path, monkeypatch, capsys, "run", "plan.toml", "-q", "-o", "all_failed")
+    assert code == 1, out + err
     (tmp_path / "ok.toml").write_text((tmp_path / "plan.toml").read_text().replace("code = 3", "code = 0"))
-    ok = _hw(tmp_path, "run", "ok.toml", "-q", "--strict", "-o", "fine")
-    assert ok.returncode == 0, ok.stdout + ok.stderr
-    bad_input = _hw(tmp_path, "run", "nope.toml")
-    assert bad_input.returncode == 2
+    code, out, err = _hw(tmp_path, monkeypatch, capsys, "run", "ok.toml", "-q", "--strict", "-o", "fine")
+    assert code == 0, out + err
+    code, _, err = _hw(tmp_path, monkeypatch, capsys, "run", "nope.toml")
+    assert code == 2 and len(err.strip().splitlines()) == 1
 
 
-def test_an_unreadable_record_is_reported_and_skipped_by_every_command(tmp_path):
+def test_an_unreadable_record_is_reported_and_skipped_by_every_command(tmp_path, monkeypatch, capsys):
     plan = _project(tmp_path, _experiments("plain", "nan"))
     result = run_plan(load_plan(plan, Registry.builtin()), _options(tmp_path))
     broken = result.records[0].experiment_id
@@ -154,9 +159,9 @@ def test_an_unreadable_record_is_reported_and_skipped_by_every_command(tmp_path)
         db.execute("UPDATE experiments SET record_json = '{\"experiment_id\": 5' WHERE experiment_id = ?", (broken,))
     for args in (["status"], ["status", result.session_id], ["export", "-f", "json"], ["report"],
                  ["verify", result.session_id]):
-        proc = _hw(tmp_path, *args, "-o", "results")
-        assert proc.returncode == 0, (args, proc.stdout, proc.stderr)
-        assert f"experiment {broken}: its stored record does not read" in proc.stderr, args
-        assert "Traceback" not in proc.stderr
+        code, out, err = _hw(tmp_path, monkeypatch, capsys, *args, "-o", "results")
+        assert code == 0, (args, out, err)
+        assert f"experiment {broken}: its stored record does not read" in err, args
+        assert "Traceback" not in err
     exported = json.loads((tmp_path / "results" / "export.json").read_text())
     assert [r["experiment_id"] for r in exported] == [result.records[1].experiment_id]
