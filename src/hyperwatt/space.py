@@ -32,7 +32,7 @@ def literal(param: HyperParam, value: Scalar) -> Value:
     if isinstance(typed, bool):
         text = "true" if typed else "false"
     elif isinstance(typed, float):
-        text = repr(typed)
+        text = repr(typed) if param.decimals is None else f"{typed:.{param.decimals}f}"
     else:
         text = str(typed)
     return from_text(param, text)
@@ -71,6 +71,8 @@ def _sample_int(param: HyperParam, lo: float, hi: float, rng: random.Random) -> 
 
 
 def _rounded_float(param: HyperParam, x: float, lo: float, hi: float) -> Value:
+    if param.decimals is not None:  # written with fixed decimals (the seed's %.6f), as passed
+        return literal(param, min(max(x, lo), hi))
     text = f"{x:.{SAMPLED_FLOAT_DIGITS}g}"
     if not any(c in text for c in ".e"):
         # "%g" writes 2.0000001 and 850859.3 as integers; a float stays recognisably a float

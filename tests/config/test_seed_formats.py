@@ -47,9 +47,13 @@ def test_seed_defaults_are_not_passed_only_what_is_set(seed_tree):
     reg = load_registry([seed_tree / "mutation" / "models_config.json"])
     loaded = load_plan(seed_tree / "parallel_settings.json", reg)
     first = expand(loaded).experiments[0]
-    assert build_argv(first.foreground) == ["./train.sh", "-n", "mnist_ff", "-e", "1", "-l", "0.01", "-b", "32",
+    # floats as the seed's command line wrote them: "%.6f"
+    assert build_argv(first.foreground) == ["./train.sh", "-n", "mnist_ff", "-e", "1", "-l", "0.010000", "-b", "32",
                                             "--seed", "1334"]
     assert first.foreground.typed()["epochs"] == 1  # outside the mutation range: fixed values may be
+    exact = expand(load_plan(seed_tree / "parallel_settings.json", load_registry(
+        [seed_tree / "mutation" / "models_config.json"]), seed_compat="intended")).experiments[0]
+    assert build_argv(exact.foreground)[6] == "0.01"
 
 
 def test_parallel_settings_translate(seed_tree):
@@ -78,14 +82,10 @@ def test_mixed_settings_translate(seed_tree):
 
 
 @pytest.mark.parametrize("edit, key, reason", [
-    (lambda d: d.update(experimnts=[]), "experimnts", "did you mean 'experiments'"),
-    (lambda d: d["experiments"][0].update(forground={}), "experiments[0].forground", "did you mean 'foreground'"),
-    (lambda d: d["experiments"][0]["foreground"].pop("repo"), "experiments[0].foreground.repo", "missing"),
+    (lambda d: d.update(experimnts=d.pop("experiments")), "experiments", "the file has 'experimnts'"),
     (lambda d: d.update(governor="turbo"), "governor", "unknown governor"),
-    (lambda d: d["experiments"][1]["foreground"].update(mutate=["batch_sise"]),
-     "experiments[1].foreground.mutate[0]", "did you mean 'batch_size'"),  # the key as the file writes it
-    (lambda d: d["experiments"][0]["background"].update(model="nope"), "experiments[0].background.model",
-     "unknown workload"),
+    (lambda d: d["experiments"][0]["foreground"].update(hyperparameters={"epochs": [1]}),
+     "experiments[0].foreground.hyperparameters.epochs", "got a list"),
 ])
 def test_bad_seed_settings(seed_tree, edit, key, reason):
     data = json.loads((seed_tree / "parallel_settings.json").read_text())
@@ -99,13 +99,40 @@ def test_bad_seed_settings(seed_tree, edit, key, reason):
     assert reason in info.value.reason, str(info.value)
 
 
-def test_json_syntax_duplicates_and_nan_are_errors(tmp_path):
-    for text, reason in [('{"experiments": [', "invalid JSON"), ('{"mode": 1, "mode": 2}', "appears twice"),
-                         ('{"runs_per_config": NaN}', "NaN")]:
+@pytest.mark.parametrize("edit, planned, note", [
+    # what the seed skipped or ignored is a note (the entry skipped where it was), never a refusal
+    (lambda d: d["experiments"][0].update(forground={}), 4, "'forground' (did you mean 'foreground'?)"),
+    (lambda d: d["experiments"][0]["foreground"].pop("repo"), 3, "'repo'/'model' missing"),
+    (lambda d: d["experiments"][1]["foreground"].update(mutate=["batch_sise"]), 1,
+     "batch_sise on examples/mnist (did you mean 'batch_size'?)"),
+    (lambda d: d["experiments"][0]["background"].update(model="nope"), 3, "VulBERTa/nope"),
+])
+def test_seed_settings_the_seed_skipped(seed_tree, edit, planned, note):
+    data = json.loads((seed_tree / "parallel_settings.json").read_text())
+    edit(data)
+    path = seed_tree / "bad.json"
+    path.write_text(json.dumps(data))
+    reg = load_registry([seed_tree / "mutation" / "models_config.json"])
+    loaded = load_plan(path, reg)
+    assert len(expand(loaded).experiments) == planned
+    assert any(note in line for line in loaded.notes), loaded.notes
+    with pytest.raises(ConfigError, match="--strict") as info:
+        load_plan(path, reg, strict=True)
+    assert note in str(info.value)
+
+
+def test_json_syntax_and_nan_are_errors_duplicates_a_note(tmp_path):
+    for text, reason in [('{"experiments": [', "invalid JSON"), ('{"runs_per_config": NaN}', "NaN")]:
         path = tmp_path / "s.json"
         path.write_text(text)
         with pytest.raises(ConfigError, match=reason):
             load_plan(path, Registry.builtin())
+    path = tmp_path / "s.json"
+    path.write_text('{"runs_per_config": 1, "runs_per_config": 2, "experiments": '
+                    '[{"repo": "examples", "model": "mnist", "mode": "default"}]}')
+    loaded = load_plan(path, Registry.builtin())
+    assert loaded.plan.experiments[0].repeats == 2  # json.load: the last one counts
+    assert any("written twice" in n and "'runs_per_config'" in n for n in loaded.notes)
 
 
 def test_bad_models_config(tmp_path):

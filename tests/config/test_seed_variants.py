@@ -55,7 +55,11 @@ def test_mutation_without_mutate_mutates_everything_as_the_seed_did(tmp_path):
     ]}).plan
     seq, par = plan.experiments
     assert seq.mutate.parameters == ["epochs", "learning_rate", "batch_size", "seed"] and seq.mutate.mutations == 3
-    # "all" leaves out what the file fixes (it was "'epochs' is both fixed and mutated")
+    # the seed dropped fixed values beside a mutation, and mutated everything
+    assert par.mutate.parameters == ["epochs", "learning_rate", "batch_size", "seed"] and par.hyperparameters == {}
+    # seed_compat = "intended": the fixed value holds, "all" leaves it out
+    path = tmp_path / "settings.json"
+    par = load_plan(path, Registry.builtin(), seed_compat="intended").plan.experiments[1]
     assert par.mutate.parameters == ["learning_rate", "batch_size", "seed"] and par.hyperparameters == {"epochs": 1}
 
 
@@ -76,47 +80,77 @@ def test_top_level_modes_default_and_mixed(tmp_path):
 
 
 @pytest.mark.parametrize("data, key, reason", [
-    ({"experiments": [{"repo": "examples", "model": "mnist", "mode": "defualt"}]}, "experiments[0].mode",
-     "did you mean 'default'"),  # ran as a mutation of everything
-    ({"mode": "mutaton", "experiments": [{"repo": "examples", "model": "mnist"}]}, "mode", "did you mean 'mutation'"),
-    ({"experiments": [{"mode": "parallel", "foreground": {**FG, "mode": "parallel"}, "background": BG}]},
-     "experiments[0].foreground.mode", "known: mutation, default"),
     ({"governor": ["performance"], "experiments": [FG]}, "governor", "unknown governor"),  # internal error
-    ({"mode": "parallel", "experiments": [{"repo": "examples", "model": "mnist"}]}, "experiments[0]",
-     "needs 'foreground' and 'background'"),  # the seed skipped it; hyperwatt ran it alone
-    ({"experiments": [{"mode": "default", "foreground": FG, "background": BG}]}, "experiments[0].foreground",
-     "only a parallel experiment"),  # ran as parallel despite its mode
-    ({"experiments": [{"mode": "parallel", "repo": "examples", "model": "mnist", "foreground": FG,
-                       "background": BG}]}, "experiments[0].repo", "inside 'foreground'"),  # silently ignored
-    ({"experiments": [{"mode": "parallel", "foreground": FG, "background": None}]}, "experiments[0].background",
-     "required for a parallel experiment"),
-    ({"experiments": [{"mode": "parallel", "foreground": FG, "background": {**BG, "mutate": ["epochs"]}}]},
-     "experiments[0].background.mutate", "never mutated"),  # silently ignored
-    ({"experiments": [{"repo": "examples", "model": "mnist", "mutate": ["epochs"], "mutate_params": ["seed"]}]},
-     "experiments[0].mutate_params", "give one"),  # mutate_params was silently ignored
     ({"seed": 1, "random_seed": 2, "experiments": [FG]}, "random_seed", "differs"),
-    # errors found after translation name the seed's keys, not hyperwatt's
     ({"runs_per_config": 0, "experiments": [{"repo": "examples", "model": "mnist", "mode": "default"}]},
-     "runs_per_config", "greater than or equal to 1"),  # was experiments[0].repeats
+     "runs_per_config", "from 1 to 100,000, got 0"),
     ({"experiments": [{"repo": "examples", "model": "mnist", "runs_per_config": 200000}]},
-     "experiments[0].runs_per_config", "100000"),  # was experiments[0].mutate.mutations
-    ({"max_retries": -1, "experiments": [FG]}, "max_retries", "greater than or equal to 0"),  # was timing.retries
-    ({"experiments": [{"repo": "examples", "model": "mnist", "mutate": ["lr"]}]}, "experiments[0].mutate[0]",
-     "no hyperparameter 'lr'"),  # was experiments[0].mutate.parameters[0]
-    ({"experiments": [{"mode": "parallel", "foreground": {**FG, "hyperparameters": {"epoch": 1}}, "background": BG}]},
-     "experiments[0].foreground.hyperparameters.epoch", "did you mean 'epochs'"),
-    ({"experiments": [{"repo": "examples", "model": "mnst", "mode": "default"}]}, "experiments[0].model",
-     "did you mean 'examples/mnist'"),
-    ({"experiments": [{"repo": "exampels", "model": "mnist", "mode": "default"}]}, "experiments[0].repo",
-     "unknown workload"),
+     "experiments[0].runs_per_config", "100,000"),
+    ({"max_retries": -1, "experiments": [FG]}, "max_retries", "from 0 to 100"),
     ({"experiments": [{"repo": "examples", "model": "mnist", "mode": "default", "hyperparameters": {"epochs": [3]}}]},
      "experiments[0].hyperparameters.epochs", "got a list"),  # was 'Input should be a valid boolean'
+    ({"experiments": [{"repo": "examples", "model": "mnist", "mode": "default",
+                       "hyperparameters": {"epochs": "ten"}}]}, "experiments[0].hyperparameters.epochs", "expected int"),
     ({"models": {}}, "models", "pass it with -W"),
+    ({"experiments": "all"}, "experiments", "non-empty list"),
+    ({"experiments": [FG, 3]}, "experiments[1]", "must be a JSON object"),
 ])
 def test_bad_seed_settings_name_the_seed_key(tmp_path, data, key, reason):
     err = _err(tmp_path, data)
     assert err.key == key, str(err)
     assert reason in err.reason, str(err)
+
+
+def test_every_problem_of_a_file_at_once(tmp_path):
+    err = _err(tmp_path, {"governor": "turbo", "max_retries": -1, "experiments": [
+        {"repo": "examples", "model": "mnist", "mode": "default", "hyperparameters": {"epochs": "ten", "seed": [1]}}]})
+    text = str(err)
+    assert err.key == "max_retries" or err.key == "governor"
+    for fragment in ("unknown governor", "max_retries", "hyperparameters.epochs", "hyperparameters.seed", "3 more"):
+        assert fragment in text, text
+
+
+@pytest.mark.parametrize("data, planned, note", [
+    # a mode the seed did not know ran the mutation branch (a typo is pointed out)
+    ({"experiments": [{"repo": "examples", "model": "mnist", "mode": "defualt", "runs_per_config": 2}]}, 2,
+     "did you mean 'default'"),
+    ({"mode": "mutaton", "experiments": [{"repo": "examples", "model": "mnist"}]}, 1, "did you mean 'mutation'"),
+    ({"experiments": [{"repo": "x", "model": "mnist", "mode": "nonparallel"}, FG]}, 1, "'nonparallel', not one"),
+    # a foreground mode other than 'mutation' ran its fixed values
+    ({"experiments": [{"mode": "parallel", "foreground": {**FG, "mode": "parallel"}, "background": BG}]}, 1,
+     "foreground mode 'parallel'"),
+    # the seed skipped these entries: nothing to run is one line
+    ({"mode": "parallel", "experiments": [{"repo": "examples", "model": "mnist"}, FG]}, 1,
+     "without 'foreground' and 'background'"),  # FG has its own mode
+    ({"experiments": [{"mode": "default", "foreground": FG, "background": BG}]}, 0, "found no 'repo'"),
+    ({"experiments": [{"mode": "parallel", "foreground": FG, "background": None}]}, 0,
+     "without 'foreground' and 'background'"),
+    ({"experiments": [{"repo": "examples", "model": "mnist", "mutate": ["lr"]}]}, 0, "lr on examples/mnist"),
+    ({"experiments": [{"repo": "examples", "model": "mnst", "mode": "default"}]}, 0, "did you mean 'examples/mnist'"),
+    ({"experiments": [{"repository": "examples", "model": "mnist", "mode": "default"}]}, 0, "writes 'repository'"),
+    # ignored, as the seed ignored them
+    ({"experiments": [{"mode": "parallel", "repo": "examples", "model": "placeholder", "foreground": FG,
+                       "background": BG}]}, 1, "differing from the foreground: examples/placeholder"),
+    ({"experiments": [{"mode": "parallel", "foreground": FG, "background": {**BG, "mutate": ["epochs"]}}]}, 1,
+     "background 'mutate': ignored"),
+    ({"experiments": [{"repo": "examples", "model": "mnist", "mutate": ["epochs"], "mutate_params": ["seed"]}]}, 1,
+     "'mutate' beside it counts"),
+    ({"experiments": [{"mode": "parallel", "foreground": {**FG, "hyperparameters": {"epoch": 1}}, "background": BG}]},
+     1, "epoch on examples/mnist_ff (did you mean 'epochs'?)"),
+    ({"experiments": [{"repo": "examples", "model": "mnist", "mutate": ["epochs"], "hyperparameters": {"seed": 3}}]},
+     1, "fixed values beside a mutation: dropped"),
+    ({"global_settings": {}, "experiments": [{**FG, "timeout": 5}]}, 1, "'timeout'"),
+])
+def test_what_the_seed_ignored_or_skipped_is_a_note(tmp_path, data, planned, note):
+    if planned == 0:
+        err = _err(tmp_path, data)
+        assert err.key is None and "nothing to run" in err.reason and note in err.reason, str(err)
+        return
+    loaded = _load(tmp_path, data)
+    assert len(expand(loaded).experiments) == planned
+    assert any(note in n for n in loaded.notes), loaded.notes
+    with pytest.raises(ConfigError, match="--strict"):
+        load_plan(tmp_path / "settings.json", Registry.builtin(), strict=True)
 
 
 def test_nulls_mean_absent(tmp_path):

@@ -48,11 +48,12 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(path, None, "invalid TOML: nested too deeply") from None
 
 
-def read_json(path: Path) -> Any:
+def read_json(path: Path, duplicates: list[str] | None = None) -> Any:
+    """JSON data; a key written twice in one object is an error, or, given `duplicates`, the last
+    one counts (as Python's json.load reads it) and the key is appended there."""
+    hook = _unique_keys if duplicates is None else _last_wins(duplicates)
     try:
-        return json.loads(
-            _read_text(path), parse_constant=_reject_constant, object_pairs_hook=_unique_keys
-        )
+        return json.loads(_read_text(path), parse_constant=_reject_constant, object_pairs_hook=hook)
     except json.JSONDecodeError as exc:
         raise ConfigError(path, None, f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except ValueError as exc:
@@ -63,6 +64,18 @@ def read_json(path: Path) -> Any:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _last_wins(seen: list[str]) -> Any:
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                seen.append(key)
+            out[key] = value
+        return out
+
+    return hook
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -27,6 +27,11 @@ class LoadedPlan:
     plan: Plan
     registry: Registry
     source: Path
+    #: what loading a seed settings file ignored, skipped or reinterpreted, grouped by cause
+    notes: tuple[str, ...] = ()
+    #: a seed settings file's `historical_csvs` (use_deduplication), resolved; `missing` not found
+    historical_csvs: tuple[Path, ...] = ()
+    missing_csvs: tuple[str, ...] = ()
 
     @property
     def workloads(self) -> list[Workload]:
@@ -63,18 +68,25 @@ def _workload_table(w: Workload) -> dict[str, Any]:
     return w.model_dump(mode="json", exclude={"name", "source"}, exclude_none=True)
 
 
-def load_plan(path: Path, registry: Registry | None = None) -> LoadedPlan:
-    """Parse, validate and check a plan file; every problem is a one-line ConfigError."""
+def load_plan(path: Path, registry: Registry | None = None, strict: bool = False,
+              seed_compat: str | None = None) -> LoadedPlan:
+    """Parse, validate and check a plan file; every problem is a one-line ConfigError. A seed
+    settings file's notes (what it ignored, skipped or reinterpreted) are the error under `strict`;
+    `seed_compat` ("faithful" | "intended") overrides the plan's own."""
     path = Path(path)
     registry = registry if registry is not None else Registry.builtin()
+    if seed_compat is not None and seed_compat not in ("faithful", "intended"):
+        raise ConfigError(None, "--seed-compat", f"must be faithful or intended, got {seed_compat!r}")
     seed_keys: dict[str, str] = {}  # a seed settings file: its own name for each key of the plan
+    notes: list[str] = []
+    csvs: tuple[list[Path], list[str]] = ([], [])
     if path.suffix.lower() == ".json":
-        from hyperwatt.config.legacy import plan_data_from_settings
-
-        data, seed_keys = plan_data_from_settings(read_json(path), path, registry)
+        data, seed_keys, notes, csvs = _seed_settings(path, registry, strict, seed_compat)
     else:
         data = read_toml(path)
         registry.add_tables(data.pop("workloads", {}), path)
+        if seed_compat is not None and isinstance(data, dict):
+            data["seed_compat"] = seed_compat
     data.setdefault("name", _safe_stem(path))
     _inherit_timing(data)
     try:
@@ -84,6 +96,8 @@ def load_plan(path: Path, registry: Registry | None = None) -> LoadedPlan:
             raise from_validation(err, Plan, path) from None
         except TypeError as err:
             raise ConfigError(path, None, str(err)) from None
+        if plan.seed_compat == "intended":
+            _exact_floats(plan, registry)
         check_plan(plan, registry, path)
     except ConfigError as err:
         if not seed_keys:
@@ -91,7 +105,62 @@ def load_plan(path: Path, registry: Registry | None = None) -> LoadedPlan:
         from hyperwatt.config.legacy import rename_keys
 
         raise rename_keys(err, seed_keys) from None
-    return LoadedPlan(plan=plan, registry=registry, source=path)
+    return LoadedPlan(plan=plan, registry=registry, source=path, notes=tuple(notes),
+                      historical_csvs=tuple(csvs[0]), missing_csvs=tuple(csvs[1]))
+
+
+def _seed_settings(path: Path, registry: Registry, strict: bool, seed_compat: str | None
+                   ) -> tuple[dict[str, Any], dict[str, str], list[str], tuple[list[Path], list[str]]]:
+    """A seed settings file as plan data: all its problems in one error, nothing runnable an error,
+    its notes an error under `strict`."""
+    from hyperwatt.config.seed_settings import translate
+
+    duplicates: list[str] = []
+    seed = translate(read_json(path, duplicates), path, registry, seed_compat, duplicates)  # type: ignore[arg-type]
+    if seed.errors:
+        first, rest = seed.errors[0], seed.errors[1:]
+        more = "" if not rest else f" (and {len(rest)} more: " + "; ".join(
+            f"{e.key}: {e.reason}" if e.key else e.reason for e in rest) + ")"
+        raise ConfigError(path, first.key, first.reason + more)
+    notes = seed.notes.lines()
+    if not seed.data["experiments"]:
+        raise ConfigError(path, None, f"nothing to run: the seed's runner would start no training from its "
+                          f"{seed.entries} entr{'y' if seed.entries == 1 else 'ies'} ({'; '.join(notes)})")
+    found, missing = _history_files(path, seed.historical_csvs)
+    if missing:
+        notes.append("use_deduplication: historical CSVs not found beside the settings file or in its parent "
+                     f"folders ({', '.join(missing)}); `hyperwatt run` refuses until they are imported or found")
+    if strict and notes:
+        raise ConfigError(path, None, f"--strict: the seed's file needs {len(notes)} reinterpretation(s): "
+                          + " | ".join(notes))
+    return seed.data, seed.keys, notes, (found, missing)
+
+
+def _history_files(settings: Path, names: list[str]) -> tuple[list[Path], list[str]]:
+    """The seed resolved `historical_csvs` against its repository root: the settings file's folder
+    or one of its parents."""
+    found, missing = [], []
+    folders = [settings.resolve().parent, *settings.resolve().parent.parents]
+    for name in names:
+        hit = next((f / name for f in folders if (f / name).is_file()), None)
+        if hit is None:
+            missing.append(name)
+        elif hit not in found:
+            found.append(hit)
+    return found, missing
+
+
+def _exact_floats(plan: Plan, registry: Registry) -> None:
+    """seed_compat = "intended": the plan's seed workloads pass floats exactly, not as "%.6f"."""
+    names = {spec.workload for spec in plan.experiments}
+    names |= {spec.background.workload for spec in plan.experiments if spec.background}
+    for name in names:
+        if name not in registry:
+            continue
+        workload = registry.get(name)
+        if any(p.decimals is not None for p in workload.hyperparameters.values()):
+            params = {k: p.model_copy(update={"decimals": None}) for k, p in workload.hyperparameters.items()}
+            registry.replace(workload.model_copy(update={"hyperparameters": params}))
 
 
 def _safe_stem(path: Path) -> str:

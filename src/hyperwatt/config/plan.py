@@ -254,6 +254,10 @@ class Plan(_Strict):
     sensors: SensorSettings = Field(default_factory=SensorSettings)
     governor: str | None = None
     carbon: CarbonSettings = Field(default_factory=CarbonSettings)
+    #: Seed-system workloads (models_config.json): "faithful" passes floats as the seed did (`%.6f`);
+    #: "intended" passes them exactly. For seed settings files it also decides how `mutate_params`
+    #: and fixed values beside a mutation read (docs/migration.md).
+    seed_compat: Literal["faithful", "intended"] = "faithful"
     experiments: list[ExperimentSpec] = Field(min_length=1)
 
     @field_validator("name")

@@ -98,6 +98,10 @@ class Registry:
             added.append(name)
         return added
 
+    def replace(self, workload: Workload) -> None:
+        """Put a changed copy of a declared workload in its place."""
+        self._workloads[workload.name] = workload
+
     def _put(self, workload: Workload, path: Path, key: str) -> None:
         self._workloads[workload.name] = workload
 

@@ -78,6 +78,9 @@ class HyperParam(_Strict):
     distribution: Distribution = "uniform"
     values: list[Scalar] | None = None
     zero_probability: float = Field(default=0.0, ge=0.0, lt=1.0)
+    #: float only: passed with exactly this many decimals (the seed's `%.6f` is 6; 1e-7 becomes
+    #: "0.000000"); none: the shortest text that reads back as the value
+    decimals: int | None = Field(default=None, ge=0, le=20)
     #: bool only: "switch" passes the bare flag when true; "value" passes `flag true|false`.
     #: With `env`: "switch" sets the variable to 1 when true; "value" to true|false. Positional: true|false.
     bool_style: Literal["switch", "value"] = "switch"
@@ -146,6 +149,8 @@ class HyperParam(_Strict):
             raise ValueError(f"'zero_probability' only applies to int and float, not {self.type}")
         if self.range is not None and self.type == "int" and math.ceil(self.range[0]) > math.floor(self.range[1]):
             raise ValueError(f"range [{self.range[0]:g}, {self.range[1]:g}] holds no integer to draw")
+        if self.decimals is not None and self.type != "float":
+            raise ValueError(f"'decimals' only applies to float, not {self.type}")
         if self.default is not None:
             object.__setattr__(self, "default", coerce(self, self.default))
         return self
