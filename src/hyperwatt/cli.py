@@ -34,6 +34,9 @@ WorkloadsOpt = typer.Option(None, "--workloads", "-W", metavar="FILE",
 JsonOpt = typer.Option(False, "--json", help="Print one JSON object for scripts (see docs/output.md).")
 PlanArg = typer.Argument(..., metavar="PLAN", help="Plan file (TOML, or the seed's settings JSON).")
 StrictOpt = typer.Option(False, "--strict", help="Exit 1 if any experiment is invalid, too (failed ones always exit 1).")
+SeedCompatOpt = typer.Option(None, "--seed-compat", metavar="faithful|intended",
+                             help="The seed's settings and models_config: as the seed ran them (faithful, the "
+                             "default) or as meant (intended: mutate_params read, fixed values kept, exact floats).")
 VerboseOpt = typer.Option(False, "--verbose", "-v", help="Stream training logs to the console.")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="Only warnings and the final summary.")
 
@@ -44,10 +47,11 @@ def _registry(workloads: list[Path] | None) -> Registry:
     return load_registry(workloads or [])
 
 
-def _load(plan: Path, workloads: list[Path] | None) -> LoadedPlan:
+def _load(plan: Path, workloads: list[Path] | None, strict: bool = False,
+          seed_compat: str | None = None) -> LoadedPlan:
     from hyperwatt.config import load_plan
 
-    return load_plan(plan, _registry(workloads))
+    return load_plan(plan, _registry(workloads), strict=strict, seed_compat=seed_compat)
 
 
 def _estimator(results_dir: Path) -> Estimator:
@@ -78,19 +82,19 @@ def dry_run(
     workloads: list[Path] | None = WorkloadsOpt,
     results_dir: Path = ResultsDir,
     rerun: bool = typer.Option(False, "--rerun", help="Count nothing as done."),
+    strict: bool = typer.Option(False, "--strict", help="Refuse a seed settings file that needs reinterpreting."),
+    seed_compat: str | None = SeedCompatOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Dry run: the expanded experiments, which the store already holds, and an ETA."""
+    """Dry run: the expanded experiments, which the history (store, imported seed results) holds, and an ETA."""
     from hyperwatt.engine.search_trials import search_entries
+    from hyperwatt.importing.history import History, plan_history
     from hyperwatt.mutation import expand
-    from hyperwatt.store import DB_NAME, open_store
     from hyperwatt.views import plan_view
 
-    loaded = _load(plan, workloads)
+    loaded = _load(plan, workloads, strict, seed_compat)
     expansion = expand(loaded)
-    counts: dict[str, int] = {}
-    if not rerun and (results_dir / DB_NAME).exists():
-        counts = open_store(results_dir, readonly=True).succeeded_counts(pe.key_hash for pe in expansion.experiments)
+    done = History() if rerun else plan_history(loaded, results_dir, [pe.key_hash for pe in expansion.experiments])
     searches = []
     for entry in search_entries(loaded):
         s = entry.spec.search
@@ -98,7 +102,7 @@ def dry_run(
         searches.append(f"search experiments[{entry.index}]: up to {s.trials} trial(s) of {entry.spec.workload} over "
                         f"{', '.join(s.parameters)} for {', '.join(s.objectives)} (sampler {s.sampler or 'tpe'}, "
                         f"study {entry.study_name} in {results_dir / 'search.db'}), after the experiments above")
-    plan_view(loaded, expansion, counts, _estimator(results_dir), searches).show(out, as_json)
+    plan_view(loaded, expansion, done.state, _estimator(results_dir), searches).show(out, as_json)
 
 
 @app.command("run", epilog="Example: hyperwatt run plans/quickstart.toml  (Ctrl-C is safe: hyperwatt resume SESSION)")
@@ -108,14 +112,22 @@ def run(
     results_dir: Path = ResultsDir,
     rerun: bool = typer.Option(False, "--rerun", help="Run settings the store already holds."),
     resume_: bool = typer.Option(False, "--resume", help="Finish the latest unfinished session of this plan."),
-    strict: bool = StrictOpt,
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 if any experiment is invalid, too (failed ones "
+                                "always exit 1); refuse a seed settings file that needs reinterpreting."),
+    seed_compat: str | None = SeedCompatOpt,
     verbose: bool = VerboseOpt,
     quiet: bool = QuietOpt,
 ) -> None:
     """Run a plan: every experiment measured, recorded and verified."""
     from hyperwatt.engine import find_resumable, resume, run_plan
+    from hyperwatt.importing.history import import_history
 
-    loaded = _load(plan, workloads)
+    loaded = _load(plan, workloads, strict, seed_compat)
+    for note in loaded.notes:
+        out.line(f"note: {note}", style="yellow")
+    history = None if rerun else import_history(loaded, results_dir)
+    for line in history.lines() if history else []:
+        out.line(f"history: {line}")
     options = _options(results_dir, rerun, verbose)
     with _events(results_dir, quiet) as events:
         sid = find_resumable(results_dir, loaded) if resume_ and (results_dir / "hyperwatt.db").exists() else None

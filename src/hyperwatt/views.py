@@ -58,16 +58,18 @@ def workloads_view(workloads: Sequence[Any]) -> View:
                  "source"], rows)
 
 
-def plan_view(loaded: Any, expansion: Any, counts: dict[str, int], estimator: Estimator,
+def plan_view(loaded: Any, expansion: Any, done: Callable[[str, int], str | None], estimator: Estimator,
               searches: Sequence[str] = ()) -> View:
-    """The expanded experiments, which the store holds already, and the ETA with its range;
-    `searches` describes the plan's search entries (run after the experiments)."""
+    """The expanded experiments, which the history holds already (`done(key_hash, nth)`: why the
+    nth occurrence of a setting is done, or None), and the ETA with its range; `searches`
+    describes the plan's search entries (run after the experiments)."""
     from hyperwatt.engine.command import build_argv, hyperparameter_env
     from hyperwatt.mutation import occurrence_indices
 
     experiments, rows, parts, unknown = [], [], [], 0
     for pe, n in zip(expansion.experiments, occurrence_indices(expansion.experiments)):
-        skip = counts.get(pe.key_hash, 0) > n
+        state = done(pe.key_hash, n)
+        skip = state is not None
         est = None if skip else estimator.predict(pe)
         if not skip:
             if est is None:
@@ -81,7 +83,7 @@ def plan_view(loaded: Any, expansion: Any, counts: dict[str, int], estimator: Es
             "index": pe.slot + 1, "workload": pe.workload.name, "mode": pe.mode,
             "background": pe.background.workload.name if pe.background else None, "setting": pe.label,
             "repeat": pe.repeat_index + 1, "hyperparameters": pe.foreground.args(), "mutated": list(pe.mutated),
-            "argv": argv, "env": env, "key_hash": pe.key_hash, "state": "skip" if skip else "run",
+            "argv": argv, "env": env, "key_hash": pe.key_hash, "state": "skip" if skip else "run", "done": state,
             "estimate_s": est.central_s if est else None, "estimate_low_s": est.low_s if est else None,
             "estimate_high_s": est.high_s if est else None,
         })
@@ -89,18 +91,20 @@ def plan_view(loaded: Any, expansion: Any, counts: dict[str, int], estimator: Es
             mode = pe.mode + (f" + {pe.background.workload.name}" if pe.background else "")
             rows.append([str(pe.slot + 1), pe.workload.name, mode, pe.label, str(pe.repeat_index + 1),
                          shlex.join(passed), "—" if skip else fmt_duration(est.central_s if est else None),
-                         "skip (in store)" if skip else "run"])
+                         state or "run"])
     eta = combine(parts, unknown, 1) if parts else Eta(None if unknown else 0.0, None, None, unknown)
     total, runs = len(experiments), sum(e["state"] == "run" for e in experiments)
     plan = loaded.plan
     notes = []
     if total > PLAN_TABLE_ROWS:
         notes.append(f"... {total - PLAN_TABLE_ROWS} more experiment(s) not shown (counted below; --json has all)")
+    notes += [f"note: {n}" for n in loaded.notes]
     notes += [f"note: {w}" for w in expansion.warnings]
     notes += list(searches)
     notes.append(f"{total} experiments, {runs} to run, {total - runs} skipped; ETA {eta.text()}")
     data = {"plan": plan.name, "plan_hash": loaded.plan_hash, "source": str(loaded.source), "total": total,
             "to_run": runs, "skipped": total - runs, "eta": eta.as_dict(), "warnings": list(expansion.warnings),
+            "seed_notes": list(loaded.notes),
             "searches": list(searches),
             "experiments": experiments}
     return View(data, f"plan {plan.name} (hash {loaded.plan_hash})",

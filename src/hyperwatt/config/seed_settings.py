@@ -77,7 +77,7 @@ def _ranges(indexes: list[int]) -> str:
     parts: list[str] = []
     ordered = sorted(indexes)
     start = prev = ordered[0]
-    for i in ordered[1:] + [None]:  # type: ignore[list-item]
+    for i in ordered[1:] + [None]:
         if i is not None and i == prev + 1:
             prev = i
             continue
@@ -142,7 +142,7 @@ class _Translation:
         if value not in COMPAT:
             self.error("seed_compat", f"must be \"faithful\" or \"intended\", got {value!r}")
             return "faithful"
-        return value  # type: ignore[no-any-return]
+        return value
 
     # top level ------------------------------------------------------------------------------------
     def run(self) -> SeedPlan:

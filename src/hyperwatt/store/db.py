@@ -356,6 +356,23 @@ class Store:
         return out
 
     @_store_errors
+    def imported_counts(self, key_hashes: Iterable[str]) -> dict[str, int]:
+        """How many valid, succeeded experiments of imported sessions the store holds per key."""
+        keys = sorted(set(key_hashes))
+        out = dict.fromkeys(keys, 0)
+        with self._lock:
+            for i in range(0, len(keys), 500):
+                chunk = keys[i : i + 500]
+                marks = ", ".join("?" * len(chunk))
+                for row in self._db.execute(
+                    f"SELECT e.key_hash, COUNT(*) FROM experiments e JOIN sessions s ON s.session_id = e.session_id "
+                    f"WHERE s.status = 'imported' AND e.status = 'succeeded' AND e.valid = 1 "
+                    f"AND e.key_hash IN ({marks}) GROUP BY e.key_hash", chunk,
+                ):
+                    out[row[0]] = row[1]
+        return out
+
+    @_store_errors
     def durations(self, workload: str, exclude_session: str | None = None
                   ) -> list[tuple[float, dict[str, Any], str, str | None]]:
         """Past trainings of a workload that ran to the end (for ETAs): duration, hyperparameters,
