@@ -10,6 +10,8 @@ B: every workload alone (plans/workloads_gpu.toml) and its table; then, time per
    workload probe (training-phase utilisation of each workload at size small).
 C: the parallel feasibility plan (--strict), the seed's failure reproduced, the lifecycle costs of
    the feasibility session.
+D: co-location attribution against the foreground and background measured alone
+   (benchmarks/attribution.py, 3 pairs, about 5 minutes).
 Outputs (few files: the device returns at most 8): DIR/summary.md (every step's table), DIR/steps.json,
 DIR/results.tar.gz (the results directory, with each step's log and outputs under results/bench/).
 """
@@ -120,9 +122,13 @@ def part_c(s: Suite) -> None:
     s.step("lifecycle", argv, reserve_s=5)
 
 
+def part_d(s: Suite) -> None:
+    s.step("attribution", [sys.executable, "benchmarks/attribution.py", "--out", str(s.out)], reserve_s=5)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--part", choices="ABC", required=True)
+    ap.add_argument("--part", choices="ABCD", required=True)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--budget-s", type=float, default=540)
     args = ap.parse_args()
@@ -130,7 +136,7 @@ def main() -> None:
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     suite = Suite(args.out, args.budget_s)
     try:
-        {"A": part_a, "B": part_b, "C": part_c}[args.part](suite)
+        {"A": part_a, "B": part_b, "C": part_c, "D": part_d}[args.part](suite)
     finally:
         suite.finish()
     print(json.dumps(suite.log, indent=1))

@@ -222,5 +222,6 @@ def attribution_bars(g: GroupAnalysis) -> Plot | None:
     more = f" Showing {len(rows)} of {total} settings." if total > len(rows) else ""
     return Plot(f"{g.key.title}: device vs foreground energy",
                 "Whole-device GPU energy during the foreground window (foreground + background), the "
-                "foreground's marginal energy (device − background-alone power × window) and the "
-                "utilisation-share split; error bars ±2 standard uncertainties." + more, _png(fig))
+                "foreground's marginal energy (device − the background's power measured alone × window) and "
+                "the utilisation-share split (an estimate without a stated bound); error bars ±2 standard "
+                "uncertainties over repeats." + more, _png(fig))
