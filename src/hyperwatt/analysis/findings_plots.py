@@ -85,7 +85,7 @@ def elasticities(f: Findings) -> Plot | None:
     ax.set_yticks(range(len(pairs)), labels, fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel("energy elasticity (Δ log energy per Δ log hyperparameter)", fontsize=8)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.tick_params(labelsize=7)
     return Plot("energy elasticity per mode",
                 "Slope of log energy on log hyperparameter (raw value where a value is ≤ 0) in each mode, 95% "
