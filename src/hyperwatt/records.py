@@ -200,6 +200,10 @@ class Readiness(_Record):
     reason: str
     gpu_util_pct: float | None = None
     background_alone_power_w: float | None = None
+    #: the highest GPU utilisation seen while waiting (with the background's process on the GPU)
+    max_gpu_util_pct: float | None = None
+    #: how long each background run that ended while waiting lasted
+    run_durations_s: list[float] = Field(default_factory=list)
 
 
 class BackgroundAlone(_Record):

@@ -61,6 +61,8 @@ class ParallelPolicy(_Strict):
     """How the background is started, judged ready, kept effective and stopped."""
 
     readiness_timeout_s: float = Field(default=180.0, gt=0, le=86_400)
+    #: with a GPU: stop waiting once this many background runs ended on their own below the threshold
+    readiness_runs: int = Field(default=2, ge=1, le=1_000)
     util_threshold_pct: float = Field(default=30.0, ge=0, le=100)
     ready_samples: int = Field(default=20, ge=1, le=10_000)  # polls 0.1 s apart: 2 s of sustained load
     min_run_s: float | None = Field(default=None, gt=0, le=86_400)
