@@ -293,3 +293,13 @@ def test_a_group_of_one_mutated_row_has_no_default() -> None:
     (g,) = run([record(hp={"epochs": 5}, mutated=("epochs",), gpu_j=50.0)]).groups
     assert g.greener.baseline is None
     assert [s.name for s in g.greener.settings] == ["epochs=5"]
+
+
+def test_unknown_workload_defaults_come_from_its_default_runs() -> None:
+    # no declared defaults: the runs labelled "default" say what a missing value is
+    recs = [record(workload="my/model", hp={"epochs": 3}, label="default", gpu_j=30.0)]
+    recs += [record(workload="my/model", hp={"epochs": 7}, label="seed", gpu_j=70.0) for _ in range(3)]
+    recs += [record(workload="my/model", hp={"lr": 0.1}, mutated=("lr",), gpu_j=31.0)]
+    (g,) = finding_groups(recs, DEFAULTS)
+    filled = next(r for r in g.rows if r.record.mutated)
+    assert filled.value("epochs") == 3 and filled.defaulted == {"epochs"}

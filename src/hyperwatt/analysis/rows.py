@@ -187,12 +187,13 @@ def _build(key: FindingKey, energy: Quantity, runs: list[ExperimentRecord], decl
 
 
 def _plain_values(records: list[ExperimentRecord]) -> dict[str, Any]:
-    """Each hyperparameter's most common value among unmutated runs (the default where none is declared)."""
+    """Each hyperparameter's most common value among unmutated runs, those labelled "default" only where
+    there are some (the default where none is declared)."""
+    plain = [r for r in records if not r.mutated]
+    labelled = [r for r in plain if r.label == "default"]
     counts: dict[str, Counter[str]] = {}
     values: dict[tuple[str, str], Any] = {}
-    for r in records:
-        if r.mutated:
-            continue
+    for r in labelled or plain:
         for k, v in r.hyperparameters.items():
             counts.setdefault(k, Counter())[repr(v)] += 1
             values[(k, repr(v))] = v
