@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 from typing import Any, Callable
@@ -134,3 +135,9 @@ def run_toy(toy_dir: Path) -> Callable[..., SessionResult]:
         return run_plan(loaded, opts)
 
     return run
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _data_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The built-in workloads' prepare steps write their data cache under the tests' temporary folder."""
+    os.environ.setdefault("HYPERWATT_DATA_CACHE", str(tmp_path_factory.mktemp("data-cache")))

@@ -287,6 +287,32 @@ class MetricsSpec(_Strict):
         return self
 
 
+#: Placeholders in `prepare.argv` (the argv's, less {output_dir}: a prepare step belongs to no experiment).
+PREPARE_PLACEHOLDERS = ("python", "workdir", "repo", "model")
+
+
+class PrepareSpec(_Strict):
+    """A command run once per session, before the first measured window of the workload (data
+    generation, a copy from a cache, compilation): work that is not the training's."""
+
+    argv: list[str] = Field(min_length=1)
+    #: hyperparameters passed to it as the training gets them (those the data depends on, e.g. size);
+    #: one run per distinct set of their values
+    hyperparameters: list[str] = Field(default_factory=list)
+    timeout_s: float = Field(default=1800.0, gt=0, le=86_400)
+
+    @field_validator("argv")
+    @classmethod
+    def _argv(cls, v: list[str]) -> list[str]:
+        if not v[0]:
+            raise ValueError("argv[0] is empty: it names the program to run")
+        for arg in v:
+            if "\0" in arg:
+                raise ValueError(f"argv item {arg!r} contains a NUL byte, which no command line can carry")
+            check_placeholders(arg, PREPARE_PLACEHOLDERS)
+        return v
+
+
 class Workload(_Strict):
     """A trainable target named `repo/model`, fully resolved (no `extends`, absolute workdir)."""
 
@@ -301,6 +327,7 @@ class Workload(_Strict):
     env: dict[str, str] = Field(default_factory=dict)
     hyperparameters: dict[str, HyperParam] = Field(default_factory=dict)
     metrics: MetricsSpec = Field(default_factory=MetricsSpec)
+    prepare: PrepareSpec | None = None
     #: Pass every hyperparameter with a default on the command line (False: only values set or mutated).
     pass_defaults: bool = True
     #: exit codes that count as a clean exit (a script that exits 3 after writing its results)
@@ -369,6 +396,10 @@ class Workload(_Strict):
         name = self.estimated_scales_with
         if name is not None and name not in self.hyperparameters:
             raise ValueError(f"estimated_scales_with: no hyperparameter named {name!r}")
+        for name in self.prepare.hyperparameters if self.prepare else []:
+            if name not in self.hyperparameters:
+                raise ValueError(f"prepare.hyperparameters: no hyperparameter named {name!r}"
+                                 f"{suggest(name, self.hyperparameters)}")
         return self
 
     @property

@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from hyperwatt.clock import SYSTEM_CLOCK, Clock
 from hyperwatt.config import Plan
+from hyperwatt.engine.prepare import PrepareSteps
 from hyperwatt.sensors import GpuSensor, IdleBaseline, Monitor, SensorSet
 from hyperwatt.store import SessionLayout, Store
 
@@ -45,6 +46,8 @@ class EngineContext:
     interrupt: threading.Event = field(default_factory=threading.Event)
     #: the coolest idle baseline per sensor seen in this session: what cooldowns aim for
     reference_baselines: dict[str, IdleBaseline] = field(default_factory=dict)
+    #: the workloads' prepare steps this session ran (each once, before the first window needing it)
+    prepared: PrepareSteps = field(default_factory=PrepareSteps)
 
     def check_interrupt(self) -> None:
         if self.interrupt.is_set():

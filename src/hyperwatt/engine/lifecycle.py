@@ -17,6 +17,7 @@ from hyperwatt import attribution as attribution_rules
 from hyperwatt import metrics as metrics_mod
 from hyperwatt.engine import energy as energy_mod
 from hyperwatt.engine import phases as phases_mod
+from hyperwatt.engine import prepare as prepare_mod
 from hyperwatt.engine.command import build_argv, build_env, placeholder_values, workdir
 from hyperwatt.engine.context import EngineContext, Interrupted, Slot
 from hyperwatt.engine.limits import attempt_timeout_s, max_log_bytes
@@ -118,6 +119,7 @@ class ExperimentRun:
         rec = self.record
         self._save()
         try:
+            prepare_mod.before_window(self.ctx, self.pe, self.slot.gpu_index, rec)
             self.baselines = self._idle_baseline()
             if self.pe.mode == "parallel" and not self._start_background():
                 return rec

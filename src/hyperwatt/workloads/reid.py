@@ -27,6 +27,7 @@ from hyperwatt.workloads._common import (
     run_main, start,
 )
 from hyperwatt.workloads._steps import Steps, StepFn
+from hyperwatt.workloads.prepare import PCB_SCALE
 from hyperwatt.workloads.data import Normaliser, ReidSet, person_images, random_crop_flip
 from hyperwatt.workloads.evaluation import retrieval_scores
 from hyperwatt.workloads.hrnet import FEATURES as HRNET_FEATURES
@@ -37,7 +38,6 @@ ARCHS = ("densenet121", "hrnet18", "pcb")
 MOMENTUM = 0.9
 PARTS = 6
 #: PCB's images are 1.5 times larger (384x192 instead of 256x128), as in the original.
-PCB_SCALE = 1.5
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 EVAL_BATCH = 128

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from hyperwatt.workloads._errors import DataError
+from hyperwatt.workloads.data.cache import cached
 from hyperwatt.workloads.data.imageset import ImageSet, channel_stats
 from hyperwatt.workloads.data.render import noise_bank, noise_draws, read_noise, render_in_chunks, to_uint8
 
@@ -146,7 +147,9 @@ def cifar_images(size: str, data_dir: Path | None, device: torch.device) -> Imag
     """The CIFAR-style set of this size: real CIFAR-10 from `data_dir` when given, else synthetic."""
     sizes = SIZES[size]
     if data_dir is None:
-        return synthetic_cifar(sizes.train, sizes.test, sizes.image_px, device)
+        key = {"train": sizes.train, "test": sizes.test, "px": sizes.image_px, "seed": DATA_SEED}
+        return cached(ImageSet, "cifar", key, lambda: synthetic_cifar(sizes.train, sizes.test, sizes.image_px, device),
+                      device)
     tx, ty, vx, vy = read_cifar10(data_dir)
     train_x = torch.from_numpy(tx[:sizes.train]).to(device)
     test_x = torch.from_numpy(vx[:sizes.test]).to(device)

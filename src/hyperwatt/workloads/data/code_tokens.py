@@ -10,10 +10,13 @@ labels is flipped, which caps attainable accuracy near 1 - LABEL_NOISE as with r
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from hyperwatt.workloads.data.cache import cached
 
 DATA_SEED = 20_251_118
 BOS, PAD, EOS, UNK = 0, 1, 2, 3
@@ -129,4 +132,6 @@ def synthetic_code_tokens(n_train: int, n_test: int, seq_len: int, vocab: int, s
 def code_tokens(size: str) -> TokenSet:
     """The token set of this size (on the CPU; the workload moves it)."""
     s = SIZES[size]
-    return synthetic_code_tokens(s.train, s.test, s.seq_len, s.vocab)
+    key = {"sizes": dataclasses.asdict(s), "seed": DATA_SEED}
+    return cached(TokenSet, "code-tokens", key, lambda: synthetic_code_tokens(s.train, s.test, s.seq_len, s.vocab),
+                  None)

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from hyperwatt.workloads._errors import DataError
 from hyperwatt.workloads.data.augment import affine_copies
+from hyperwatt.workloads.data.cache import cached
 from hyperwatt.workloads.data.imageset import ImageSet, channel_stats
 
 #: Fixed seed of the split and the augmentation: the data set never depends on --seed.
@@ -126,12 +127,19 @@ def digit_images(size: str, data_dir: Path | None, device: torch.device) -> Imag
         test_y = torch.from_numpy(vy[:sizes.test].astype(np.int64)).to(device)
         name = "mnist-idx"
     else:
-        images, labels = sklearn_digits()
-        train_idx, test_idx = stratified_split(labels.numpy(), _TEST_FRACTION, DATA_SEED)
-        images, labels = images.to(device), labels.to(device)
-        rng = np.random.default_rng(DATA_SEED)
-        train_x, train_y = _enlarge(images[train_idx], labels[train_idx], sizes.train, rng)
-        test_x, test_y = _enlarge(images[test_idx], labels[test_idx], sizes.test, rng)
-        name = "sklearn-digits-28x28" + ("+affine" if sizes.train > len(train_idx) else "")
+        key = {"train": sizes.train, "test": sizes.test, "seed": DATA_SEED}
+        return cached(ImageSet, "digits", key, lambda: _synthetic_digits(sizes, device), device)
+    mean, std = channel_stats(train_x)
+    return ImageSet(name, train_x, train_y, test_x, test_y, 10, mean, std)
+
+
+def _synthetic_digits(sizes: DigitSizes, device: torch.device) -> ImageSet:
+    images, labels = sklearn_digits()
+    train_idx, test_idx = stratified_split(labels.numpy(), _TEST_FRACTION, DATA_SEED)
+    images, labels = images.to(device), labels.to(device)
+    rng = np.random.default_rng(DATA_SEED)
+    train_x, train_y = _enlarge(images[train_idx], labels[train_idx], sizes.train, rng)
+    test_x, test_y = _enlarge(images[test_idx], labels[test_idx], sizes.test, rng)
+    name = "sklearn-digits-28x28" + ("+affine" if sizes.train > len(train_idx) else "")
     mean, std = channel_stats(train_x)
     return ImageSet(name, train_x, train_y, test_x, test_y, 10, mean, std)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from hyperwatt.workloads._errors import DataError
+from hyperwatt.workloads.data.cache import cached
 from hyperwatt.workloads.data.render import (
     noise_bank, noise_draws, read_noise, render_in_chunks, sharpness, soft_box, soft_step, to_uint8,
 )
@@ -248,4 +250,5 @@ def person_images(size: str, data_dir: Path | None, device: torch.device, height
     h, w = int(sizes.height_px * height_scale), int(sizes.width_px * height_scale)
     if data_dir is not None:
         return read_market1501(data_dir, h, w, device)
-    return synthetic_persons(sizes, h, w, device)
+    key = {"sizes": dataclasses.asdict(sizes), "h": h, "w": w, "seed": DATA_SEED}
+    return cached(ReidSet, "persons", key, lambda: synthetic_persons(sizes, h, w, device), device)
