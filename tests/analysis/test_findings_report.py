@@ -52,6 +52,7 @@ def test_report_writes_verdicts_on_top_and_findings_json(tmp_path: Path) -> None
         assert q in html
     assert "Higher epochs goes with more energy in 2 of 2 group(s)" in html
     assert not re.search(r"(src|href)=\"https?:", html)  # self-contained
+    assert f"Energy method: nvml-energy-counter ({len(recs)} rows)" in html  # figures name their method
     data = json.loads((path.parent / "findings.json").read_text())
     assert data["sources"]["sessions"] == ["s1"] and data["sources"]["rows"] == len(recs)
     assert data["carbon"]["intensity_g_per_kwh"] == 56.0 and "RTE 2024" in data["carbon"]["intensity_source"]

@@ -15,6 +15,11 @@ MAX_PAIRS = 30
 MAX_CURVE_SETTINGS = 8
 
 
+def _methods(f: Findings) -> str:
+    """Which energy methods a figure over every group rests on (provenance in the caption)."""
+    return " Energy method: " + ", ".join(f"{m} ({n} rows)" for m, n in f.methods.most_common()) + "."
+
+
 def correlation_matrix(f: Findings) -> Plot | None:
     """Spearman's ρ (all rows) per group × hyperparameter; * marks q < 0.05, blank cells were not tested."""
     groups = [g for g in f.groups if any(x.all_rows.tested for x in g.correlations)][:MAX_GROUP_ROWS]
@@ -40,7 +45,7 @@ def correlation_matrix(f: Findings) -> Plot | None:
     fig.colorbar(im, ax=ax, label="Spearman ρ of energy (all rows)", shrink=0.8)
     return Plot("hyperparameters vs energy", "Spearman's ρ between each hyperparameter and the group's energy over all "
                 "rows; * marks q < 0.05 (Benjamini–Hochberg over every test). Blank: not tested (constant, or too few "
-                "rows).", _png(fig))
+                "rows)." + _methods(f), _png(fig))
 
 
 def savings(f: Findings) -> Plot | None:
@@ -64,7 +69,7 @@ def savings(f: Findings) -> Plot | None:
     return Plot("greenest setting without loss, per group",
                 f"Largest saving among settings with the primary metric within {f.options.tolerance:.0%} of the "
                 f"default's; bars: 95% Welch interval (none when a side was measured once); grey: weak evidence; "
-                f"dashed: the {f.options.saving:.0%} threshold.", _png(fig))
+                f"dashed: the {f.options.saving:.0%} threshold." + _methods(f), _png(fig))
 
 
 def elasticities(f: Findings) -> Plot | None:
@@ -89,7 +94,7 @@ def elasticities(f: Findings) -> Plot | None:
     ax.tick_params(labelsize=7)
     return Plot("energy elasticity per mode",
                 "Slope of log energy on log hyperparameter (raw value where a value is ≤ 0) in each mode, 95% "
-                "intervals; * marks a significant mode × hyperparameter interaction (q < 0.05).", _png(fig))
+                "intervals; * marks a significant mode × hyperparameter interaction (q < 0.05)." + _methods(f), _png(fig))
 
 
 def energy_curves(g: GroupFindings) -> Plot | None:
@@ -113,5 +118,6 @@ def energy_curves(g: GroupFindings) -> Plot | None:
     ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     more = len(t.by_setting()) - len(settings)
     return Plot(f"{g.group.key.title}: {t.metric} vs energy",
-                "One line per run, one colour per setting; each point is an epoch." +
+                "One line per run, one colour per setting; each point is an epoch. Energy method: "
+                + ", ".join(sorted(g.group.methods)) + "." +
                 (f" {more} more setting(s) not shown." if more > 0 else ""), _png(fig))
