@@ -20,7 +20,22 @@ from hyperwatt.analysis.settings import format_value, numeric
 from hyperwatt.analysis.stats import COVERAGE_K, Summary
 from hyperwatt.records import ExperimentRecord
 
-DPI = 90
+#: Figures are drawn at most FIGURE_WIDTH_IN wide at DPI: about 1,100 px, shown unscaled on a laptop screen,
+#: so the fonts below (points) read as they would in print.
+DPI = 110
+FIGURE_WIDTH_IN = 10.0
+FONT = 9
+SMALL = 8
+#: Panels per figure row (more are wrapped onto further rows, never shrunk).
+PANELS_PER_ROW = 3
+#: Characters of a tick or legend label before it is abbreviated (the full name goes in the caption).
+LABEL_CHARS = 14
+#: One colour per mode in every figure.
+MODE_COLOURS = {"sequential": "#1f77b4", "parallel": "#ff7f0e"}
+#: Runs per overlaid power-timeline figure (more runs: more figures).
+RUNS_PER_TIMELINE_FIGURE = 20
+#: Samples kept per run in an overlaid timeline (evenly thinned).
+TIMELINE_POINTS = 600
 #: Limits that keep a report of hundreds of experiments readable (and its file small).
 MAX_METRIC_PANELS = 4
 MAX_HP_COLUMNS = 6
@@ -33,7 +48,23 @@ MAX_BAR_SETTINGS = 30
 LOG_SCALE_RATIO = 20.0
 _FRONT = "#d62728"
 _OTHER = "#7f7f7f"
-_REF = "#1f77b4"
+
+
+def mode_colour(mode: str) -> str:
+    return MODE_COLOURS.get(mode, "#2ca02c")
+
+
+def short(label: str, chars: int = LABEL_CHARS) -> str:
+    """A label of at most `chars` characters: the start and the end kept around an ellipsis."""
+    if len(label) <= chars:
+        return label
+    head = (chars - 1) // 2
+    return label[:head] + "…" + label[len(label) - (chars - 1 - head):]
+
+
+def _key_text(names: Sequence[str]) -> str:
+    """The caption's key of numbered points: `1 default; 2 mutate learning_rate #1; …`."""
+    return "; ".join(f"{i} {n}" for i, n in enumerate(names, 1))
 
 
 @dataclass(frozen=True)
@@ -79,44 +110,51 @@ def energy_vs_metric(g: GroupAnalysis) -> Plot | None:
         return None
     fronts = {f.metric: f for f in g.fronts}
     metrics = sorted(g.metrics, key=lambda m: (m not in fronts, m))[:MAX_METRIC_PANELS]
-    fig = Figure(figsize=(4.6 * len(metrics), 3.8), layout="constrained")
+    cols = min(len(metrics), 2)
+    n_rows = -(-len(metrics) // cols)
+    fig = Figure(figsize=(min(FIGURE_WIDTH_IN, 5.0 * cols), 4.0 * n_rows), layout="constrained")
+    colour = mode_colour(g.key.mode)
+    number = {s.key_hash: i for i, s in enumerate(g.settings, 1)}
+    labelled = len(g.settings) <= MAX_LABELLED_POINTS
     drew = False
     for i, metric in enumerate(metrics):
-        ax = fig.add_subplot(1, len(metrics), i + 1)
+        ax = fig.add_subplot(n_rows, cols, i + 1)
         mq = metric_quantity(metric)
         rows = [(s, e, m) for s in g.settings if (e := s.get(energy)) is not None and (m := s.get(mq)) is not None]
         on_front = {p.setting.key_hash for p in fronts[metric].points if p.on_front} if metric in fronts else set()
         classes = ((_FRONT, "o", [x for x in rows if x[0].key_hash in on_front]),
-                   (_REF, "*", [x for x in rows if x[0].is_reference and x[0].key_hash not in on_front]),
-                   (_OTHER, "o", [x for x in rows if not x[0].is_reference and x[0].key_hash not in on_front]))
+                   (colour, "*", [x for x in rows if x[0].is_reference and x[0].key_hash not in on_front]),
+                   (colour, "o", [x for x in rows if not x[0].is_reference and x[0].key_hash not in on_front]))
         for color, marker, members in classes:
             if members:  # one call per class: hundreds of settings stay fast
                 ax.errorbar([e.mean for _, e, _ in members], [m.mean for _, _, m in members],
                             xerr=_bars([e for _, e, _ in members], energy, True),
                             yerr=[_err(m, False) for _, _, m in members],
                             fmt=marker, color=color, ms=9 if marker == "*" else 5, capsize=2, lw=0.8, ls="none")
-        if len(rows) <= MAX_LABELLED_POINTS:
+        if labelled:  # numbers, not names: names overlap; the caption holds the key
             for s, e, m in rows:
-                ax.annotate(s.name, (e.mean, m.mean), fontsize=6, xytext=(3, 3), textcoords="offset points")
+                ax.annotate(str(number[s.key_hash]), (e.mean, m.mean), fontsize=SMALL, xytext=(3, 3),
+                            textcoords="offset points")
         drew = drew or bool(rows)
         if metric in fronts:
             front = fronts[metric].front
             ax.plot([p.energy_j for p in front], [p.metric for p in front], "-", color=_FRONT, lw=1,
                     label="Pareto front")
             goal = "↑" if fronts[metric].goal == "max" else "↓"
-            ax.set_title(f"{metric} {goal} vs {energy.label} ↓", fontsize=9)
-            ax.legend(fontsize=7, loc="best")
+            ax.set_title(f"{short(metric, 30)} {goal} vs {energy.label} ↓", fontsize=FONT)
+            ax.legend(fontsize=SMALL, loc="best")
         else:
-            ax.set_title(f"{metric} (goal unknown) vs {energy.label}", fontsize=9)
-        ax.set_xlabel(_axis_label(energy), fontsize=8)
-        ax.set_ylabel(metric, fontsize=8)
-        ax.tick_params(labelsize=7)
+            ax.set_title(f"{short(metric, 30)} (goal unknown) vs {energy.label}", fontsize=FONT)
+        ax.set_xlabel(_axis_label(energy), fontsize=FONT)
+        ax.set_ylabel(short(metric, 30), fontsize=FONT)
+        ax.tick_params(labelsize=SMALL)
     if not drew:
         return None
+    key = f" Points: {_key_text([s.name for s in g.settings])}." if labelled else ""
     return Plot(f"{g.key.title}: energy vs metrics",
                 f"Each point is one setting's mean over its valid runs; error bars ±2 standard uncertainties "
                 f"(run-to-run spread, and for energy the measurement bound). Red: Pareto front "
-                f"(lower {energy.label}, metric toward its goal). Star: the default setting.",
+                f"(lower {energy.label}, metric toward its goal). Star: the default setting." + key,
                 _png(fig))
 
 
@@ -138,47 +176,61 @@ def hyperparameter_panels(g: GroupAnalysis) -> Plot | None:
     rows = ([g.energy] if g.energy else [DURATION]) + [metric_quantity(m) for m in metrics]
     if not hps:
         return None
-    width, height = max(5.0, 3.0 * len(hps)), 2.3 * len(rows)
+    cols = min(len(hps), PANELS_PER_ROW)
+    bands = -(-len(hps) // cols)  # hyperparameters wrap onto bands of `cols` columns
+    n_rows = len(rows) * bands
+    width, height = min(FIGURE_WIDTH_IN, max(5.0, 3.3 * cols)), 2.4 * n_rows
     fig = Figure(figsize=(width, height))
-    # fixed margins in inches (tick labels, axis labels): constrained layout took 2/3 of the drawing time
-    fig.subplots_adjust(left=0.85 / width, right=1 - 0.15 / width, bottom=0.7 / height, top=1 - 0.15 / height,
-                        wspace=0.08, hspace=0.45)
-    grid = fig.subplots(len(rows), len(hps), sharey="row", squeeze=False)
-    for c, hp in enumerate(hps):
+    # fixed margins in inches (constrained layout took 2/3 of the drawing time): room for the y label
+    # and ticks on the left, and below every row for its (rotated, abbreviated) ticks and x label
+    gap_in, bottom_in, top_in = 1.0, 1.1, 0.2
+    axes_in = (height - bottom_in - top_in - gap_in * (n_rows - 1)) / n_rows
+    fig.subplots_adjust(left=0.95 / width, right=1 - 0.15 / width, bottom=bottom_in / height, top=1 - top_in / height,
+                        wspace=0.08, hspace=gap_in / axes_in)
+    grid = fig.subplots(n_rows, cols, sharey="row", squeeze=False)
+    colour = mode_colour(g.key.mode)
+    abbreviated: list[str] = []
+    for blank in range(len(hps), cols * bands):  # the last band's empty places
+        for r_i in range(len(rows)):
+            grid[(blank // cols) * len(rows) + r_i][blank % cols].set_visible(False)
+    for h_i, hp in enumerate(hps):
+        band, c = divmod(h_i, cols)
         runs = [r for r in runs_for(g.records, hp) if hp in r.hyperparameters]
         xs, cats = _positions([r.hyperparameters[hp] for r in runs])
         for r_i, q in enumerate(rows):
-            ax = grid[r_i][c]
+            ax = grid[band * len(rows) + r_i][c]
             pts = [(x, y) for x, r in zip(xs, runs, strict=True) if (y := measure(r, q)[0]) is not None]
             by_x: dict[float, list[float]] = {}
             for x, y in pts:
                 by_x.setdefault(x, []).append(y)
             ax.plot([x for x, _ in pts], [y for _, y in pts], ".", color=_OTHER, alpha=0.5, ms=4)
             means = sorted((x, sum(ys) / len(ys)) for x, ys in by_x.items())
-            ax.plot([x for x, _ in means], [m for _, m in means], "o", color=_REF, ms=4)
+            ax.plot([x for x, _ in means], [m for _, m in means], "o", color=colour, ms=5)
             if cats is not None:
-                ax.set_xticks(range(len(cats)), cats, fontsize=6, rotation=30)
+                ax.set_xticks(range(len(cats)), [short(c) for c in cats], fontsize=SMALL, rotation=30, ha="right")
+                abbreviated += [c for c in cats if short(c) != c and c not in abbreviated]
             elif xs and min(xs) > 0 and max(xs) / min(xs) >= LOG_SCALE_RATIO:
                 ax.set_xscale("log")
                 ax.xaxis.set_minor_formatter(NullFormatter())
             if r_i == len(rows) - 1:
-                ax.set_xlabel(hp, fontsize=8)
+                ax.set_xlabel(short(hp, 30), fontsize=FONT)
             if c == 0:
-                ax.set_ylabel(_axis_label(q), fontsize=7)
-            ax.tick_params(labelsize=6)
+                ax.set_ylabel(short(_axis_label(q), 24), fontsize=SMALL)
+            ax.tick_params(labelsize=SMALL)
     extra = len(g.hyperparameters) - len(hps)
+    full = f" Abbreviated values: {'; '.join(abbreviated)}." if abbreviated else ""
     return Plot(f"{g.key.title}: hyperparameters vs energy and metrics",
-                "Grey dots: individual valid runs; blue: the mean at each value. A column leaves out the runs "
-                "that mutated another hyperparameter alone; with joint mutation, other hyperparameters vary at "
-                "the same time." + (f" {extra} more hyperparameter(s) not shown." if extra else ""),
-                _png(fig))
+                f"Grey dots: individual valid runs; coloured ({g.key.mode} mode): the mean at each value. A column "
+                "leaves out the runs that mutated another hyperparameter alone; with joint mutation, other "
+                "hyperparameters vary at the same time." + (f" {extra} more hyperparameter(s) not shown." if extra else "")
+                + full, _png(fig))
 
 
 def power_timeline(record: ExperimentRecord, samples: pd.DataFrame) -> Plot:
     """Power per sensor over time, the measurement window shaded, idle baselines dashed."""
     e = record.energy
     t0 = e.window_start_wall if e.window_start_wall is not None else float(samples["t_wall"].min())
-    fig = Figure(figsize=(9, 3.2), layout="constrained")
+    fig = Figure(figsize=(FIGURE_WIDTH_IN, 3.6), layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
     idle = {s.sensor: s.idle_power_w for s in e.sensors if s.idle_power_w is not None}
     for i, (sensor, df) in enumerate(samples.groupby("sensor", sort=True)):
@@ -189,11 +241,12 @@ def power_timeline(record: ExperimentRecord, samples: pd.DataFrame) -> Plot:
         if sensor in idle:
             ax.axhline(idle[sensor], ls="--", lw=0.7, color=color, label=f"{sensor} idle baseline")
     if e.window_start_wall is not None and e.window_end_wall is not None:
-        ax.axvspan(0.0, e.window_end_wall - t0, color="#ffdd88", alpha=0.3, label="measurement window")
-    ax.set_xlabel("time since the window opened (s)", fontsize=8)
-    ax.set_ylabel("power (W)", fontsize=8)
-    ax.tick_params(labelsize=7)
-    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        ax.axvspan(0.0, e.window_end_wall - t0, color=mode_colour(record.mode), alpha=0.12,
+                   label=f"measurement window ({record.mode})")
+    ax.set_xlabel("time since the window opened (s)", fontsize=FONT)
+    ax.set_ylabel("power (W)", fontsize=FONT)
+    ax.tick_params(labelsize=SMALL)
+    ax.legend(fontsize=SMALL, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     methods = ", ".join(sorted({f"{s.sensor}: {s.method}" for s in e.sensors})) or "no sensor"
     return Plot(f"power timeline of {record.experiment_id}",
                 f"{record.workload} ({record.label}, {record.mode}); sensors {methods}.", _png(fig))
@@ -206,7 +259,7 @@ def attribution_bars(g: GroupAnalysis) -> Plot | None:
     if g.key.mode != "parallel" or not kinds or not rows:
         return None
     width = 0.8 / len(kinds)
-    fig = Figure(figsize=(max(6.0, 0.7 * len(rows) * len(kinds)), 3.8), layout="constrained")
+    fig = Figure(figsize=(min(FIGURE_WIDTH_IN, max(6.0, 0.7 * len(rows) * len(kinds))), 4.0), layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
     for k, q in enumerate(kinds):
         xs, summaries = [], []
@@ -218,14 +271,64 @@ def attribution_bars(g: GroupAnalysis) -> Plot | None:
         label = "whole device" if q is GPU_ENERGY else q.label
         ax.bar(xs, [x.mean for x in summaries], width=width, yerr=_bars(summaries, q, True), capsize=2, label=label,
                color=f"C{k}")
-    ax.set_xticks(range(len(rows)), [s.name for s in rows], fontsize=6, rotation=30, ha="right")
-    ax.set_ylabel("GPU energy (J)", fontsize=8)
+    ax.set_xticks(range(len(rows)), [str(i) for i in range(1, len(rows) + 1)], fontsize=SMALL)
+    ax.set_xlabel("setting (key in the caption)", fontsize=FONT)
+    ax.set_ylabel("GPU energy (J)", fontsize=FONT)
+    ax.tick_params(labelsize=SMALL)
     ax.axhline(0, color="black", lw=0.5)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=SMALL)
     total = sum(1 for s in g.settings if any(s.get(q) is not None for q in kinds))
     more = f" Showing {len(rows)} of {total} settings." if total > len(rows) else ""
     return Plot(f"{g.key.title}: device vs foreground energy",
                 "Whole-device GPU energy during the foreground window (foreground + background), the "
                 "foreground's marginal energy (device − the background's power measured alone × window) and "
                 "the utilisation-share split (an estimate without a stated bound); error bars ±2 standard "
-                "uncertainties over repeats." + more, _png(fig))
+                "uncertainties over repeats." + more
+                + f" Settings: {_key_text([s.name for s in rows])}.", _png(fig))
+
+
+def _main_power(samples: pd.DataFrame) -> tuple[pd.Series, pd.Series, str]:
+    """The run's GPU power (summed over its GPUs), else its CPU power: time and watts, thinned."""
+    gpus = samples[samples["sensor"].astype(str).str.startswith("gpu")]
+    part, what = (gpus, "GPU") if not gpus.empty else (samples, str(samples["sensor"].iloc[0]))
+    if part["sensor"].nunique() > 1:  # several GPUs (or sensors): sum on a shared 0.1-s grid
+        binned = part.assign(t=(part["t_wall"] * 10).round() / 10).groupby(["t", "sensor"])["power_w"].mean()
+        total = binned.groupby(level="t").sum()
+        t, w = pd.Series(total.index, dtype=float), pd.Series(total.to_numpy(), dtype=float)
+    else:
+        t, w = part["t_wall"].reset_index(drop=True), part["power_w"].reset_index(drop=True)
+    step = max(1, len(t) // TIMELINE_POINTS)
+    return t.iloc[::step], w.iloc[::step], what
+
+
+def run_timelines(title: str, runs: Sequence[tuple[ExperimentRecord, pd.DataFrame]],
+                  missing: Sequence[ExperimentRecord] = ()) -> list[Plot]:
+    """Every run's power over its measurement window, overlaid: one line per run, coloured by
+    setting, RUNS_PER_TIMELINE_FIGURE runs per figure; runs without a readable timeline are named."""
+    out: list[Plot] = []
+    settings = sorted({r.label for r, _ in runs})
+    chunks = [runs[i:i + RUNS_PER_TIMELINE_FIGURE] for i in range(0, len(runs), RUNS_PER_TIMELINE_FIGURE)]
+    for n, chunk in enumerate(chunks, 1):
+        fig = Figure(figsize=(FIGURE_WIDTH_IN, 4.0), layout="constrained")
+        ax = fig.add_subplot(1, 1, 1)
+        kinds = set()
+        for record, samples in chunk:
+            t, w, what = _main_power(samples)
+            kinds.add(what)
+            t0 = record.energy.window_start_wall if record.energy.window_start_wall is not None else float(t.min())
+            colour = f"C{settings.index(record.label) % 10}" if len(settings) <= 10 else \
+                mode_colour(record.mode)
+            ax.plot(t - t0, w, "-", lw=0.9, color=colour, alpha=0.85,
+                    label=f"#{record.slot + 1} {short(record.label, 22)}")
+        ax.axvline(0.0, color="black", lw=0.6, ls="--")
+        ax.set_xlabel("time since the window opened (s)", fontsize=FONT)
+        ax.set_ylabel(f"{' / '.join(sorted(kinds))} power (W)", fontsize=FONT)
+        ax.tick_params(labelsize=SMALL)
+        ax.legend(fontsize=SMALL, loc="upper left", bbox_to_anchor=(1.01, 1.0), ncol=1 if len(chunk) <= 12 else 2)
+        part = f" ({n}/{len(chunks)})" if len(chunks) > 1 else ""
+        gone = (f" No readable timeline: {', '.join(r.experiment_id for r in missing)}."
+                if missing and n == len(chunks) else "")
+        out.append(Plot(f"{title}: power of every run{part}",
+                        "Each line is one run (#its place in the plan, its setting), from its samples, aligned "
+                        "at the opening of its measurement window (dashed line); GPUs summed." + gone, _png(fig)))
+    return out

@@ -13,6 +13,8 @@ import jinja2
 
 from hyperwatt import __version__
 from hyperwatt.analysis import formatting as fmt
+import pandas as pd
+
 from hyperwatt.analysis import plots
 from hyperwatt.analysis.analyse import Analysis, GroupAnalysis
 from hyperwatt.analysis.findings import Findings
@@ -28,6 +30,8 @@ from hyperwatt.store import SessionRow, atomic_write_text
 TEMPLATE = "report.html.j2"
 #: Power timelines embedded per report (one representative run per group, at most this many).
 MAX_TIMELINES = 4
+#: Runs whose timelines are overlaid in a report (every run of a study of this size).
+MAX_OVERLAID_RUNS = 400
 #: Groups drawn with their own figures (those with the most runs): each costs about a second to draw.
 MAX_FIGURE_GROUPS = 12
 
@@ -232,19 +236,33 @@ def _delta(d: Any) -> dict[str, Any] | None:
 
 # timelines ------------------------------------------------------------------------------------------
 def _timelines(analysis: Analysis, inputs: ReportInputs) -> list[plots.Plot]:
-    """A representative run per group (median energy), then others, while files exist."""
+    """A representative run per group (median energy) in detail, then every run of each workload and
+    mode overlaid (at most MAX_OVERLAID_RUNS runs in all; the figures say what is left out)."""
     if inputs.results_dir is None or inputs.max_timelines <= 0:
         return []
+    results_dir = inputs.results_dir
     ordered = [r for g in analysis.groups if (r := _representative(g)) is not None]
-    seen = {r.experiment_id for r in ordered}
-    ordered += [r for r in analysis.records if r.experiment_id not in seen and r.energy.timeline]
     out: list[plots.Plot] = []
-    for r in ordered:
-        if len(out) >= inputs.max_timelines:
-            break
-        df = read_timeline(timeline_path(inputs.results_dir, r))
+    for r in ordered[: inputs.max_timelines]:
+        df = read_timeline(timeline_path(results_dir, r))
         if df is not None:
             out.append(plots.power_timeline(r, df))
+    by_group: dict[tuple[str, str], list[ExperimentRecord]] = {}
+    for r in sorted(analysis.records, key=lambda r: (r.session_id, r.slot)):
+        by_group.setdefault((r.workload, r.mode), []).append(r)
+    budget = MAX_OVERLAID_RUNS
+    for (workload, mode), records in by_group.items():
+        drawn: list[tuple[ExperimentRecord, pd.DataFrame]] = []
+        missing: list[ExperimentRecord] = []
+        for r in records:
+            df = read_timeline(timeline_path(results_dir, r)) if budget > len(drawn) else None
+            if df is not None:
+                drawn.append((r, df))
+            else:
+                missing.append(r)
+        budget -= len(drawn)
+        if drawn:
+            out += plots.run_timelines(f"{workload} ({mode})", drawn, missing)
     return out
 
 
