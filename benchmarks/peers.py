@@ -249,6 +249,12 @@ class MonitorProcess:
         self._proc.wait(timeout=30)
 
 
+def _estimate(est: Any) -> dict[str, Any]:
+    """What the benchmark keeps of a window estimate: the figure, its bound and its health."""
+    return {"energy_j": est.energy_j, "bound_j": est.uncertainty_j, "method": est.method, "partial": est.partial,
+            "reason": est.reason, "samples": est.sample_count, "max_gap_s": est.max_gap_s}
+
+
 def monitor_proc(gpu: int, rate_hz: float) -> None:
     sensors = discover(gpu_indices=[gpu], cpu=False)
     monitor = Monitor(sensors, rate_hz=rate_hz, lock_interval_s=SensorSettings().lock_interval_s)
@@ -260,7 +266,7 @@ def monitor_proc(gpu: int, rate_hz: float) -> None:
         if not cmd or cmd[0] == "quit":
             break
         est = monitor.measure(float(cmd[1]), float(cmd[2]))[name]
-        print(json.dumps({"energy_j": est.energy_j, "bound_j": est.uncertainty_j, "method": est.method}), flush=True)
+        print(json.dumps(_estimate(est)), flush=True)
     monitor.stop()
     sensors.close()
 
@@ -348,13 +354,11 @@ class GpuRig:
                 notes.append(f"codecarbon: {type(exc).__name__}: {exc}")
         return made, notes
 
-    def hyperwatt(self, t0: float, t1: float) -> tuple[float | None, float | None]:
+    def hyperwatt(self, t0: float, t1: float) -> dict[str, Any]:
         if self.mproc is not None:
-            est = self.mproc.measure(t0, t1)
-            return est["energy_j"], est["bound_j"]
+            return self.mproc.measure(t0, t1)
         assert self.monitor is not None
-        gpu_est = next(iter(self.monitor.measure(t0, t1).values()))
-        return gpu_est.energy_j, gpu_est.uncertainty_j
+        return _estimate(next(iter(self.monitor.measure(t0, t1).values())))
 
     def seed_j(self, t0: float, t1: float) -> float | None:
         return self.smi.energy(t0, t1)
@@ -409,9 +413,8 @@ class FakeRig(FakeBackend):
     def make_peers(self) -> tuple[list[Any], list[str]]:
         return [], []
 
-    def hyperwatt(self, t0: float, t1: float) -> tuple[float | None, float | None]:
-        est = next(iter(self.monitor.measure(t0, t1).values()))
-        return est.energy_j, est.uncertainty_j
+    def hyperwatt(self, t0: float, t1: float) -> dict[str, Any]:
+        return _estimate(next(iter(self.monitor.measure(t0, t1).values())))
 
 
 # --- one trial ---------------------------------------------------------------------------------------
@@ -442,8 +445,11 @@ def run_trial(rig: Any, case: Case, repeat: int) -> Trial:
     for peer in reversed(peers):
         readings.append(peer.end())
     post = locate_steps(rig.read_burst(POST_PAD_S))
-    hw_j, hw_bound = rig.hyperwatt(t0, t1)
-    readings += [Reading("hyperwatt", t0, t1, hw_j, hw_bound), Reading("seed_nvidia_smi_1hz", t0, t1, rig.seed_j(t0, t1))]
+    hw = rig.hyperwatt(t0, t1)
+    note = "" if not hw["partial"] else f"partial: {hw['reason']}"
+    note += f"{'; ' if note else ''}{hw['samples']} samples, largest gap {hw['max_gap_s'] or 0:.3f} s"
+    readings += [Reading("hyperwatt", t0, t1, hw["energy_j"], hw["bound_j"], note),
+                 Reading("seed_nvidia_smi_1hz", t0, t1, rig.seed_j(t0, t1))]
     ref = Reference(pre, post)
     trial = Trial(rig.variant, case.name, repeat, t1 - t0, readings, {}, notes=notes, true_j=rig.true_j(t0, t1))
     for r in readings:
@@ -479,11 +485,15 @@ def summarize(trials: list[Trial]) -> list[dict[str, Any]]:
 
 def bound_coverage(trials: list[Trial]) -> dict[str, Any]:
     """How often hyperwatt's stated bound (plus the reference's) covers its error; why it did not."""
-    outside = []
+    outside: list[dict[str, Any]] = []
+    partial: list[dict[str, Any]] = []
     n = 0
     for t in trials:
         hw = next(r for r in t.readings if r.method == "hyperwatt")
         if hw.energy_j is None or hw.bound_j is None:
+            continue
+        if hw.note.startswith("partial"):
+            partial.append({"variant": t.variant, "case": t.case, "repeat": t.repeat, "reason": hw.note})
             continue
         n += 1
         ref_j, ref_bound = t.reference["hyperwatt"]
@@ -494,7 +504,7 @@ def bound_coverage(trials: list[Trial]) -> dict[str, Any]:
                             "too_small": ("the edge term (power assumed within an edge's counter interval)"
                                           if abs(err) > ref_bound else "the reference's own bound")})
     return {"trials": n, "covered": n - len(outside), "share": (n - len(outside)) / n if n else None,
-            "outside": outside}
+            "outside": outside, "partial": partial}
 
 
 def _cell(stats: dict[str, float | None]) -> str:
@@ -521,6 +531,10 @@ def table(rows: list[dict[str, Any]], coverage: dict[str, Any], device: str, not
     share = coverage["share"]
     lines.append(f"hyperwatt's stated bound covered its error in {coverage['covered']}/{coverage['trials']} trials"
                  f" ({'—' if share is None else f'{100 * share:.0f} %'}; the goal is ≥ 95 %).")
+    if coverage["partial"]:
+        lines.append(f"{len(coverage['partial'])} hyperwatt estimate(s) were flagged partial (the engine marks such an "
+                     "experiment invalid, `partial_energy`); they are in the error columns but not in this count:")
+        lines += [f"- partial: {p['variant']} {p['case']} #{p['repeat'] + 1}: {p['reason']}" for p in coverage["partial"]]
     for o in coverage["outside"]:
         lines.append(f"- outside: {o['variant']} {o['case']} #{o['repeat'] + 1}: error {o['error_j']:+.2f} J, "
                      f"bound ±{o['bound_j']:.2f} J, reference ±{o['reference_bound_j']:.2f} J → too small: "
@@ -580,9 +594,10 @@ def main(argv: list[str] | None = None) -> int:
                     trials.append(t)
                     notes += [n for n in t.notes if n not in notes]
                     _save_partial(args.out, trials)  # a run cut short keeps what it measured
+                    hw_note = next(x.note for x in t.readings if x.method == "hyperwatt")
                     print(f"{variant} {t.case} #{r + 1}: errors % " + ", ".join(
-                        f"{m} {'—' if e is None else f'{e:+.3f}'}" for m, e in t.errors_pct.items()),
-                        file=sys.stderr, flush=True)
+                        f"{m} {'—' if e is None else f'{e:+.3f}'}" for m, e in t.errors_pct.items()) +
+                        f" | hyperwatt: {hw_note}", file=sys.stderr, flush=True)
         finally:
             rig.close()
     rows = summarize(trials)
