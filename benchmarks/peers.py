@@ -532,8 +532,9 @@ def table(rows: list[dict[str, Any]], coverage: dict[str, Any], device: str, not
     lines.append(f"hyperwatt's stated bound covered its error in {coverage['covered']}/{coverage['trials']} trials"
                  f" ({'—' if share is None else f'{100 * share:.0f} %'}; the goal is ≥ 95 %).")
     if coverage["partial"]:
-        lines.append(f"{len(coverage['partial'])} hyperwatt estimate(s) were flagged partial (the engine marks such an "
-                     "experiment invalid, `partial_energy`); they are in the error columns but not in this count:")
+        lines.append(f"{len(coverage['partial'])} hyperwatt estimate(s) were flagged partial (the engine flags such an "
+                     "experiment `energy_partial` and the report leaves its energy out); they are in the error "
+                     "columns but not in this count:")
         lines += [f"- partial: {p['variant']} {p['case']} #{p['repeat'] + 1}: {p['reason']}" for p in coverage["partial"]]
     for o in coverage["outside"]:
         lines.append(f"- outside: {o['variant']} {o['case']} #{o['repeat'] + 1}: error {o['error_j']:+.2f} J, "
