@@ -93,3 +93,12 @@ def test_floats_are_passed_as_the_seed_wrote_them():
     exact = expand(_load("mixed_mode_demo.json", seed_compat="intended")).experiments
     args = build_argv(exact[0].foreground)
     assert args[args.index("--wd") + 1] == "0.0001"
+
+
+def test_log_patterns_match_case_insensitively_as_the_seed_compiled_them():
+    import re
+
+    pattern = load_registry([REAL / "models_config.json"]).get("examples/mnist").metrics.patterns["test_accuracy"]
+    assert pattern.regex.startswith("(?i)")
+    found = re.search(pattern.regex, "[success] TEST ACCURACY: 97.5%")
+    assert found and found.group(1) == "97.5"

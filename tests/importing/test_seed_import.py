@@ -234,3 +234,16 @@ def test_a_bad_file_among_good_ones_imports_nothing(tmp_path, registry):
         import_paths([good, bad], tmp_path / "results", registry)
     assert not (tmp_path / "results" / "hyperwatt.db").exists() or not open_store(
         tmp_path / "results", readonly=True).experiments()
+
+
+def test_values_that_do_not_fit_and_unknown_workloads_are_kept_and_flagged(tmp_path, registry):
+    header, rows = sample()
+    odd = dict(rows[1], experiment_id="odd", hyperparam_epochs="5.5")
+    stranger = dict(rows[1], experiment_id="stranger", repository="someone", model="else")
+    path = write(tmp_path / "raw_data.csv", header, [odd, stranger])
+    (batch,) = read_sources([path], registry)
+    by_id = {m.record.imported.seed_experiment_id: m for m in batch.rows}
+    assert by_id["odd"].record.hyperparameters["epochs"] == 5.5
+    assert any("does not fit" in p for p in by_id["odd"].record.imported.problems)
+    assert by_id["stranger"].record.workload == "someone/else" and by_id["stranger"].record.imported.defaulted == []
+    assert any("unknown workload" in c for c in by_id["stranger"].causes)

@@ -150,10 +150,16 @@ def _workload_table(rc: dict[str, Any], path: Path, rkey: str) -> dict[str, Any]
     return {
         "workdir": _resolve_repo_dir(path, _string(rc, "path", path, rkey, "the repository's folder"), rkey),
         "hyperparameters": hyper,
-        "metrics": {"patterns": {k: {"regex": v} for k, v in patterns.items()}},
+        # the seed compiled its log patterns with re.IGNORECASE
+        "metrics": {"patterns": {k: {"regex": _ignore_case(v)} for k, v in patterns.items()}},
         "pass_defaults": False,  # the seed let train.sh apply its own defaults
         "extra_args": extra,
     }
+
+
+def _ignore_case(regex: Any) -> Any:
+    """The seed's pattern matched case-insensitively: `(?i)` in front (other values fail validation)."""
+    return regex if not isinstance(regex, str) or regex.startswith("(?i") else "(?i)" + regex
 
 
 def _resolve_repo_dir(config: Path, repo_path: str, rkey: str) -> Path:

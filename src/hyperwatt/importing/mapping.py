@@ -167,8 +167,10 @@ def _hyperparameters(cells: dict[str, str], workload: Workload | None, source: P
             continue
         try:
             values[name] = Value(text, coerce(param, text))
-        except ValueError as exc:
-            raise ConfigError(source, where, f"hyperparam_{name}: {exc}") from None
+        except ValueError as exc:  # kept as written: the seed ran it, whatever its type said
+            values[name] = Value(text, _guess(text))
+            problems.append(f"hyperparam_{name} {text!r} does not fit {workload.name} ({exc}): kept as written")
+            causes.append("hyperparameter value of another type than the workload's (kept; the row matches no plan)")
     defaulted = []
     for name, param in params.items():
         if name not in values and param.default is not None:
