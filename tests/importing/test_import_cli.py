@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.importing.seed_rows import MODELS, SAMPLE
 
 
@@ -43,3 +45,16 @@ def test_bad_import_is_one_line_exit_2(tmp_path):
     out = hw("import", str(bad), "-o", "results", cwd=tmp_path)
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and "raw_data.csv: line 1" in out.stderr
     assert not (tmp_path / "results" / "hyperwatt.db").exists()
+
+
+def test_an_imported_session_cannot_be_resumed(tmp_path):
+    from hyperwatt.config import load_registry
+    from hyperwatt.engine import SessionOptions, resume
+    from hyperwatt.errors import HyperwattError
+    from hyperwatt.importing import import_paths
+    from hyperwatt.store import open_store
+
+    import_paths([SAMPLE], tmp_path, load_registry([MODELS]))
+    (session,) = open_store(tmp_path, readonly=True).sessions()
+    with pytest.raises(HyperwattError, match="imported from the seed system"):
+        resume(session.session_id, SessionOptions(results_dir=tmp_path))

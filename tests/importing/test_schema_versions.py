@@ -65,3 +65,16 @@ def test_imported_session_manifest_is_versioned(tmp_path):
     path.write_text(json.dumps(data))
     with pytest.raises(ConfigError, match="newer hyperwatt"):
         read_manifest(path)
+
+
+def test_experiment_json_is_read_with_its_version_checked(tmp_path):
+    from hyperwatt.errors import HyperwattError
+    from hyperwatt.store import read_experiment_json
+
+    path = tmp_path / "experiment.json"
+    path.write_text(json.dumps(_minimal(1)))
+    assert read_experiment_json(path).schema_version == SCHEMA_VERSION  # migrated
+    path.write_text(json.dumps(_minimal(SCHEMA_VERSION + 1)))
+    with pytest.raises(HyperwattError, match="newer hyperwatt") as info:
+        read_experiment_json(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)

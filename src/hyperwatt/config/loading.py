@@ -124,8 +124,9 @@ def _seed_settings(path: Path, registry: Registry, strict: bool, seed_compat: st
         raise ConfigError(path, first.key, first.reason + more)
     notes = seed.notes.lines()
     if not seed.data["experiments"]:
+        why = sorted(notes, key=lambda n: "skipped" not in n)  # the skips first: they are the reason
         raise ConfigError(path, None, f"nothing to run: the seed's runner would start no training from its "
-                          f"{seed.entries} entr{'y' if seed.entries == 1 else 'ies'} ({'; '.join(notes)})")
+                          f"{seed.entries} entr{'y' if seed.entries == 1 else 'ies'}: {' | '.join(why)}")
     found, missing = _history_files(path, seed.historical_csvs)
     if missing:
         notes.append("use_deduplication: historical CSVs not found beside the settings file or in its parent "

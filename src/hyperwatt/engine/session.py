@@ -175,6 +175,9 @@ def _resume(session_id: str, options: SessionOptions, events: SessionEvents) -> 
             raise ConfigError(db, "session", f"no session {session_id!r}; recent: {', '.join(known) or 'none'}")
         if row.status == "completed":
             raise HyperwattError(f"session {session_id} is already complete")
+        if row.status == "imported":
+            raise HyperwattError(f"session {session_id} was imported from the seed system, not run here: "
+                                 "nothing to resume")
         if row.status == "running" and _alive(row):
             raise HyperwattError(f"session {session_id} is still running (pid {row.pid} on {row.host})")
         layout = SessionLayout(options.results_dir, session_id)

@@ -37,6 +37,8 @@ class Batch:
     session_id: str
     rows: list[Mapped]
     skipped: Counter[str] = field(default_factory=Counter)
+    #: the session's experiments already in the store (a source imported before, grown since)
+    earlier: list[ExperimentRecord] = field(default_factory=list)
 
     @property
     def records(self) -> list[ExperimentRecord]:
@@ -117,10 +119,9 @@ def import_paths(paths: list[Path], results_dir: Path, registry: Registry) -> Im
             fresh = [m for m in b.rows if m.record.experiment_id not in stored]
             b.skipped[SKIP_STORED] += len(b.rows) - len(fresh)
             b.rows = fresh
-            known = store.session(b.session_id)
-            base = len(store.experiments(b.session_id)) if known else 0
+            b.earlier = store.experiments(b.session_id) if store.session(b.session_id) else []
             for i, m in enumerate(b.rows):
-                m.record.slot = base + i
+                m.record.slot = len(b.earlier) + i
         now = time.time()
         store.save_imported(
             (SessionRow(session_id=b.session_id, name=f"import {b.source.name}", plan_path=str(b.source.resolve()),
@@ -133,7 +134,7 @@ def import_paths(paths: list[Path], results_dir: Path, registry: Registry) -> Im
                 continue
             layout = SessionLayout(results_dir, b.session_id)
             layout.dir.mkdir(parents=True, exist_ok=True)
-            write_summary(layout.summary, store.experiments(b.session_id))
+            write_summary(layout.summary, b.earlier + b.records)
             atomic_write_text(layout.dir / "import.json", json.dumps(_manifest(b), indent=2) + "\n")
     finally:
         store.close()

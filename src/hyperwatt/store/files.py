@@ -123,5 +123,22 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def read_experiment_json(path: Path) -> ExperimentRecord:
+    """An experiment.json as a record: an older schema is migrated; one from a newer hyperwatt, or a
+    file that does not read, is one line naming the file."""
+    from pydantic import ValidationError
+
+    from hyperwatt.errors import HyperwattError
+
+    try:
+        return ExperimentRecord.model_validate_json(Path(path).read_bytes())
+    except OSError as exc:
+        raise HyperwattError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise HyperwattError(f"{path}: {where + ': ' if where else ''}{first['msg']}") from None
+
+
 def write_experiment_json(layout: ExperimentLayout, record: ExperimentRecord) -> None:
     atomic_write_text(layout.record, record.model_dump_json(indent=2) + "\n")  # NaN as "NaN": plain JSON
