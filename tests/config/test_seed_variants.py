@@ -232,3 +232,11 @@ def test_numbers_as_strings_in_seed_hyperparameters(tmp_path):
     setting = expand(plan).experiments[0].foreground  # "10.0" for an int was an error, 10.0 was not
     assert setting.typed()["epochs"] == 10 and setting.typed()["batch_size"] == 100
     assert setting.args()["epochs"] == "10" and setting.args()["learning_rate"] == "0.01"
+
+
+def test_an_error_after_a_skipped_entry_names_the_file_entry(tmp_path):
+    big = {"repo": "examples", "model": "mnist", "mutate": ["learning_rate"], "runs_per_config": 60000}
+    err = _err(tmp_path, {"experiments": [{"repository": "examples", "model": "mnist"}, big, dict(big)]})
+    assert err.key == "experiments[2]" and "100,000" in err.reason, str(err)  # the plan's experiments[1]
+    err = _err(tmp_path, {"experiments": [{"repository": "x"}, {**big, "mode": "default", "runs_per_config": 20000}]})
+    assert err.key == "experiments[1].runs_per_config", str(err)

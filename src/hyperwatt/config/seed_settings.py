@@ -163,7 +163,7 @@ class _Translation:
             hint = "" if top_mode in _SEED_ALIASES else suggest(str(top_mode), _KNOWN_MODES)
             self.notes.add(f"top-level mode {top_mode!r} is not one the seed knew: entries without their own "
                            f"mode ran the mutation branch, as in the seed{hint}")
-        runs = self.runs(data, "runs_per_config")
+        runs = self.runs(data)
         self.top_level(data, plan)
         for i, exp in enumerate(experiments):
             key = f"experiments[{i}]"
@@ -173,21 +173,23 @@ class _Translation:
             if set(exp) and all(is_note(k) for k in exp):
                 self.notes.add("comment-only entries (separators) run nothing", i)
                 continue
+            top_keys, self.keys = self.keys, {}  # this entry's keys, under the file's index
             try:
                 entry = self.entry(exp, i, top_mode, runs)
             except _Skip as skip:
                 self.notes.add(skip.cause + ": skipped, as the seed did", i, skip.detail)
                 continue
-            if entry is None:
-                continue
+            finally:
+                entry_keys, self.keys = self.keys, top_keys
             if exp.get("max_retries") is not None:
                 entry["timing"] = {"retries": self.count(exp, "max_retries", key, lo=0, hi=100)}
-                self.keys[f"{key}.timing.retries"] = self.keys[f"{key}.timing"] = f"{key}.max_retries"
+                entry_keys[f"{key}.timing.retries"] = entry_keys[f"{key}.timing"] = f"{key}.max_retries"
             note = exp.get("note") or exp.get("comment")
             if isinstance(note, str) and note:
                 entry["note"] = note
-            self.keys[f"experiments[{len(plan['experiments'])}]"] = key
-            self.renumber(key, len(plan["experiments"]))
+            plan_key = f"experiments[{len(plan['experiments'])}]"  # skipped entries shift the plan's index
+            self.keys[plan_key] = key
+            self.keys.update({plan_key + k[len(key):]: v for k, v in entry_keys.items()})
             plan["experiments"].append(entry)
         csvs = []
         if data.get("use_deduplication"):
@@ -199,14 +201,6 @@ class _Translation:
         result = self.result(plan, len(experiments))
         result.historical_csvs = csvs
         return result
-
-    def renumber(self, key: str, new: int) -> None:
-        """Keys recorded under the file's entry index also answer for the plan's entry index."""
-        plan_key = f"experiments[{new}]"
-        if plan_key == key:
-            return
-        for k in [k for k in self.keys if k.startswith(key + ".")]:
-            self.keys[plan_key + k[len(key):]] = self.keys[k]
 
     def result(self, plan: dict[str, Any], entries: int) -> SeedPlan:
         return SeedPlan(plan, self.keys, self.notes, self.errors, entries)
@@ -241,7 +235,7 @@ class _Translation:
                 self.notes.add(f"keys the seed's runner never read, ignored ({where})", index,
                                repr(k) + suggest(k, allowed))
 
-    def runs(self, obj: dict[str, Any], key: str, where: str = "") -> int | None:
+    def runs(self, obj: dict[str, Any], where: str = "") -> int | None:
         if obj.get("runs_per_config") is None:
             return None
         return self.count(obj, "runs_per_config", where, lo=1, hi=MAX_RUNS)
@@ -255,12 +249,12 @@ class _Translation:
         return value
 
     # one entry ------------------------------------------------------------------------------------
-    def entry(self, exp: dict[str, Any], i: int, top_mode: Any, top_runs: int | None) -> dict[str, Any] | None:
+    def entry(self, exp: dict[str, Any], i: int, top_mode: Any, top_runs: int | None) -> dict[str, Any]:
         key = f"experiments[{i}]"
         mode = exp.get("mode", top_mode)
         if mode is None:
             mode = top_mode
-        own_runs = self.runs(exp, "runs_per_config", key)
+        own_runs = self.runs(exp, key)
         if mode == "parallel":
             return self.parallel(exp, i, own_runs, top_runs)
         self.unknown_keys(exp, _ENTRY_KEYS, i, "entries")
@@ -309,7 +303,7 @@ class _Translation:
         for k in ("mutate", "mutate_params", "mode"):
             if k in bg:
                 self.notes.add(f"background '{k}': ignored (a background runs its fixed values), as the seed did", i)
-        fg_runs = self.runs(fg, "runs_per_config", fkey)
+        fg_runs = self.runs(fg, fkey)
         runs = own_runs or fg_runs or top_runs or 1
         runs_key = (f"{key}.runs_per_config" if own_runs else f"{fkey}.runs_per_config" if fg_runs
                     else "runs_per_config")
