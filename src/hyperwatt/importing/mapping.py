@@ -157,11 +157,12 @@ def _hyperparameters(cells: dict[str, str], workload: Workload | None, source: P
     given = {k[len("hyperparam_"):]: v for k, v in cells.items() if k.startswith("hyperparam_")}
     values: dict[str, Value] = {}
     params = workload.hyperparameters if workload else {}
+    label = workload.name if workload else "its workload"
     for name, text in given.items():
         param = params.get(name)
         if param is None:
             if workload is not None:
-                problems.append(f"hyperparam_{name} is not a hyperparameter of {workload.name}")
+                problems.append(f"hyperparam_{name} is not a hyperparameter of {label}")
                 causes.append("hyperparameter the workload does not declare (kept, not in the dedup key)")
             values[name] = Value(text, _guess(text))
             continue
@@ -169,7 +170,7 @@ def _hyperparameters(cells: dict[str, str], workload: Workload | None, source: P
             values[name] = Value(text, coerce(param, text))
         except ValueError as exc:  # kept as written: the seed ran it, whatever its type said
             values[name] = Value(text, _guess(text))
-            problems.append(f"hyperparam_{name} {text!r} does not fit {workload.name} ({exc}): kept as written")
+            problems.append(f"hyperparam_{name} {text!r} does not fit {label} ({exc}): kept as written")
             causes.append("hyperparameter value of another type than the workload's (kept; the row matches no plan)")
     defaulted = []
     for name, param in params.items():
