@@ -139,6 +139,8 @@ def test_a_run_through_a_pipe_is_one_line_per_event_and_a_rerun_has_nothing_to_r
     assert re.match(r"\[1/3\] toy/net default succeeded \d+\.\d s .*\| acc=0\.52 loss=0\.1 test_accuracy=0\.925",
                     finished[0]), finished[0]
     assert re.match(r"\[2/3\] toy/net lr=\S+ succeeded", finished[1]), finished[1]
+    assert re.search(r"\| ETA \d+s( \(\d+s–\d+s\))?$", finished[0]), finished[0]  # from the first run: no longer unknown
+    assert "ETA" not in finished[2]  # nothing left
     sessions = sorted(p.name for p in (project / "results").iterdir() if p.is_dir())
     again = piped("run", "plan.toml", "-W", "toy.toml", cwd=project)
     assert again.returncode == 0, again.stderr

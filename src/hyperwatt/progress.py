@@ -152,7 +152,10 @@ class ConsoleEvents(SessionEvents):
             self.estimator.observe(pe, record.duration_s, time.monotonic() - start)
         self._cache = None
         self.energy_j += total_energy(record)[0] or 0.0
-        self.say(experiment_line(record, self.total), style=STATUS_STYLE.get(record.status, ""))
+        line = experiment_line(record, self.total)
+        if not self.live and (self.pending or self.started):  # a log has no live bar: the ETA goes on the line
+            line += f" | ETA {self.eta().text()}"
+        self.say(line, style=STATUS_STYLE.get(record.status, ""))
         for note in self._metric_notes(record):
             self.say(f"[{record.slot + 1}/{self.total}] note: {note}", style="yellow")
         if self.progress is not None and self.task is not None:
