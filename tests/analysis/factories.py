@@ -67,3 +67,18 @@ def record(workload: str = "examples/mnist", hp: dict[str, Any] | None = None, m
         background=bg, environment={"host": "node-a", "gpus": [{"index": 0, "device": "NVIDIA H100 80GB HBM3"}],
                                     "driver": "550.54"},
     )
+
+
+def with_train_phase(rec: ExperimentRecord, train_j: float, train_unc_j: float = 0.5, epochs: int | None = 2,
+                     samples: int | None = 1000, duration_s: float = 4.0) -> ExperimentRecord:
+    """The record with a marked training phase of `train_j` (the rest of the window is start-up)."""
+    from hyperwatt.records import PhaseEnergy, Phases
+
+    window = rec.energy.gpu_energy_j or 0.0
+    startup = PhaseEnergy(phase="startup", start_s=0.0, duration_s=(rec.duration_s or 10.0) - duration_s,
+                          gpu_energy_j=window - train_j, gpu_uncertainty_j=train_unc_j)
+    train = PhaseEnergy(phase="train", start_s=startup.duration_s, duration_s=duration_s, samples=samples,
+                        gpu_energy_j=train_j, gpu_uncertainty_j=train_unc_j, gpu_net_energy_j=train_j - 40.0)
+    rec.phases = Phases(marked=True, source="metrics-file", slices=[startup, train], totals=[startup, train],
+                        train_epochs=epochs, train_samples=samples)
+    return rec

@@ -61,3 +61,32 @@ def test_primary_energy_prefers_gpu_then_total_then_cpu() -> None:
     assert primary_energy("sequential", [cpu_only]) == CPU_ENERGY
     assert primary_energy("sequential", [cpu_only, cpu_only, gpu]) == CPU_ENERGY  # measured most often
     assert primary_energy("sequential", [record(gpu_j=None)]) is None
+
+
+def test_training_phase_quantities_come_from_the_record_s_phases():
+    from .factories import record, with_train_phase
+
+    from hyperwatt.analysis.quantities import (
+        TRAIN_DURATION, TRAIN_EPOCH_ENERGY, TRAIN_GPU_ENERGY, TRAIN_NET_ENERGY, TRAIN_SAMPLE_ENERGY, measure,
+    )
+
+    rec = with_train_phase(record(gpu_j=100.0), train_j=60.0, train_unc_j=0.5, epochs=2, samples=1000)
+    assert measure(rec, TRAIN_GPU_ENERGY) == (60.0, 0.5)
+    assert measure(rec, TRAIN_NET_ENERGY) == (20.0, 0.5)
+    assert measure(rec, TRAIN_EPOCH_ENERGY) == (30.0, 0.25)
+    assert measure(rec, TRAIN_SAMPLE_ENERGY) == (0.06, 0.0005)
+    assert measure(rec, TRAIN_DURATION) == (4.0, None)
+    unknown = with_train_phase(record(gpu_j=100.0), train_j=60.0, epochs=None, samples=None)
+    assert measure(unknown, TRAIN_EPOCH_ENERGY) == (None, None) and measure(unknown, TRAIN_SAMPLE_ENERGY) == (None, None)
+    assert measure(record(gpu_j=100.0), TRAIN_GPU_ENERGY) == (None, None)  # no phases: not measured
+
+
+def test_the_primary_energy_is_the_training_phase_only_when_every_run_has_it():
+    from .factories import record, with_train_phase
+
+    from hyperwatt.analysis.quantities import GPU_ENERGY, TRAIN_GPU_ENERGY, primary_energy
+
+    runs = [with_train_phase(record(gpu_j=100.0 + i), train_j=60.0 + i) for i in range(3)]
+    assert primary_energy("sequential", runs) == TRAIN_GPU_ENERGY
+    assert primary_energy("parallel", runs) == TRAIN_GPU_ENERGY
+    assert primary_energy("sequential", [*runs, record(gpu_j=120.0)]) == GPU_ENERGY

@@ -9,7 +9,7 @@ from hyperwatt.analysis.effects import Correlation, SettingChange, changes_vs_re
 from hyperwatt.analysis.goals import Goal, GoalLookup, registry_goals
 from hyperwatt.analysis.pareto import ParetoFront, joint_front, pareto_front
 from hyperwatt.analysis.quantities import (
-    DURATION, ENERGIES, Quantity, measure, metric_names, metric_quantity, primary_energy, stated,
+    DURATION, ENERGIES, TRAIN_DURATION, Quantity, measure, metric_names, metric_quantity, primary_energy, stated,
 )
 from hyperwatt.analysis.settings import GroupKey, by_group, reference_key, varying_hyperparameters
 from hyperwatt.analysis.stats import SettingStats, setting_stats
@@ -70,7 +70,8 @@ def analyse(records: Sequence[ExperimentRecord], goals: GoalLookup | None = None
 def _group(key: GroupKey, runs: list[ExperimentRecord], lookup: GoalLookup) -> GroupAnalysis:
     energies = [q for q in ENERGIES if any(measure(r, q)[0] is not None for r in runs)]
     metrics = metric_names(runs)
-    quantities = energies + [DURATION] + [metric_quantity(m) for m in metrics]
+    durations = [DURATION] + [q for q in (TRAIN_DURATION,) if any(measure(r, q)[0] is not None for r in runs)]
+    quantities = energies + durations + [metric_quantity(m) for m in metrics]
     ref_key = reference_key(runs)
     settings = setting_stats(key, runs, quantities, ref_key)
     reference = next((s for s in settings if s.is_reference), None)

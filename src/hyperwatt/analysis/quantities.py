@@ -33,7 +33,18 @@ NET_ENERGY = Quantity("gpu_net_energy_j", "GPU energy above idle", "J", "energy"
 MARGINAL_ENERGY = Quantity("fg_marginal_energy_j", "foreground marginal GPU energy", "J", "energy")
 SHARE_ENERGY = Quantity("fg_util_share_energy_j", "foreground utilisation-share GPU energy", "J", "energy", nonnegative=True)
 DURATION = Quantity("duration_s", "duration", "s", "duration", nonnegative=True)
-ENERGIES = (GPU_ENERGY, CPU_ENERGY, TOTAL_ENERGY, NET_ENERGY, MARGINAL_ENERGY, SHARE_ENERGY)
+#: The training phase (records' `phases`, from the training's own markers): what hyperparameters act on.
+TRAIN_GPU_ENERGY = Quantity("phase:train:gpu_energy_j", "training-phase GPU energy", "J", "energy", nonnegative=True)
+TRAIN_NET_ENERGY = Quantity("phase:train:gpu_net_energy_j", "training-phase GPU energy above idle", "J", "energy")
+TRAIN_TOTAL_ENERGY = Quantity("phase:train:total_energy_j", "training-phase total energy", "J", "energy",
+                              nonnegative=True)
+TRAIN_EPOCH_ENERGY = Quantity("per_epoch:train:gpu_energy_j", "training GPU energy per epoch", "J", "energy",
+                              nonnegative=True)
+TRAIN_SAMPLE_ENERGY = Quantity("per_sample:train:gpu_energy_j", "training GPU energy per sample", "J", "energy",
+                               nonnegative=True)
+TRAIN_DURATION = Quantity("phase:train:duration_s", "training-phase duration", "s", "duration", nonnegative=True)
+PHASE_ENERGIES = (TRAIN_GPU_ENERGY, TRAIN_NET_ENERGY, TRAIN_TOTAL_ENERGY, TRAIN_EPOCH_ENERGY, TRAIN_SAMPLE_ENERGY)
+ENERGIES = (GPU_ENERGY, CPU_ENERGY, TOTAL_ENERGY, NET_ENERGY, MARGINAL_ENERGY, SHARE_ENERGY, *PHASE_ENERGIES)
 #: Which energy the trade-off numbers use: the first of these that the group's runs measured most often.
 #: Parallel mode uses the whole device over the foreground's window too (what the seed analysed); the
 #: attribution rules are shown beside it, labelled, never ranked on (docs/measurement.md, "Attribution").
@@ -63,6 +74,8 @@ def measure(record: ExperimentRecord, q: Quantity) -> tuple[float | None, float 
     """
     if q.kind == "metric":
         return _finite(record.metrics.get(q.metric or "")), None
+    if ":" in q.key:
+        return _phase(record, q.key)
     if q.kind == "duration":
         return _finite(record.duration_s), None
     e = record.energy
@@ -80,6 +93,31 @@ def measure(record: ExperimentRecord, q: Quantity) -> tuple[float | None, float 
     bounds = [s.uncertainty_j for s in e.sensors if s.energy_j is not None]
     ok = bool(bounds) and all(_finite(b) is not None for b in bounds)
     return value, (sum(b for b in bounds if b is not None) if ok else None)
+
+
+def _phase(record: ExperimentRecord, key: str) -> tuple[float | None, float | None]:
+    """`phase:<phase>:<field>`, `per_epoch:…`, `per_sample:…` from the record's phases (None: the run
+    has no such marked phase, or its energy there is partial or unknown)."""
+    kind, name, field = key.split(":", 2)
+    phases = record.phases
+    total = phases.total(name) if phases is not None and phases.marked else None
+    if total is None or (total.partial and field != "duration_s"):
+        return None, None
+    value = _finite(getattr(total, field, None))
+    if value is None:
+        return None, None
+    if field == "duration_s":
+        return value, None
+    bound = _finite(total.cpu_uncertainty_j if field.startswith("cpu") else total.gpu_uncertainty_j)
+    if field == "total_energy_j":
+        parts = [u for e, u in ((total.gpu_energy_j, total.gpu_uncertainty_j),
+                                (total.cpu_energy_j, total.cpu_uncertainty_j)) if e is not None]
+        bound = sum(u for u in parts if u is not None) if all(_finite(u) is not None for u in parts) else None
+    divisor = {"phase": 1, "per_epoch": phases.train_epochs if phases else None,
+               "per_sample": total.samples}.get(kind)
+    if not divisor:
+        return None, None
+    return value / divisor, (None if bound is None else bound / divisor)
 
 
 def _attributed(record: ExperimentRecord, key: str) -> tuple[float | None, float | None]:
@@ -107,7 +145,14 @@ def metric_names(records: Sequence[ExperimentRecord]) -> list[str]:
 
 
 def primary_energy(mode: str, records: Sequence[ExperimentRecord]) -> Quantity | None:
-    """The energy the trade-off numbers use; None when no run of the group measured any."""
+    """The energy the trade-off numbers use; None when no run of the group measured any.
+
+    The training-phase GPU energy when every run that measured energy marked its training phase
+    (the part the hyperparameters act on, without start-up and teardown noise); otherwise the
+    whole window's, by PRIMARY_PREFERENCE. Both are shown side by side, labelled."""
+    window = [r for r in records if measure(r, GPU_ENERGY)[0] is not None]
+    if window and all(measure(r, TRAIN_GPU_ENERGY)[0] is not None for r in window):
+        return TRAIN_GPU_ENERGY
     best: tuple[int, Quantity] | None = None
     for q in PRIMARY_PREFERENCE.get(mode, PRIMARY_PREFERENCE["sequential"]):
         count = sum(measure(r, q)[0] is not None for r in records)

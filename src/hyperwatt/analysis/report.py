@@ -214,6 +214,8 @@ def _group(g: GroupAnalysis, draw: bool = True) -> dict[str, Any]:
     return {
         "title": g.key.title, "slug": g.key.slug, "mode": g.key.mode, "runs": len(g.records),
         "n_settings": len(g.settings), "energy": g.energy.label if g.energy else None,
+        "energy_phase": g.energy is not None and g.energy.key.startswith("phase:"),
+        "unphased": sum(r.phases is None or not r.phases.marked for r in g.records),
         "energy_heads": [q.label for q in energies], "other_heads": [q.label for q in others],
         "headline": [q.label for q in headline], "settings": settings,
         "hyperparameters": g.hyperparameters, "reference": g.reference.name if g.reference else None,
