@@ -38,6 +38,12 @@ SeedCompatOpt = typer.Option(None, "--seed-compat", metavar="faithful|intended",
                              help="The seed's settings and models_config: as the seed ran them (faithful, the "
                              "default) or as meant (intended: mutate_params read, fixed values kept, exact floats).")
 VerboseOpt = typer.Option(False, "--verbose", "-v", help="Stream training logs to the console.")
+ExecutorOpt = typer.Option(None, "--executor", metavar="local|ray",
+                           help="local: one slot per GPU; ray: a Ray task per experiment (default: the plan's [execution]).")
+RayAddressOpt = typer.Option(None, "--ray-address", metavar="HOST:PORT",
+                             help="Ray cluster (default: the plan's, else $RAY_ADDRESS, else a local Ray).")
+GpusOpt = typer.Option(None, "--gpus", metavar="0,2",
+                       help="GPUs to run on by NVML index, one slot each (default: the plan's sensors.gpus, else all).")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="Only warnings and the final summary.")
 
 
@@ -117,10 +123,14 @@ def run(
     seed_compat: str | None = SeedCompatOpt,
     verbose: bool = VerboseOpt,
     quiet: bool = QuietOpt,
+    executor: str | None = ExecutorOpt,
+    ray_address: str | None = RayAddressOpt,
+    gpus: str | None = GpusOpt,
 ) -> None:
     """Run a plan: every experiment measured, recorded and verified."""
     from hyperwatt.engine import find_resumable, resume, run_plan
     from hyperwatt.importing.history import import_history
+    from hyperwatt.store import DB_NAME
 
     loaded = _load(plan, workloads, strict, seed_compat)
     for note in loaded.notes:
@@ -128,9 +138,9 @@ def run(
     history = None if rerun else import_history(loaded, results_dir)
     for line in history.lines() if history else []:
         out.line(f"history: {line}")
-    options = _options(results_dir, rerun, verbose)
+    options = _options(results_dir, rerun, verbose, executor, ray_address, gpus)
     with _events(results_dir, quiet) as events:
-        sid = find_resumable(results_dir, loaded) if resume_ and (results_dir / "hyperwatt.db").exists() else None
+        sid = find_resumable(results_dir, loaded) if resume_ and (results_dir / DB_NAME).exists() else None
         result = resume(sid, options, events) if sid else run_plan(loaded, options, events)
     _finish(result, strict)
 
@@ -142,12 +152,15 @@ def resume_cmd(
     strict: bool = StrictOpt,
     verbose: bool = VerboseOpt,
     quiet: bool = QuietOpt,
+    executor: str | None = ExecutorOpt,
+    ray_address: str | None = RayAddressOpt,
+    gpus: str | None = GpusOpt,
 ) -> None:
     """Finish an interrupted session: nothing finished runs twice, nothing is skipped."""
     from hyperwatt.engine import resume
 
     with _events(results_dir, quiet) as events:
-        result = resume(session, _options(results_dir, False, verbose), events)
+        result = resume(session, _options(results_dir, False, verbose, executor, ray_address, gpus), events)
     _finish(result, strict)
 
 
@@ -201,16 +214,17 @@ def status(
     as_json: bool = JsonOpt,
 ) -> None:
     """Sessions, or one session's experiments."""
+    from hyperwatt.store import DB_NAME
     from hyperwatt.views import session_view, sessions_view
 
-    store = _existing_store(results_dir)
-    if session is None:
-        sessions_view(results_dir, store.sessions(), store.experiments).show(out, as_json)
-        return
-    row = store.session(session)
-    if row is None:
-        raise ConfigError(results_dir / "hyperwatt.db", "session", f"no session {session!r}")
-    session_view(results_dir, row, store.experiments(session)).show(out, as_json)
+    with _existing_store(results_dir) as store:
+        if session is None:
+            sessions_view(results_dir, store.sessions(), store.experiments).show(out, as_json)
+            return
+        row = store.session(session)
+        if row is None:
+            raise ConfigError(results_dir / DB_NAME, "session", f"no session {session!r}")
+        session_view(results_dir, row, store.experiments(session)).show(out, as_json)
 
 
 @app.command("export", epilog="Example: hyperwatt export --format mlflow --experiment lr-study")
@@ -227,14 +241,14 @@ def export_cmd(
     results_dir: Path = ResultsDir,
 ) -> None:
     """Export experiments (all sessions by default) to a file or to MLflow."""
-    from hyperwatt.store import export
+    from hyperwatt.store import DB_NAME, export
 
     if fmt not in ("csv", "parquet", "json", "mlflow"):
         raise ConfigError(None, "--format", f"unknown format {fmt!r}; use csv, parquet, json or mlflow")
     store = _existing_store(results_dir)
     if session is not None and store.session(session) is None:  # it wrote an empty export
         known = ", ".join(s.session_id for s in store.sessions()[-5:]) or "none"
-        raise ConfigError(results_dir / "hyperwatt.db", "--session", f"no session {session!r}; recent: {known}")
+        raise ConfigError(results_dir / DB_NAME, "--session", f"no session {session!r}; recent: {known}")
     records = store.experiments(session)
     if fmt == "mlflow":
         from hyperwatt.store.mlflow_export import export_mlflow
@@ -341,11 +355,24 @@ def _root(version: bool = typer.Option(False, "--version", help="Print the versi
         raise typer.Exit()
 
 
-def _options(results_dir: Path, rerun: bool, verbose: bool) -> SessionOptions:
+def _options(results_dir: Path, rerun: bool, verbose: bool, executor: str | None = None,
+             ray_address: str | None = None, gpus: str | None = None) -> SessionOptions:
     from hyperwatt.engine import SessionOptions
 
+    if executor not in (None, "local", "ray"):
+        raise ConfigError(None, "--executor", f"unknown executor {executor!r}; use local or ray")
+    indices = None
+    if gpus is not None:
+        try:
+            indices = [int(part) for part in gpus.split(",")]
+        except ValueError:
+            raise ConfigError(None, "--gpus", f"expected GPU indices like 0,2, got {gpus!r}") from None
+        if not indices or min(indices) < 0 or len(set(indices)) != len(indices):
+            raise ConfigError(None, "--gpus", f"expected distinct GPU indices like 0,2, got {gpus!r}")
+
     echo = (lambda line: out.line(f"  | {line}", style="dim")) if verbose else None
-    return SessionOptions(results_dir=results_dir, rerun=rerun, echo=echo)
+    return SessionOptions(results_dir=results_dir, rerun=rerun, echo=echo, executor=executor, ray_address=ray_address,
+                          gpus=indices)
 
 
 def _events(results_dir: Path, quiet: bool) -> ConsoleEvents:

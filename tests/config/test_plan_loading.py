@@ -71,11 +71,17 @@ def test_unknown_top_level_key_suggests(tmp_path):
     assert err.key == "sed" and "did you mean 'seed'" in err.reason
 
 
-def test_the_unbuilt_ray_executor_is_refused_not_ignored(tmp_path):
+def test_execution_table_and_the_older_top_level_executor(tmp_path):
     path = tmp_path / "p.toml"
-    path.write_text('executor = "ray"\n[[experiments]]\nworkload = "examples/mnist"\n')
+    path.write_text('[execution]\nexecutor = "ray"\nray_address = "head:6379"\n'
+                    '[[experiments]]\nworkload = "examples/mnist"\n')
+    execution = load_plan(path).plan.execution
+    assert (execution.executor, execution.ray_address, execution.working_dir) == ("ray", "head:6379", None)
+    path.write_text('executor = "local"\n[[experiments]]\nworkload = "examples/mnist"\n')  # plan.toml before [execution]
+    assert load_plan(path).plan.execution.executor == "local"
+    path.write_text('[execution]\nexecutor = "slurm"\n[[experiments]]\nworkload = "examples/mnist"\n')
     err = _err(path)
-    assert err.key == "executor" and "not available" in err.reason
+    assert err.key == "execution.executor" and "ray" in err.reason
 
 
 def test_missing_file_and_bad_syntax(tmp_path):

@@ -38,10 +38,6 @@ class Summary:
     values: tuple[float, ...] = field(repr=False, default=())
 
     @property
-    def ci95_half(self) -> float | None:
-        return None if self.ci95_high is None else self.ci95_high - self.mean
-
-    @property
     def standard_uncertainty(self) -> float | None:
         """Spread and measurement combined in quadrature (bound as rectangular); None if neither known."""
         parts = [x for x in (self.sem, None if self.bound is None else self.bound / _RECTANGULAR) if x is not None]

@@ -36,9 +36,6 @@ class Validity:
         """Exclusion codes with their counts, most frequent first."""
         return Counter(x.code for x in self.excluded)
 
-    def by_status(self) -> Counter[str]:
-        return Counter(x.status for x in self.excluded)
-
 
 def split_valid(records: Iterable[ExperimentRecord]) -> Validity:
     """Only succeeded experiments without error flags count; partial energy counts for metrics only."""

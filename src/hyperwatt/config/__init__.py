@@ -1,9 +1,10 @@
 """Workload and plan models, their TOML and seed-JSON loaders, and the workload registry."""
 
-from hyperwatt.config.loading import LoadedPlan, check_values, load_plan
+from hyperwatt.config.loading import LoadedPlan, check_values, load_plan, load_registry
 from hyperwatt.config.plan import (
     BackgroundSpec,
     CooldownSettings,
+    ExecutionSettings,
     ExperimentSpec,
     MutateSpec,
     SearchSpec,
@@ -13,11 +14,11 @@ from hyperwatt.config.plan import (
     SensorSettings,
     TimingPolicy,
 )
-from hyperwatt.config.registry import Registry, load_registry
+from hyperwatt.config.registry import Registry
 from hyperwatt.config.workload import HyperParam, LogPattern, MetricsSpec, Scalar, Workload, coerce
 
 __all__ = [
-    "BackgroundSpec", "CooldownSettings", "ExperimentSpec", "HyperParam", "LoadedPlan", "LogPattern",
+    "BackgroundSpec", "CooldownSettings", "ExecutionSettings", "ExperimentSpec", "HyperParam", "LoadedPlan", "LogPattern",
     "MetricsSpec", "MutateSpec", "SearchSpec", "ParallelPolicy", "Plan", "PreflightPolicy", "Registry", "Scalar",
     "SensorSettings", "TimingPolicy", "Workload", "check_values", "coerce", "load_plan", "load_registry",
 ]

@@ -7,13 +7,14 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import tomli_w
 from pydantic import ValidationError
 
 from hyperwatt.config.errors import from_validation, suggest
 from hyperwatt.config.files import read_json, read_toml
+from hyperwatt.config.legacy import rename_keys, workloads_from_models_config
 from hyperwatt.config.plan import CONSTRAINT, ENERGY_QUANTITIES, ExperimentSpec, Plan
 from hyperwatt.config.registry import Registry
 from hyperwatt.config.workload import Scalar, Workload, coerce
@@ -68,6 +69,17 @@ def _workload_table(w: Workload) -> dict[str, Any]:
     return w.model_dump(mode="json", exclude={"name", "source"}, exclude_none=True)
 
 
+def load_registry(workload_files: Iterable[Path] = ()) -> Registry:
+    """Built-ins plus the given workloads files (TOML, or the seed's models_config.json), in order."""
+    registry = Registry.builtin()
+    for path in map(Path, workload_files):
+        if path.suffix.lower() == ".json":
+            registry.add_workloads(workloads_from_models_config(path), path)
+        else:
+            registry.add_file(path)
+    return registry
+
+
 def load_plan(path: Path, registry: Registry | None = None, strict: bool = False,
               seed_compat: str | None = None) -> LoadedPlan:
     """Parse, validate and check a plan file; every problem is a one-line ConfigError. A seed
@@ -102,8 +114,6 @@ def load_plan(path: Path, registry: Registry | None = None, strict: bool = False
     except ConfigError as err:
         if not seed_keys:
             raise
-        from hyperwatt.config.legacy import rename_keys
-
         raise rename_keys(err, seed_keys) from None
     return LoadedPlan(plan=plan, registry=registry, source=path, notes=tuple(notes),
                       historical_csvs=tuple(csvs[0]), missing_csvs=tuple(csvs[1]))

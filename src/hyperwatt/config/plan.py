@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
@@ -242,6 +242,17 @@ class ExperimentSpec(_Strict):
         return self
 
 
+class ExecutionSettings(_Strict):
+    """Where the experiments run: local slots (one per GPU) or a Ray cluster (a task per experiment)."""
+
+    executor: Literal["local", "ray"] = "local"
+    #: a running cluster ("HOST:PORT" or "ray://HOST:PORT"); none: $RAY_ADDRESS, else a local Ray instance
+    ray_address: str | None = Field(default=None, min_length=1, max_length=500)
+    #: shipped to every node as Ray's runtime environment `working_dir` (the workloads' code); none:
+    #: the nodes already have it (a shared filesystem, or installed)
+    working_dir: str | None = Field(default=None, min_length=1, max_length=4096)
+
+
 class Plan(_Strict):
     #: Keys of the file that are read before the model is built (TOML plans).
     TABLE_KEYS: ClassVar[tuple[str, ...]] = ("workloads",)
@@ -249,7 +260,7 @@ class Plan(_Strict):
     name: str
     description: str = ""
     seed: int = Field(default=0, ge=0, le=2**63 - 1)
-    executor: Literal["local", "ray"] = "local"
+    execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
     timing: TimingPolicy = Field(default_factory=TimingPolicy)
     parallel: ParallelPolicy = Field(default_factory=ParallelPolicy)
     preflight: PreflightPolicy = Field(default_factory=PreflightPolicy)
@@ -267,12 +278,18 @@ class Plan(_Strict):
     def _name(cls, v: str) -> str:
         return check_safe_name(v)
 
-    @field_validator("executor")
+    @model_validator(mode="before")
     @classmethod
-    def _executor(cls, v: str) -> str:
-        if v == "ray":  # declared for scale-out, not built: refuse rather than silently run locally
-            raise ValueError('the ray executor is not available in this version; use executor = "local"')
-        return v
+    def _executor_moved(cls, data: Any) -> Any:
+        """`executor = "local"` at the top level (plans and plan.toml files written before
+        `[execution]`) is read as `[execution] executor`."""
+        if isinstance(data, dict) and "executor" in data:
+            data = dict(data)
+            execution = data.get("execution")
+            if execution is not None and not isinstance(execution, dict):
+                return data  # the model's own error names it
+            data["execution"] = {"executor": data.pop("executor"), **(execution or {})}
+        return data
 
     def timing_for(self, spec: ExperimentSpec) -> TimingPolicy:
         return spec.timing or self.timing

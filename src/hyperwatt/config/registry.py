@@ -59,15 +59,7 @@ class Registry:
         return found
 
     def add_file(self, path: Path, source_label: str | None = None) -> list[str]:
-        """Declarations from a workloads file: TOML `[workloads.*]` tables or a seed models_config.json."""
-        if path.suffix.lower() == ".json":
-            from hyperwatt.config.legacy import workloads_from_models_config
-
-            added = []
-            for workload in workloads_from_models_config(path):
-                self._put(workload, path, f"models.{workload.repo}")
-                added.append(workload.name)
-            return added
+        """Declarations from a TOML workloads file (`[workloads.*]` tables)."""
         data = read_toml(path)
         unknown = set(data) - {"workloads"}
         if unknown:
@@ -75,6 +67,14 @@ class Registry:
             raise ConfigError(path, bad, f"unknown top-level key{suggest(bad, ['workloads'])}; "
                               "a workloads file holds [workloads.\"repo/model\"] tables")
         return self.add_tables(data.get("workloads", {}), path, source_label)
+
+    def add_workloads(self, workloads: Iterable[Workload], path: Path) -> list[str]:
+        """Workloads already built (e.g. from a seed models_config.json); later ones replace earlier ones."""
+        added = []
+        for workload in workloads:
+            self._put(workload, path, f"models.{workload.repo}")
+            added.append(workload.name)
+        return added
 
     def add_tables(
         self, tables: Any, path: Path, source_label: str | None = None, prefix: str = "workloads"
@@ -152,11 +152,3 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
         else:
             out[k] = v
     return out
-
-
-def load_registry(workload_files: Iterable[Path] = ()) -> Registry:
-    """Built-ins plus the given workloads files, in order."""
-    registry = Registry.builtin()
-    for path in workload_files:
-        registry.add_file(Path(path))
-    return registry

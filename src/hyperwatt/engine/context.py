@@ -11,7 +11,8 @@ from hyperwatt.clock import SYSTEM_CLOCK, Clock
 from hyperwatt.config import Plan
 from hyperwatt.engine.prepare import PrepareSteps
 from hyperwatt.sensors import GpuSensor, IdleBaseline, Monitor, SensorSet
-from hyperwatt.store import SessionLayout, Store
+from hyperwatt.records import ExperimentRecord
+from hyperwatt.store import SessionLayout, Store, write_experiment_json
 
 
 class Interrupted(Exception):
@@ -34,7 +35,7 @@ class Slot:
 class EngineContext:
     session_id: str
     layout: SessionLayout
-    store: Store
+    store: Store | None  # None on a node that runs jobs for a driver elsewhere: the driver writes the store
     plan: Plan
     plan_hash: str
     environment: dict[str, Any]
@@ -48,6 +49,13 @@ class EngineContext:
     reference_baselines: dict[str, IdleBaseline] = field(default_factory=dict)
     #: the workloads' prepare steps this session ran (each once, before the first window needing it)
     prepared: PrepareSteps = field(default_factory=PrepareSteps)
+
+    def save(self, record: ExperimentRecord) -> None:
+        """experiment.json (atomic) first, then the store row (one transaction) where this process
+        writes the store."""
+        write_experiment_json(self.layout.experiment(record.experiment_id), record)
+        if self.store is not None:
+            self.store.save_experiment(record)
 
     def check_interrupt(self) -> None:
         if self.interrupt.is_set():

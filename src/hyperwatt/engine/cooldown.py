@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from statistics import fmean
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from hyperwatt.clock import SYSTEM_CLOCK, Clock
+from hyperwatt.records import Cooldown
 from hyperwatt.sensors import IdleBaseline, Monitor
+
+if TYPE_CHECKING:
+    from hyperwatt.engine.context import EngineContext
+    from hyperwatt.engine.lifecycle import ExperimentRun
 
 
 @dataclass(frozen=True)
@@ -99,3 +104,28 @@ def _no_gpu_reason(monitor: Monitor, policy: CooldownPolicy) -> str:
     if monitor.sensor_set.gpus():
         return f"no idle baseline for this slot's GPU: waited the minimum {policy.min_s:g} s"
     return f"no GPU sensor: waited the minimum {policy.min_s:g} s"
+
+
+def cool_down(ctx: EngineContext, run: ExperimentRun) -> Cooldown | None:
+    """After an experiment: wait until its GPU (and the CPU) is back near the session's coolest idle
+    baseline seen so far. Cooling towards it (not the last experiment's own, possibly warm, baseline)
+    keeps drift from piling up. Other GPUs' slots are left alone."""
+    if ctx.monitor is None:
+        return None
+    c = run.pe.timing.cooldown
+    policy = CooldownPolicy(min_s=c.min_s, max_s=c.max_s, power_tolerance_w=c.power_tolerance_w,
+                            power_tolerance_pct=c.power_tolerance_pct, temp_delta_c=c.temp_delta_c,
+                            stable_samples=c.stable_samples)
+    mine = {k: v for k, v in run.baselines.items() if k == run.slot.label or not k.startswith("gpu")}
+    res = wait_for_cooldown(ctx.monitor, _reference(ctx, mine), policy, ctx.clock, should_stop=ctx.interrupt.is_set)
+    return Cooldown(duration_s=res.duration_s, reached=res.reached, reason=res.reason)
+
+
+def _reference(ctx: EngineContext, measured: dict[str, IdleBaseline]) -> dict[str, IdleBaseline]:
+    """The session's idle reference per sensor: the coolest idle baseline seen so far."""
+    ref = ctx.reference_baselines
+    for name, base in measured.items():
+        held = ref.get(name)
+        if held is None or (base.temp_c is not None and (held.temp_c is None or base.temp_c < held.temp_c)):
+            ref[name] = base
+    return {name: ref[name] for name in measured}

@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from statistics import fmean
 from typing import Any, Literal
 
-import psutil
-
 from hyperwatt import attribution as attribution_rules
 from hyperwatt import metrics as metrics_mod
 from hyperwatt.engine import energy as energy_mod
@@ -33,7 +31,7 @@ from hyperwatt.process import (
     leak_scan,
     spawn,
 )
-from hyperwatt.process.tree import exiting
+from hyperwatt.process.tree import command_line, exiting
 from hyperwatt.records import (
     Attempt,
     BackgroundAlone,
@@ -370,10 +368,9 @@ class ExperimentRun:
         for pid in handle.pids():
             if exiting(pid):
                 continue
-            try:
-                left.append(f"pid {pid}: {' '.join(psutil.Process(pid).cmdline())[:200]}")
-            except psutil.Error:
-                continue
+            cmdline = command_line(pid)
+            if cmdline is not None:
+                left.append(f"pid {pid}: {cmdline[:200]}")
         if len(left) > len(handle.killed):
             handle.stop(grace_s=0.5)
         attempt.orphans = left
@@ -488,7 +485,7 @@ class ExperimentRun:
         return token
 
     def _save(self) -> None:
-        save_record(self.ctx.layout, self.ctx.store, self.record)
+        self.ctx.save(self.record)
 
 
 def save_record(layout: SessionLayout, store: Store, record: ExperimentRecord) -> None:

@@ -116,6 +116,8 @@ def _run_one_search(loaded: LoadedPlan, entry: SearchEntry, ctx: EngineContext, 
                     message: Callable[[str], None]) -> SearchOutcome:
     spec, search = entry.spec, entry.spec.search
     assert search is not None
+    store = ctx.store
+    assert store is not None  # searches run in the driver, which holds the store
     plan = loaded.plan
     workload = loaded.registry.get(spec.workload)
     background = None
@@ -146,12 +148,12 @@ def _run_one_search(loaded: LoadedPlan, entry: SearchEntry, ctx: EngineContext, 
         fg = setting(request.values)
         key = canonical_key(spec.mode, fg, background)
         with lock:
-            slot = max((r.slot for r in ctx.store.slots(ctx.session_id)), default=-1) + 1
+            slot = max((r.slot for r in store.slots(ctx.session_id)), default=-1) + 1
             label = f"search #{request.number}" + (" (default)" if request.is_default else "")
             pe = PlannedExperiment(slot=slot, spec_index=entry.index, label=label, mode=spec.mode, foreground=fg,
                                    background=background, mutated=tuple(search.parameters), repeat_index=0,
                                    timing=plan.timing_for(spec), key=key, key_hash=key_hash(key))
-            ctx.store.save_slots(ctx.session_id, [SlotRow(pe.slot, pe.key_hash, workload.name, pe.label)])
+            store.save_slots(ctx.session_id, [SlotRow(pe.slot, pe.key_hash, workload.name, pe.label)])
         return pe
 
     defaults: dict[str, Any] = {}
@@ -159,7 +161,7 @@ def _run_one_search(loaded: LoadedPlan, entry: SearchEntry, ctx: EngineContext, 
         default = workload.hyperparameters[name].default
         if default is not None:
             defaults[name] = coerce(workload.hyperparameters[name], default)
-    history = {r.key: r for r in ctx.store.experiments()
+    history = {r.key: r for r in store.experiments()
                if r.workload == workload.name and r.mode == spec.mode and r.status == "succeeded"}
     driver = SearchDriver(study, dists, objectives, constraints, search.trials, lambda p: to_values(workload, p),
                           key_of, defaults if len(defaults) == len(search.parameters) else None,

@@ -10,9 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
-
-import psutil
+from typing import Callable
 
 from hyperwatt import __version__
 from hyperwatt.clock import SYSTEM_CLOCK, Clock
@@ -20,14 +18,18 @@ from hyperwatt.config import ExperimentSpec, LoadedPlan, Plan, Registry, load_pl
 from hyperwatt.engine import environment, preflight
 from hyperwatt.engine.context import EngineContext, Slot
 from hyperwatt.engine.energy import settle_unmeasured
-from hyperwatt.engine.executors import LocalExecutor
-from hyperwatt.engine.lifecycle import ExperimentRun, save_record, tokens_of
-from hyperwatt.engine.search_trials import run_searches
+from hyperwatt.engine.executors import Executor, LocalExecutor
+from hyperwatt.engine.jobs import Job, JobResult, jobs_for, lost_record, place_files
+from hyperwatt.engine.lifecycle import new_experiment_id, save_record, tokens_of
+from hyperwatt.engine.search_trials import run_searches, search_entries
+from hyperwatt.engine.slots import SensorsFactory, host_slots, open_sensors, run_on_slot
 from hyperwatt.engine.signals import interrupt_on_signals
 from hyperwatt.errors import ConfigError, HyperwattError, PreflightError
-from hyperwatt.mutation import PlannedExperiment, expand, occurrence_indices
+from hyperwatt.dedup import skip_reasons
+from hyperwatt.mutation import PlannedExperiment, expand
 from hyperwatt.process import kill_tagged
-from hyperwatt.records import Cooldown, ExperimentRecord
+from hyperwatt.process.tree import command_line
+from hyperwatt.records import ExperimentRecord
 from hyperwatt.sensors.governor import governed
 from hyperwatt.store import (
     SessionLayout, SessionRow, SlotRow, Store, atomic_write_text, existing_store, open_store, write_summary,
@@ -57,9 +59,15 @@ class SessionOptions:
     rerun: bool = False
     echo: Callable[[str], None] | None = None
     #: Builds the sensors for a plan; None discovers the real ones. Tests pass fakes.
-    sensors_factory: Callable[[Plan], Any] | None = None
+    sensors_factory: SensorsFactory | None = None
     clock: Clock = SYSTEM_CLOCK
     python: str = sys.executable
+    #: "local" or "ray"; None: the plan's `[execution] executor`
+    executor: str | None = None
+    #: the Ray cluster; None: the plan's `[execution] ray_address`, else $RAY_ADDRESS, else a local Ray
+    ray_address: str | None = None
+    #: the GPUs (NVML indices) to run on; None: the plan's `[sensors] gpus`, else every visible GPU
+    gpus: list[int] | None = None
 
 
 @dataclass
@@ -118,12 +126,8 @@ def _start(loaded: LoadedPlan, experiments: list[PlannedExperiment], options: Se
     store = open_store(options.results_dir)
     try:
         counts = {} if options.rerun else store.succeeded_counts(pe.key_hash for pe in experiments)
-        rows = [
-            SlotRow(pe.slot, pe.key_hash, pe.workload.name, pe.label,
-                    skip_reason=(f"the store already holds {counts[pe.key_hash]} succeeded run(s) of this setting"
-                                 if counts.get(pe.key_hash, 0) > n else None))
-            for pe, n in zip(experiments, occurrence_indices(experiments))
-        ]
+        rows = [SlotRow(pe.slot, pe.key_hash, pe.workload.name, pe.label, skip_reason=reason)
+                for pe, reason in zip(experiments, skip_reasons(experiments, counts))]
         if rows and all(row.skip_reason for row in rows):  # a finished plan run again: no empty session
             return SessionResult(session_id="", layout=None, skipped=len(rows))
         session_id = new_session_id(options.clock)
@@ -237,12 +241,10 @@ def reverify(results_dir: Path, session_id: str) -> tuple[SessionLayout, list[Ex
 
 
 def _alive(row: SessionRow) -> bool:
-    if row.host != socket.gethostname() or not psutil.pid_exists(row.pid):
+    if row.host != socket.gethostname():
         return False
-    try:
-        return "hyperwatt" in " ".join(psutil.Process(row.pid).cmdline())
-    except psutil.Error:
-        return False
+    cmdline = command_line(row.pid)
+    return cmdline is not None and "hyperwatt" in cmdline
 
 
 def _execute(loaded: LoadedPlan, session_id: str, layout: SessionLayout, store: Store,
@@ -271,15 +273,20 @@ def _run_pending(loaded: LoadedPlan, session_id: str, layout: SessionLayout, sto
                  pending: list[PlannedExperiment], options: SessionOptions, events: SessionEvents,
                  skipped: int) -> SessionResult:
     plan = loaded.plan
-    sensors = _sensors(plan, options)
+    if options.gpus is not None:
+        plan = plan.model_copy(update={"sensors": plan.sensors.model_copy(update={"gpus": options.gpus})})
+    remote = (options.executor or plan.execution.executor) == "ray"
+    # with Ray, each node measures with its own sensors; the driver's host may have no GPU at all
+    sensors = None if remote else open_sensors(plan, options.sensors_factory, options.clock)
     monitor = None
     result = SessionResult(session_id=session_id, layout=layout, skipped=skipped)
     aborted = False
     try:
-        slots = _slots(sensors)
+        slots = host_slots(sensors)
         try:
-            preflight.check_requested_gpus(plan.sensors.gpus, sensors, loaded.source)
-            if pending:
+            if not remote:
+                preflight.check_requested_gpus(plan.sensors.gpus, sensors, loaded.source)
+            if pending and not remote:
                 preflight.check_gpus_free(slots, plan.preflight, options.clock, events.message)
         except PreflightError:
             aborted = True  # nothing ran: the session stays resumable, not "completed"
@@ -295,23 +302,55 @@ def _run_pending(loaded: LoadedPlan, session_id: str, layout: SessionLayout, sto
             environment=environment.capture(sensors, loaded.plan_hash), monitor=monitor, sensors=sensors,
             clock=options.clock, python=options.python, echo=options.echo,
         )
-        with interrupt_on_signals(ctx.interrupt) as sig, governed(plan.governor, events.message):
-            def work(pe: PlannedExperiment, slot: Slot, more: bool) -> ExperimentRecord:
-                events.experiment_started(pe, slot)
-                run = ExperimentRun(ctx, pe, slot)
-                record = run.run()
-                if more and record.status != "interrupted" and not ctx.interrupt.is_set():
-                    events.cooling(record)
-                    run.add_cooldown(_cooldown(ctx, run, pe))
-                if monitor is not None:  # the record and its timeline are written: free the samples
-                    monitor.discard_before(options.clock.monotonic() - 5.0)
-                write_summary(layout.summary, store.experiments(session_id))
-                events.experiment_finished(record)
-                return record
+        by_position = {pe.slot: pe for pe in pending}
+        jobs = jobs_for(loaded, session_id, pending, has_gpus=any(s.gpu is not None for s in slots) or remote,
+                        plan_toml=layout.plan.read_text())
 
-            LocalExecutor(slots).run(pending, work, ctx.interrupt)
+        def run_here(job: Job, slot: Slot, more: bool) -> JobResult:
+            pe = by_position[job.position]
+            events.experiment_started(pe, slot)
+            return JobResult(job.position, run_on_slot(ctx, pe, slot, more, events.cooling))
+
+        def finished(job_result: JobResult) -> None:
+            record = job_result.record
+            if job_result.files:  # ran on another node: its folder comes back whole
+                place_files(layout.experiment(record.experiment_id).dir, job_result.files)
+                save_record(layout, store, record)
+            if monitor is not None:  # the record and its timeline are written: free the samples
+                monitor.discard_before(options.clock.monotonic() - 5.0)
+            write_summary(layout.summary, store.experiments(session_id))
+            events.experiment_finished(record)
+
+        def run_trial(pe: PlannedExperiment, slot: Slot) -> ExperimentRecord:
+            events.experiment_started(pe, slot)
+            record = run_on_slot(ctx, pe, slot, True, events.cooling)
+            finished(JobResult(pe.slot, record))
+            return record
+
+        def lost(job: Job, reason: str) -> JobResult:
+            pe = by_position[job.position]
+            record = lost_record(pe, session_id, loaded.plan_hash, new_experiment_id(pe), reason, options.clock)
+            save_record(layout, store, record)
+            return JobResult(job.position, record)
+
+        executor: Executor
+        if remote:
+            from hyperwatt.engine.ray_executor import RayExecutor
+
+            executor = RayExecutor(session_id, address=options.ray_address or plan.execution.ray_address,
+                                   working_dir=plan.execution.working_dir, retries=plan.timing.retries,
+                                   sensors_factory=options.sensors_factory, lost=lost, message=events.message)
+            for pe in pending:
+                events.experiment_started(pe, Slot())
+        else:
+            executor = LocalExecutor(slots, run_here)
+        with interrupt_on_signals(ctx.interrupt) as sig, governed(plan.governor, events.message):
+            executor.run(jobs, finished, ctx.interrupt)
             if not ctx.interrupt.is_set():
-                run_searches(loaded, ctx, slots, lambda pe, slot: work(pe, slot, True), events.message)
+                if remote and search_entries(loaded):
+                    events.message("search entries run on local slots only; run them without --executor ray")
+                elif not remote:
+                    run_searches(loaded, ctx, slots, run_trial, events.message)
             result.signum = sig.signum
     finally:
         if monitor is not None:
@@ -328,43 +367,3 @@ def _run_pending(loaded: LoadedPlan, session_id: str, layout: SessionLayout, sto
         write_summary(layout.summary, result.records)
         write_verification(layout, store.session(session_id), store.slots(session_id), result.records, plan)
     return result
-
-
-def _sensors(plan: Plan, options: SessionOptions) -> Any:
-    if options.sensors_factory is not None:
-        return options.sensors_factory(plan)
-    from hyperwatt.sensors import discover
-
-    return discover(gpu_indices=plan.sensors.gpus, cpu_tdp_w=plan.sensors.cpu_tdp_w, clock=options.clock)
-
-
-def _slots(sensors: Any) -> list[Slot]:
-    gpus = sensors.gpus() if sensors is not None else []
-    return [Slot(gpu_index=g.index, gpu=g) for g in gpus] or [Slot()]
-
-
-def _reference(ctx: EngineContext, measured: dict[str, Any]) -> dict[str, Any]:
-    """The session's idle reference per sensor: the coolest idle baseline seen so far. Cooling down
-    to it (not to the last experiment's own, possibly warm, baseline) keeps drift from piling up."""
-    ref = ctx.reference_baselines
-    for name, base in measured.items():
-        held = ref.get(name)
-        temp = getattr(base, "temp_c", None)
-        if held is None or (temp is not None and (held.temp_c is None or temp < held.temp_c)):
-            ref[name] = base
-    return {name: ref[name] for name in measured}
-
-
-def _cooldown(ctx: EngineContext, run: ExperimentRun, pe: PlannedExperiment) -> Cooldown | None:
-    if ctx.monitor is None:
-        return None
-    from hyperwatt.engine.cooldown import CooldownPolicy, wait_for_cooldown
-
-    c = pe.timing.cooldown
-    policy = CooldownPolicy(min_s=c.min_s, max_s=c.max_s, power_tolerance_w=c.power_tolerance_w,
-                            power_tolerance_pct=c.power_tolerance_pct, temp_delta_c=c.temp_delta_c,
-                            stable_samples=c.stable_samples)
-    baselines = _reference(ctx, {k: v for k, v in run.baselines.items()
-                                 if k == run.slot.label or not k.startswith("gpu")})
-    res = wait_for_cooldown(ctx.monitor, baselines, policy, ctx.clock, should_stop=ctx.interrupt.is_set)
-    return Cooldown(duration_s=res.duration_s, reached=res.reached, reason=res.reason)

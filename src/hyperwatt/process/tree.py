@@ -153,6 +153,14 @@ def _send(proc: psutil.Process, sig: int) -> None:
         pass
 
 
+def command_line(pid: int) -> str | None:
+    """The process's command line (arguments joined by spaces), or None when it is gone."""
+    try:
+        return " ".join(psutil.Process(pid).cmdline())
+    except psutil.Error:
+        return None
+
+
 def exiting(pid: int) -> bool:
     """Whether the process is already dying (a zombie, or flagged PF_EXITING); False off Linux."""
     try:

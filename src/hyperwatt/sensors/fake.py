@@ -8,11 +8,15 @@ import math
 import random
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Protocol, Sequence
 
 from hyperwatt.clock import SYSTEM_CLOCK, Clock
 from hyperwatt.sensors.base import Capabilities, GpuSensor, Sensor
+from hyperwatt.sensors.discovery import SensorSet
 from hyperwatt.sensors.records import GpuProcess, ProcessUtil, Sample, SensorInfo
+
+if TYPE_CHECKING:
+    from hyperwatt.config import Plan
 
 
 # --- power curves ------------------------------------------------------------------------------
@@ -555,3 +559,18 @@ class ReplayGpuSensor(ReplaySensor, GpuSensor):
 
     def process_samples(self, since_wall: float) -> list[ProcessUtil]:
         return []
+
+
+# --- a sensors factory -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FakeGpus:
+    """A sensors factory (`SessionOptions.sensors_factory`) of constant-power fake GPUs: one per
+    index of the plan's `sensors.gpus`, else `count` of them. A plain value, so it can be shipped to
+    Ray nodes, each of which then builds its own."""
+
+    count: int = 1
+    power_w: float = 100.0
+
+    def __call__(self, plan: Plan) -> SensorSet:
+        indices = plan.sensors.gpus if plan.sensors.gpus is not None else list(range(self.count))
+        return SensorSet([FakeGpuSensor(FakeGpu(constant(self.power_w)), index=i) for i in indices])

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Iterable
 
 from hyperwatt.errors import ConfigError
-from hyperwatt.sensors import Sample
+from hyperwatt.sensors.records import Sample
 from hyperwatt.store.files import atomic_write_text
 
 COLUMNS = ("sensor", "t_mono", "t_wall", "power_w", "power_avg_w", "energy_j", "util_pct", "mem_used_mib",
