@@ -35,7 +35,8 @@ stable_samples = 2
 def _session(toy_dir: Path, body: str, interrupt_after_s: float | None = None):
     (toy_dir / "bg.py").write_text(BG_SCRIPT)
     plan = toy_dir / "plan.toml"
-    plan.write_text(f'name = "toy"\nseed = 7\n{TOY_WORKLOAD}\n{BG_WORKLOAD}\n{body}')
+    # BG_WORKLOAD ends in its [parallel] table: a short background-alone window keeps the test quick
+    plan.write_text(f'name = "toy"\nseed = 7\n{TOY_WORKLOAD}\n{BG_WORKLOAD}background_alone_s = 1.0\n{body}')
     start = time.monotonic()
     # the GPU keeps warming: a cooldown never gets back to the idle temperature and gives up
     gpu = FakeGpu(power=200.0, util_pct=90.0, temp_c=lambda t: 40.0 + 5.0 * max(0.0, t - start))
