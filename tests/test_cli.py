@@ -63,6 +63,8 @@ def test_unknown_command_is_a_usage_error(project):
 def test_list_and_dry_run(project):
     listing = hw("list", "-W", "toy.toml", cwd=project)
     assert listing.returncode == 0 and "toy/net" in listing.stdout and "lr=0.1 [0.01, 1]" in listing.stdout
+    builtin = hw("list", cwd=project)
+    assert "size=small {tiny, small, full}" in builtin.stdout  # the allowed values, before any run
     plan = hw("plan", "plan.toml", "-W", "toy.toml", cwd=project)
     assert plan.returncode == 0, plan.stderr
     assert "3 experiments, 3 to run, 0 skipped" in plan.stdout

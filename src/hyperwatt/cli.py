@@ -12,6 +12,7 @@ import typer
 from hyperwatt import __version__
 from hyperwatt.console import make_output
 from hyperwatt.errors import ConfigError, HyperwattError
+from hyperwatt.words import DEFAULT_RESULTS_DIR, command, plural
 
 if TYPE_CHECKING:  # imported where used: `hyperwatt --help` stays quick
     from hyperwatt.config import LoadedPlan, Registry
@@ -27,7 +28,7 @@ app = typer.Typer(
 out = make_output()
 console = out.console
 
-ResultsDir = typer.Option(Path("results"), "--results-dir", "-o", metavar="DIR",
+ResultsDir = typer.Option(DEFAULT_RESULTS_DIR, "--results-dir", "-o", metavar="DIR",
                           help="Where the store and session folders live.")
 WorkloadsOpt = typer.Option(None, "--workloads", "-W", metavar="FILE",
                             help="Extra workloads file (TOML, or the seed's models_config.json); repeatable.")
@@ -111,7 +112,7 @@ def dry_run(
     plan_view(loaded, expansion, done.state, _estimator(results_dir), searches).show(out, as_json)
 
 
-@app.command("run", epilog="Example: hyperwatt run plans/quickstart.toml  (Ctrl-C is safe: hyperwatt resume SESSION)")
+@app.command("run", epilog="Example: hyperwatt run plans/quickstart.toml  (Ctrl-C is safe: hyperwatt resume)")
 def run(
     plan: Path = PlanArg,
     workloads: list[Path] | None = WorkloadsOpt,
@@ -142,12 +143,13 @@ def run(
     with _events(results_dir, quiet) as events:
         sid = find_resumable(results_dir, loaded) if resume_ and (results_dir / DB_NAME).exists() else None
         result = resume(sid, options, events) if sid else run_plan(loaded, options, events)
-    _finish(result, strict)
+    _finish(result, strict, results_dir)
 
 
-@app.command("resume", epilog="Example: hyperwatt resume 20261203-141500-ab12")
+@app.command("resume", epilog="Example: hyperwatt resume   (the latest session; or name one: hyperwatt resume SESSION)")
 def resume_cmd(
-    session: str = typer.Argument(..., metavar="SESSION", help="Session id (see `hyperwatt status`)."),
+    session: str | None = typer.Argument(None, metavar="[SESSION]",
+                                         help="Session id (see `hyperwatt status`); the latest when omitted."),
     results_dir: Path = ResultsDir,
     strict: bool = StrictOpt,
     verbose: bool = VerboseOpt,
@@ -157,11 +159,15 @@ def resume_cmd(
     gpus: str | None = GpusOpt,
 ) -> None:
     """Finish an interrupted session: nothing finished runs twice, nothing is skipped."""
-    from hyperwatt.engine import resume
+    from hyperwatt.engine import AlreadyComplete, resume
 
-    with _events(results_dir, quiet) as events:
-        result = resume(session, _options(results_dir, False, verbose, executor, ray_address, gpus), events)
-    _finish(result, strict)
+    try:
+        with _events(results_dir, quiet) as events:
+            result = resume(session, _options(results_dir, False, verbose, executor, ray_address, gpus), events)
+    except AlreadyComplete as done:
+        out.line(str(done))
+        return
+    _finish(result, strict, results_dir)
 
 
 @app.command("mutate", epilog="Example: hyperwatt mutate -w examples/mnist -p learning_rate,batch_size -n 3 "
@@ -204,7 +210,7 @@ def mutate(
                            background, repeats, include_default, seed)
     with _events(results_dir, quiet) as events:
         result = run_plan(loaded, _options(results_dir, rerun, verbose), events)
-    _finish(result, strict)
+    _finish(result, strict, results_dir)
 
 
 @app.command("status", epilog="Example: hyperwatt status --json | jq '.sessions[-1].session_id'")
@@ -214,17 +220,15 @@ def status(
     as_json: bool = JsonOpt,
 ) -> None:
     """Sessions, or one session's experiments."""
-    from hyperwatt.store import DB_NAME
+    from hyperwatt.store.pick import pick_session
     from hyperwatt.views import session_view, sessions_view
 
     with _existing_store(results_dir) as store:
         if session is None:
             sessions_view(results_dir, store.sessions(), store.experiments).show(out, as_json)
             return
-        row = store.session(session)
-        if row is None:
-            raise ConfigError(results_dir / DB_NAME, "session", f"no session {session!r}")
-        session_view(results_dir, row, store.experiments(session)).show(out, as_json)
+        row = pick_session(store, session, results_dir)
+        session_view(results_dir, row, store.experiments(row.session_id)).show(out, as_json)
 
 
 @app.command("export", epilog="Example: hyperwatt export --format mlflow --experiment lr-study")
@@ -246,9 +250,10 @@ def export_cmd(
     if fmt not in ("csv", "parquet", "json", "mlflow"):
         raise ConfigError(None, "--format", f"unknown format {fmt!r}; use csv, parquet, json or mlflow")
     store = _existing_store(results_dir)
-    if session is not None and store.session(session) is None:  # it wrote an empty export
-        known = ", ".join(s.session_id for s in store.sessions()[-5:]) or "none"
-        raise ConfigError(results_dir / DB_NAME, "--session", f"no session {session!r}; recent: {known}")
+    if session is not None:  # an unknown one wrote an empty export
+        from hyperwatt.store.pick import pick_session
+
+        pick_session(store, session, results_dir, key="--session")
     records = store.experiments(session)
     if fmt == "mlflow":
         from hyperwatt.store.mlflow_export import export_mlflow
@@ -258,7 +263,7 @@ def export_cmd(
                  f"{experiment!r} at {done.tracking_uri}")
         return
     path = export(records, fmt, out_path or results_dir / f"export.{fmt}")  # type: ignore[arg-type]
-    out.line(f"{len(records)} experiments -> {path}")
+    out.line(f"{plural(len(records), 'experiment')} -> {path}")
 
 
 @app.command("import", epilog="Example: hyperwatt import ../seed/results/run_20251115_165340")
@@ -277,9 +282,10 @@ def import_cmd(
     out.line(f"{report.imported} experiment(s) imported into {results_dir}")
 
 
-@app.command("verify", epilog="Example: hyperwatt verify 20261203-141500-ab12 --strict")
+@app.command("verify", epilog="Example: hyperwatt verify --strict   (the latest session; or name one)")
 def verify_cmd(
-    session: str = typer.Argument(..., metavar="SESSION", help="Session id (see `hyperwatt status`)."),
+    session: str | None = typer.Argument(None, metavar="[SESSION]",
+                                         help="Session id (see `hyperwatt status`); the latest when omitted."),
     results_dir: Path = ResultsDir,
     strict: bool = StrictOpt,
 ) -> None:
@@ -289,7 +295,7 @@ def verify_cmd(
 
     layout, records, changed = reverify(results_dir, session)
     out.lines(layout.verification.read_text())
-    out.line(f"{changed} record(s) changed by the re-check; wrote {layout.verification} and {layout.summary}")
+    out.line(f"{plural(changed, 'record')} changed by the re-check; wrote {layout.verification} and {layout.summary}")
     if strict and any(outcome(r) == "invalid" for r in records):
         raise typer.Exit(1)
 
@@ -388,29 +394,30 @@ def _existing_store(results_dir: Path) -> Store:
     return open_store(results_dir, readonly=True)
 
 
-def _finish(result: SessionResult, strict: bool) -> None:
+def _finish(result: SessionResult, strict: bool, results_dir: Path) -> None:
     """Exit 0 when every experiment succeeded (and, with --strict, is valid); 1 when one failed,
     never ran (or, with --strict, is invalid); 130/143 when interrupted."""
     if result.layout is None:
-        out.line(f"nothing to run: the store already holds all {result.skipped} experiment(s) of this plan "
+        out.line(f"nothing to run: the store already holds all {plural(result.skipped, 'experiment')} of this plan "
                  "(--rerun runs them again)")
         return
-    report = _session_report(result)
+    report = _session_report(result, results_dir)
     out.line(f"results: {result.layout.dir}  (summary.csv, verification.md{', report.html' if report else ''})")
     bad = result.invalid
     if bad:
-        out.line(f"{len(bad)} experiment(s) invalid or failed; see {result.layout.verification}", style="red")
+        out.line(f"{plural(len(bad), 'experiment')} invalid or failed; see {result.layout.verification}", style="red")
     if result.signum:
-        out.line(f"interrupted; resume with: hyperwatt resume {result.session_id}", style="yellow")
+        out.line(f"interrupted; resume with: {command('resume', result.session_id, results_dir=results_dir)}",
+                 style="yellow")
     elif result.never_ran:
-        out.line(f"{result.never_ran} experiment(s) did not run; finish them with: "
-                 f"hyperwatt resume {result.session_id}", style="yellow")
+        out.line(f"{plural(result.never_ran, 'experiment')} did not run; finish them with: "
+                 f"{command('resume', result.session_id, results_dir=results_dir)}", style="yellow")
     code = result.exit_status(strict)
     if code:
         raise typer.Exit(code)
 
 
-def _session_report(result: SessionResult) -> Path | None:
+def _session_report(result: SessionResult, results_dir: Path) -> Path | None:
     """The HTML report of a finished session; a failure here never fails the run."""
     if not result.records or result.layout is None:
         return None
@@ -419,8 +426,8 @@ def _session_report(result: SessionResult) -> Path | None:
 
         return report_command(result.session_id, result.layout.results_dir, None, False)
     except Exception as exc:
-        out.line(f"note: report.html not written ({exc!r}); try `hyperwatt report {result.session_id}`",
-                 style="yellow")
+        out.line(f"note: report.html not written ({exc!r}); try "
+                 f"`{command('report', result.session_id, results_dir=results_dir)}`", style="yellow")
         return None
 
 

@@ -23,10 +23,33 @@ class ConfigError(HyperwattError):
         super().__init__(self._render())
 
     def _render(self) -> str:
-        where = self.source or "<input>"
-        if self.key:
-            where += f": {self.key}"
-        return f"{where}: {self.reason}".replace("\n", " ")
+        where = ": ".join(part for part in (self.source, self.key) if part)  # an option has no file
+        return (f"{where}: {self.reason}" if where else self.reason).replace("\n", " ")
+
+
+class ConfigProblems(ConfigError):
+    """Every problem found in one input at once (a plan with three typos takes one round, not three):
+    one line each; a single problem renders exactly as its ConfigError."""
+
+    def __init__(self, problems: list[ConfigError]) -> None:
+        if not problems:
+            raise ValueError("ConfigProblems needs at least one problem")
+        self.problems = list(problems)
+        first = problems[0]
+        super().__init__(first.source, first.key, first.reason)
+
+    def _render(self) -> str:
+        if len(self.problems) == 1:
+            return str(self.problems[0])
+        lines = [str(p) for p in self.problems]
+        return f"{len(lines)} problems:\n" + "\n".join(f"  {line}" for line in lines)
+
+    @classmethod
+    def raise_if_any(cls, problems: list[ConfigError]) -> None:
+        if len(problems) == 1:
+            raise problems[0]
+        if problems:
+            raise cls(problems)
 
 
 class StoreError(HyperwattError):

@@ -10,7 +10,9 @@ from typing import Any, Callable, Sequence
 
 from hyperwatt.console import Column, Output
 from hyperwatt.engine.eta import Estimator, Eta, combine, fmt_duration
+from hyperwatt.store.pick import final_records
 from hyperwatt.verify.verdicts import outcome
+from hyperwatt.words import plural
 
 #: `hyperwatt plan` draws this many experiments (a 100,000-row table took minutes); --json has all.
 PLAN_TABLE_ROWS = 1000
@@ -70,7 +72,7 @@ def plan_view(loaded: Any, expansion: Any, done: Callable[[str, int], str | None
     for pe, n in zip(expansion.experiments, occurrence_indices(expansion.experiments)):
         state = done(pe.key_hash, n)
         skip = state is not None
-        est = None if skip else estimator.predict(pe)
+        est = estimator.predict(pe)  # a skipped row too: what the store's runs say it takes (not counted)
         if not skip:
             if est is None:
                 unknown += 1
@@ -90,7 +92,7 @@ def plan_view(loaded: Any, expansion: Any, done: Callable[[str, int], str | None
         if pe.slot < PLAN_TABLE_ROWS:
             mode = pe.mode + (f" + {pe.background.workload.name}" if pe.background else "")
             rows.append([str(pe.slot + 1), pe.workload.name, mode, pe.label, str(pe.repeat_index + 1),
-                         shlex.join(passed), "—" if skip else fmt_duration(est.central_s if est else None),
+                         shlex.join(passed), fmt_duration(est.central_s if est else None),
                          state or "run"])
     eta = combine(parts, unknown, 1) if parts else Eta(None if unknown else 0.0, None, None, unknown)
     total, runs = len(experiments), sum(e["state"] == "run" for e in experiments)
@@ -101,7 +103,7 @@ def plan_view(loaded: Any, expansion: Any, done: Callable[[str, int], str | None
     notes += [f"note: {n}" for n in loaded.notes]
     notes += [f"note: {w}" for w in expansion.warnings]
     notes += list(searches)
-    notes.append(f"{total} experiments, {runs} to run, {total - runs} skipped; ETA {eta.text()}")
+    notes.append(f"{plural(total, 'experiment')}, {runs} to run, {total - runs} skipped; ETA {eta.text()}")
     data = {"plan": plan.name, "plan_hash": loaded.plan_hash, "source": str(loaded.source), "total": total,
             "to_run": runs, "skipped": total - runs, "eta": eta.as_dict(), "warnings": list(expansion.warnings),
             "seed_notes": list(loaded.notes),
@@ -116,12 +118,12 @@ def sessions_view(results_dir: Path, sessions: Sequence[Any], experiments: Calla
     """Every session of a results directory with its counts."""
     items, rows = [], []
     for s in sessions:
-        recs = experiments(s.session_id)
+        recs, superseded = final_records(experiments(s.session_id))  # a rerun counts, not the run it superseded
         outcomes = [outcome(r) for r in recs]  # the rule verification.md and summary.csv count with
         ok, bad, unmeasured = outcomes.count("valid"), outcomes.count("invalid"), outcomes.count("not measured")
         items.append({"session_id": s.session_id, "plan": s.name, "plan_hash": s.plan_hash, "status": s.status,
                       "planned": s.planned, "recorded": len(recs), "succeeded": ok, "invalid_or_failed": bad,
-                      "not_measured": unmeasured,
+                      "not_measured": unmeasured, "superseded": len(superseded),
                       "started_wall": s.started_wall, "ended_wall": s.ended_wall, "host": s.host,
                       "directory": str(Path(results_dir) / s.session_id)})
         rows.append([s.session_id, s.name, s.status, str(s.planned), str(len(recs)), str(ok), str(bad),
@@ -129,7 +131,8 @@ def sessions_view(results_dir: Path, sessions: Sequence[Any], experiments: Calla
     return View({"results_dir": str(results_dir), "sessions": items}, f"sessions in {results_dir}",
                 [Column("session", no_wrap=True), "plan", *(Column(c, no_wrap=True) for c in
                                                             ("status", "planned", "recorded", "ok", "bad", "n/m"))],
-                rows, caption="ok: valid; bad: invalid or failed; n/m: not measured (interrupted or still running)")
+                rows, caption="recorded: one per planned experiment (a rerun, not the interrupted run it superseded); "
+                              "ok: valid; bad: invalid or failed; n/m: not measured (interrupted or still running)")
 
 
 def session_view(results_dir: Path, row: Any, records: Sequence[Any]) -> View:
@@ -137,6 +140,7 @@ def session_view(results_dir: Path, row: Any, records: Sequence[Any]) -> View:
     from hyperwatt.progress import describe, total_energy
 
     items, rows = [], []
+    gone = {id(r) for r in final_records(records)[1]}  # interrupted runs a rerun superseded
     for r in records:
         energy, unc = total_energy(r)
         items.append({"experiment_id": r.experiment_id, "index": r.slot + 1, "workload": r.workload,
@@ -144,9 +148,10 @@ def session_view(results_dir: Path, row: Any, records: Sequence[Any]) -> View:
                       "status_reason": r.status_reason, "valid": r.valid, "duration_s": r.duration_s,
                       "energy_j": energy, "energy_uncertainty_j": unc, "gpu_energy_j": r.energy.gpu_energy_j,
                       "cpu_energy_j": r.energy.cpu_energy_j, "metrics": r.metrics,
-                      "hyperparameters": r.hyperparameter_args,
+                      "hyperparameters": r.hyperparameter_args, "superseded": id(r) in gone,
                       "directory": str(Path(results_dir) / r.session_id / r.experiment_id)})
-        rows.append([str(r.slot + 1), r.experiment_id, describe(r)])
+        rows.append([str(r.slot + 1), r.experiment_id,
+                     f"{r.status}, superseded by its rerun" if id(r) in gone else describe(r)])
     session = {"session_id": row.session_id, "plan": row.name, "plan_hash": row.plan_hash, "status": row.status,
                "planned": row.planned, "started_wall": row.started_wall, "ended_wall": row.ended_wall,
                "host": row.host, "directory": str(Path(results_dir) / row.session_id)}

@@ -47,7 +47,7 @@ def test_latest_session_report_reuses_the_deduplicated_default(results: Path) ->
     assert "earlier sessions stand in" in html  # the default came from s1
     assert "power timeline of" in html  # s1's timeline, found under s1's folder
     (summary,) = lines
-    assert "2 experiment(s), 2 valid" in summary
+    assert "2 experiments, 2 valid" in summary
     assert "vs default: learning_rate ×2 → GPU energy −10.0%" in summary
     assert f"report: {path}" in summary and summary.endswith(f"findings: {path.with_name('findings.json')}")
     assert json.loads(path.with_name("findings.json").read_text())["schema"] == "hyperwatt.findings/1"

@@ -15,3 +15,10 @@ def one_line_error(load: Callable[..., Any], *args: Any, names: str) -> ConfigEr
         load(*args)
     assert "\n" not in str(info.value) and names in str(info.value)
     return info.value
+
+
+def each_problem_one_line(err: ConfigError) -> None:
+    """A ConfigError holds one problem or several (ConfigProblems): each is one non-empty line."""
+    problems = getattr(err, "problems", [err])
+    assert problems and all(str(p) and "\n" not in str(p) for p in problems), repr(str(err))
+    assert len(str(err).splitlines()) == (1 if len(problems) == 1 else len(problems) + 1)

@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from hyperwatt.config import Registry, load_plan, load_registry
 from hyperwatt.engine.command import build_argv, build_env
 from hyperwatt.errors import ConfigError
+
+from config_helpers import each_problem_one_line
 from hyperwatt.mutation import expand
 
 LEAF = st.one_of(
@@ -69,7 +71,7 @@ def _check(load) -> None:
     try:
         loaded = load()
     except ConfigError as err:
-        assert str(err) and "\n" not in str(err), repr(str(err))
+        each_problem_one_line(err)
         return
     expansion = expand(loaded)
     for pe in expansion.experiments[:50]:

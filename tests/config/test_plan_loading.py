@@ -160,3 +160,65 @@ def test_plan_hash_survives_a_new_optional_key_but_not_a_real_change(tmp_path):
     assert newer.plan_hash == loaded.plan_hash
     path.write_text(path.read_text().replace("epochs = 1", "epochs = 2"))
     assert load_plan(path, Registry.builtin()).plan_hash != loaded.plan_hash
+
+
+def test_a_value_outside_the_declared_values_is_a_plan_error_naming_the_choices(tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_text('[[experiments]]\nworkload = "examples/mnist"\nhyperparameters = { size = "huge" }\n')
+    err = _err(path)
+    assert err.key == "experiments[0].hyperparameters.size"
+    assert "invalid choice 'huge'" in err.reason and "tiny, small, full" in err.reason
+    path.write_text('[[experiments]]\nworkload = "examples/mnist"\nhyperparameters = { size = "smal" }\n')
+    assert "did you mean 'small'?" in _err(path).reason
+    path.write_text('[[experiments]]\nworkload = "examples/mnist"\nhyperparameters = { size = "tiny" }\n')
+    assert load_plan(path).plan.experiments[0].hyperparameters["size"] == "tiny"
+
+
+def test_declared_values_without_choice_are_allowed_values_that_never_mutate(tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_text('[[experiments]]\nworkload = "examples/mnist"\nmutate = { parameters = ["size"] }\n')
+    err = _err(path)
+    assert err.key == "experiments[0].mutate.parameters[0]" and "not \"choice\"" in err.reason
+    assert "fix it in 'hyperparameters' instead" in err.reason
+
+
+@pytest.mark.parametrize("param, reason", [
+    ('{ flag = "--s", type = "str", default = "x", values = ["a", "b"] }', "invalid choice 'x'"),
+    ('{ flag = "--n", type = "int", default = 2, range = [1, 3], values = [1, 2] }', "not both"),
+    ('{ flag = "--n", type = "int", values = [] }', "'values' is empty"),
+])
+def test_inconsistent_values_declarations_are_workload_errors(tmp_path, param, reason):
+    path = tmp_path / "w.toml"
+    path.write_text(f'[workloads."a/b"]\nargv = ["x"]\n[workloads."a/b".hyperparameters]\np = {param}\n')
+    err = one_line_error(load_registry, [path], names="w.toml")
+    assert reason in str(err)
+
+
+def test_every_problem_of_a_plan_is_reported_at_once_with_key_and_suggestion(tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_text(
+        '[[experiments]]\nworkload = "examples/mnist"\nrepeat = 3\nhyperparamters = { epochs = 2 }\n'
+        'mutate = { parameters = ["learning_rat"] }\n'
+        '[[experiments]]\nworkload = "examples/mnist"\nhyperparameters = { size = "huge", epochs = "x" }\n'
+        '[[experiments]]\nworkload = "examples/mnsit"\n')
+    with pytest.raises(ConfigError) as info:
+        load_plan(path)
+    lines = str(info.value).splitlines()
+    assert lines[0] == "6 problems:"
+    expected = [
+        ("experiments[0].repeat", "did you mean 'repeats'?"),
+        ("experiments[0].hyperparamters", "did you mean 'hyperparameters'?"),
+        ("experiments[0].mutate.parameters[0]", "did you mean 'learning_rate'?"),
+        ("experiments[1].hyperparameters.size", "choose one of tiny, small, full"),
+        ("experiments[1].hyperparameters.epochs", "its default is 10"),
+        ("experiments[2].workload", "did you mean 'examples/mnist'?"),
+    ]
+    assert len(lines) == 1 + len(expected)
+    for line, (key, hint) in zip(lines[1:], expected):
+        assert line.startswith(f"  {path}: {key}: ") and hint in line, line
+
+
+def test_one_problem_is_still_one_line(tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_text('[[experiments]]\nworkload = "examples/mnist"\nrepeat = 3\n')
+    assert _err(path).key == "experiments[0].repeat"

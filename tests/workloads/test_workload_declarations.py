@@ -50,10 +50,15 @@ def test_hyperparameters_are_well_formed(name: str) -> None:
             assert lo <= p["default"] <= hi, key
 
 
-def test_size_is_never_mutated() -> None:
+def test_size_is_never_mutated_and_declares_the_sizes_the_modules_accept() -> None:
+    from hyperwatt.config import Registry
+    from hyperwatt.workloads._common import SIZES
+
     for name, table in builtin_tables().items():
         size = table["hyperparameters"]["size"]
-        assert "range" not in size and "values" not in size and size["default"] == "small", name
+        assert "range" not in size and size.get("distribution", "uniform") != "choice", name
+        assert size["values"] == list(SIZES) and size["default"] == "small", name
+        assert not Registry.builtin().get(name).hyperparameters["size"].mutable, name
 
 
 @pytest.mark.parametrize("name", NAMES)

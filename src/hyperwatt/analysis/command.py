@@ -22,7 +22,8 @@ from hyperwatt.config import Registry
 from hyperwatt.config.files import read_toml
 from hyperwatt.errors import ConfigError, HyperwattError
 from hyperwatt.records import ExperimentRecord
-from hyperwatt.store import SessionLayout, SessionRow, Store, atomic_write_text, existing_store, open_store
+from hyperwatt.store import SessionLayout, Store, atomic_write_text, existing_store, open_store
+from hyperwatt.store.pick import final_records, pick_session
 
 
 @dataclass(frozen=True)
@@ -73,16 +74,17 @@ def report_command(session: str | Sequence[str] | None, results_dir: Path, out: 
         sessions = store.sessions()
         reused = list[ExperimentRecord]()
         if all_sessions:
-            chosen, records = sessions, store.experiments()
+            records = [r for s in sessions for r in final_records(store.experiments(s.session_id))[0]]
+            chosen = sessions
             title = f"hyperwatt report — all sessions in {results_dir}"
             default_out = results_dir / "report.html"
         elif len(wanted) > 1:
-            chosen = [_pick(store, sessions, sid, db) for sid in dict.fromkeys(wanted)]
-            records = [r for row in chosen for r in store.experiments(row.session_id)]
+            chosen = [pick_session(store, sid, results_dir) for sid in dict.fromkeys(wanted)]
+            records = [r for row in chosen for r in final_records(store.experiments(row.session_id))[0]]
             title = f"hyperwatt report — sessions {', '.join(row.session_id for row in chosen)}"
             default_out = results_dir / "report.html"
         else:
-            row = _pick(store, sessions, wanted[0] if wanted else None, db)
+            row = pick_session(store, wanted[0] if wanted else None, results_dir)
             records, reused = _session_records(store, row.session_id)
             chosen = [row]
             title = f"hyperwatt report — session {row.session_id} (plan {row.name})"
@@ -136,21 +138,10 @@ def _carbon_tables(results_dir: Path, session_ids: list[str]) -> list[tuple[Path
     return out
 
 
-def _pick(store: Store, sessions: list[SessionRow], session: str | None, db: Path) -> SessionRow:
-    if not sessions:
-        raise ConfigError(db, "session", "the store holds no session yet; run a plan first")
-    if session is None:
-        return sessions[-1]
-    row = store.session(session)
-    if row is None:
-        known = ", ".join(s.session_id for s in sessions[-5:])
-        raise ConfigError(db, "session", f"no session {session!r}; recent sessions: {known}")
-    return row
-
-
 def _session_records(store: Store, session_id: str) -> tuple[list[ExperimentRecord], list[ExperimentRecord]]:
-    """The session's experiments plus the valid ones of earlier sessions its skipped slots stand for."""
-    own = store.experiments(session_id)
+    """The session's experiments (a rerun's, not the interrupted run it superseded) plus the valid ones
+    of earlier sessions its skipped slots stand for."""
+    own, _ = final_records(store.experiments(session_id))
     skipped = {s.key_hash for s in store.slots(session_id) if s.skip_reason}
     if not skipped:
         return own, []

@@ -6,6 +6,7 @@ from hyperwatt.analysis import formatting as fmt
 from hyperwatt.analysis.analyse import Analysis, GroupAnalysis
 from hyperwatt.analysis.effects import SettingChange
 from hyperwatt.analysis.quantities import Quantity
+from hyperwatt.words import plural
 
 #: Lines per group and kind, so that hundreds of experiments still summarise in a screenful.
 TOP = 3
@@ -14,7 +15,7 @@ FRONT_POINTS = 5
 
 def summary_text(analysis: Analysis, top: int = TOP) -> str:
     v = analysis.validity
-    head = f"{v.total} experiment(s), {len(v.valid)} valid"
+    head = f"{plural(v.total, 'experiment')}, {len(v.valid)} valid"
     if v.excluded:
         reasons = ", ".join(f"{code} ×{n}" for code, n in v.reasons().most_common())
         head += f", {len(v.excluded)} excluded ({reasons})"

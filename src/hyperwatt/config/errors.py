@@ -33,19 +33,42 @@ def render_loc(loc: typing.Sequence[Any], prefix: str = "") -> str:
 def from_validation(
     err: ValidationError, model: type[BaseModel], source: str | Path, prefix: str = ""
 ) -> ConfigError:
-    """The first validation error as a ConfigError naming the key, with a suggestion for unknown keys.
+    """The first validation error as a ConfigError naming the key, with a suggestion for unknown keys."""
+    return all_from_validation(err, model, source, prefix)[0]
+
+
+def all_from_validation(
+    err: ValidationError, model: type[BaseModel], source: str | Path, prefix: str = ""
+) -> list[ConfigError]:
+    """Every validation error as a one-line ConfigError naming its key, with a suggestion for unknown keys.
 
     A required key reported missing next to an unknown key in the same table is most likely that
-    key misspelt (`regexp` for `regex`): the unknown key is reported, with its suggestion."""
+    key misspelt (`regexp` for `regex`): the unknown key is reported, with its suggestion, and the
+    missing one is not reported on its own."""
     errors = err.errors()
-    first = errors[0]
-    if first["type"] == "missing":
-        parent = first["loc"][:-1]
-        unknown = [e for e in errors if e["type"] == "extra_forbidden" and e["loc"][:-1] == parent]
-        if unknown:
-            wanted = str(first["loc"][-1])
-            close = [e for e in unknown if difflib.get_close_matches(wanted, [str(e["loc"][-1])], cutoff=0.6)]
-            first = (close or unknown)[0]
+    out: list[ConfigError] = []
+    paired: set[int] = set()  # unknown keys already reported for a missing one
+    for first in errors:
+        if first["type"] == "missing":
+            parent = first["loc"][:-1]
+            unknown = [e for e in errors if e["type"] == "extra_forbidden" and e["loc"][:-1] == parent]
+            if unknown:
+                wanted = str(first["loc"][-1])
+                close = [e for e in unknown if difflib.get_close_matches(wanted, [str(e["loc"][-1])], cutoff=0.6)]
+                first = (close or unknown)[0]
+                if id(first) in paired:
+                    continue
+        if first["type"] == "extra_forbidden":
+            if id(first) in paired:
+                continue
+            paired.add(id(first))
+        problem = _one(first, model, source, prefix)
+        if str(problem) not in {str(p) for p in out}:
+            out.append(problem)
+    return out
+
+
+def _one(first: Any, model: type[BaseModel], source: str | Path, prefix: str) -> ConfigError:
     loc = [p for p in first["loc"][:-1] if not _is_union_tag(p)] + list(first["loc"][-1:])
     if loc and first["type"] != "extra_forbidden" and _is_union_tag(loc[-1]):
         loc = loc[:-1]  # the last part is a user's key only for an unknown key (which may be '[' or 'int')

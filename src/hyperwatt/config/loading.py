@@ -12,13 +12,13 @@ from typing import Any, Iterable
 import tomli_w
 from pydantic import ValidationError
 
-from hyperwatt.config.errors import from_validation, suggest
+from hyperwatt.config.errors import all_from_validation, suggest
 from hyperwatt.config.files import read_json, read_toml
 from hyperwatt.config.legacy import rename_keys, workloads_from_models_config
 from hyperwatt.config.plan import CONSTRAINT, ENERGY_QUANTITIES, ExperimentSpec, Plan
 from hyperwatt.config.registry import Registry
-from hyperwatt.config.workload import Scalar, Workload, coerce
-from hyperwatt.errors import ConfigError
+from hyperwatt.config.workload import Scalar, Workload, check_allowed
+from hyperwatt.errors import ConfigError, ConfigProblems
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,8 @@ def load_registry(workload_files: Iterable[Path] = ()) -> Registry:
 
 def load_plan(path: Path, registry: Registry | None = None, strict: bool = False,
               seed_compat: str | None = None) -> LoadedPlan:
-    """Parse, validate and check a plan file; every problem is a one-line ConfigError. A seed
+    """Parse, validate and check a plan file; every problem is reported at once, each a one-line
+    ConfigError (a seed settings file: its first, in its own key names). A seed
     settings file's notes (what it ignored, skipped or reinterpreted) are the error under `strict`;
     `seed_compat` ("faithful" | "intended") overrides the plan's own."""
     path = Path(path)
@@ -101,20 +102,24 @@ def load_plan(path: Path, registry: Registry | None = None, strict: bool = False
             data["seed_compat"] = seed_compat
     data.setdefault("name", _safe_stem(path))
     _inherit_timing(data)
+    problems: list[ConfigError] = []
+    plan: Plan | None = None
     try:
-        try:
-            plan = Plan(**data)
-        except ValidationError as err:
-            raise from_validation(err, Plan, path) from None
-        except TypeError as err:
-            raise ConfigError(path, None, str(err)) from None
+        plan = Plan(**data)
+    except ValidationError as err:
+        problems = all_from_validation(err, Plan, path)
+        problems += _entry_problems(data, err, registry, path)
+        problems.sort(key=_entry_index)
+    except TypeError as err:
+        problems = [ConfigError(path, None, str(err))]
+    if plan is not None:
         if plan.seed_compat == "intended":
             _exact_floats(plan, registry)
-        check_plan(plan, registry, path)
-    except ConfigError as err:
-        if not seed_keys:
-            raise
-        raise rename_keys(err, seed_keys) from None
+        problems = plan_problems(plan, registry, path)
+    if problems and seed_keys:  # the seed's settings JSON: its first problem, in its own key names
+        raise rename_keys(problems[0], seed_keys) from None
+    ConfigProblems.raise_if_any(problems)
+    assert plan is not None
     return LoadedPlan(plan=plan, registry=registry, source=path, notes=tuple(notes),
                       historical_csvs=tuple(csvs[0]), missing_csvs=tuple(csvs[1]))
 
@@ -174,6 +179,35 @@ def _exact_floats(plan: Plan, registry: Registry) -> None:
             registry.replace(workload.model_copy(update={"hyperparameters": params}))
 
 
+def _entry_index(problem: ConfigError) -> int:
+    """Which plan entry a problem is in (-1: the plan's own keys), to report them in file order."""
+    match = re.match(r"experiments\[(\d+)\]", problem.key or "")
+    return int(match.group(1)) if match else -1
+
+
+def _entry_problems(data: dict[str, Any], err: ValidationError, registry: Registry, source: Path) -> list[ConfigError]:
+    """The registry's problems of a plan that failed validation, checked on what remains of each entry
+    once its invalid keys are left out: a typo in one key hides nothing else of the plan."""
+    entries = data.get("experiments")
+    if not isinstance(entries, list):
+        return []
+    bad: dict[int, set[str]] = {}
+    for e in err.errors():
+        loc = e["loc"]
+        if len(loc) >= 3 and loc[0] == "experiments" and isinstance(loc[1], int) and isinstance(loc[2], str):
+            bad.setdefault(loc[1], set()).add(loc[2])
+    out: list[ConfigError] = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            continue
+        try:
+            spec = ExperimentSpec(**{k: v for k, v in entry.items() if k not in bad.get(i, ())})
+        except (ValidationError, TypeError):
+            continue
+        out += spec_problems(spec, registry, source, f"experiments[{i}]")
+    return out
+
+
 def _safe_stem(path: Path) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", path.stem).strip(".")[:100] or "plan"
 
@@ -211,56 +245,84 @@ def planned_count(spec: ExperimentSpec) -> int:
 
 
 def check_plan(plan: Plan, registry: Registry, source: Path) -> None:
-    """Workloads exist; fixed values fit their types; mutated parameters exist and can mutate;
-    the plan expands to at most MAX_PLANNED_EXPERIMENTS experiments."""
+    """Raise every problem `plan_problems` finds, at once."""
+    ConfigProblems.raise_if_any(plan_problems(plan, registry, source))
+
+
+def plan_problems(plan: Plan, registry: Registry, source: Path) -> list[ConfigError]:
+    """Workloads exist; fixed values fit their types and declared values; mutated parameters exist and
+    can mutate; names are unique; the plan expands to at most MAX_PLANNED_EXPERIMENTS experiments."""
     labels: set[str] = set()
     total = 0
+    out: list[ConfigError] = []
     for i, spec in enumerate(plan.experiments):
         key = f"experiments[{i}]"
         count = planned_count(spec)
         total += count
         if total > MAX_PLANNED_EXPERIMENTS:
-            raise ConfigError(source, key, (
+            out.append(ConfigError(source, key, (
                 f"the plan would expand to {total:,} experiments or more (this entry: up to {count:,}, "
                 f"{spec.repeats:,} repeat(s) of each setting); hyperwatt plans at most "
-                f"{MAX_PLANNED_EXPERIMENTS:,}: lower 'repeats' or 'mutations', or split the plan"))
-        workload = registry.get(spec.workload, source, f"{key}.workload")
-        check_values(workload, spec.hyperparameters, source, f"{key}.hyperparameters")
-        if spec.mutate is not None:
-            for j, name in enumerate(spec.mutate.parameters):
-                param = workload.hyperparameters.get(name)
-                pkey = f"{key}.mutate.parameters[{j}]"
-                if param is None:
-                    raise ConfigError(source, pkey, _unknown_param(name, workload))
-                if not param.mutable:
-                    raise ConfigError(source, pkey, f"{name!r} has no range or values to mutate within")
-                if name in spec.hyperparameters:
-                    raise ConfigError(source, pkey, f"{name!r} is both fixed and mutated")
-        if spec.search is not None:
-            check_search(spec, workload, source, f"{key}.search")
-        if spec.background is not None:
-            bg = registry.get(spec.background.workload, source, f"{key}.background.workload")
-            check_values(bg, spec.background.hyperparameters, source, f"{key}.background.hyperparameters")
+                f"{MAX_PLANNED_EXPERIMENTS:,}: lower 'repeats' or 'mutations', or split the plan")))
+            break
+        out += spec_problems(spec, registry, source, key)
         if spec.name is not None:
             if spec.name in labels:
-                raise ConfigError(source, f"{key}.name", f"duplicate experiment name {spec.name!r}")
+                out.append(ConfigError(source, f"{key}.name", f"duplicate experiment name {spec.name!r}; "
+                                       "give each entry its own name"))
             labels.add(spec.name)
+    return out
 
 
-def check_search(spec: ExperimentSpec, workload: Workload, source: Path, key: str) -> None:
+def spec_problems(spec: ExperimentSpec, registry: Registry, source: Path, key: str) -> list[ConfigError]:
+    """One plan entry against the registry: its workloads, fixed values and mutated parameters."""
+    out: list[ConfigError] = []
+    try:
+        workload = registry.get(spec.workload, source, f"{key}.workload")
+    except ConfigError as err:
+        out.append(err)
+    else:
+        out += value_problems(workload, spec.hyperparameters, source, f"{key}.hyperparameters")
+        for j, name in enumerate(spec.mutate.parameters if spec.mutate is not None else []):
+            param = workload.hyperparameters.get(name)
+            pkey = f"{key}.mutate.parameters[{j}]"
+            if param is None:
+                out.append(ConfigError(source, pkey, _unknown_param(name, workload)))
+            elif not param.mutable:
+                what = (f"its values ({', '.join(map(str, param.values))}) are not drawn from: its distribution "
+                        "is not \"choice\"" if param.values else "it has no range or values to mutate within")
+                out.append(ConfigError(source, pkey, f"{name!r} cannot be mutated: {what}; fix it in "
+                                       "'hyperparameters' instead"))
+            elif name in spec.hyperparameters:
+                out.append(ConfigError(source, pkey, f"{name!r} is both fixed and mutated; remove it from "
+                                       "'hyperparameters' or from 'mutate.parameters'"))
+        if spec.search is not None:
+            out += search_problems(spec, workload, source, f"{key}.search")
+    if spec.background is not None:
+        try:
+            bg = registry.get(spec.background.workload, source, f"{key}.background.workload")
+        except ConfigError as err:
+            out.append(err)
+        else:
+            out += value_problems(bg, spec.background.hyperparameters, source, f"{key}.background.hyperparameters")
+    return out
+
+
+def search_problems(spec: ExperimentSpec, workload: Workload, source: Path, key: str) -> list[ConfigError]:
     """Searched parameters exist, can vary and are not fixed; objectives and constraints name an
     energy quantity or a metric the workload declares."""
     search = spec.search
     assert search is not None
+    out: list[ConfigError] = []
     for j, name in enumerate(search.parameters):
         param = workload.hyperparameters.get(name)
         pkey = f"{key}.parameters[{j}]"
         if param is None:
-            raise ConfigError(source, pkey, _unknown_param(name, workload))
-        if not param.mutable:
-            raise ConfigError(source, pkey, f"{name!r} has no range or values to search within")
-        if name in spec.hyperparameters:
-            raise ConfigError(source, pkey, f"{name!r} is both fixed and searched")
+            out.append(ConfigError(source, pkey, _unknown_param(name, workload)))
+        elif not param.mutable:
+            out.append(ConfigError(source, pkey, f"{name!r} has no range or values to search within"))
+        elif name in spec.hyperparameters:
+            out.append(ConfigError(source, pkey, f"{name!r} is both fixed and searched"))
     metrics = workload.metrics
     known = [*ENERGY_QUANTITIES, *dict.fromkeys([*metrics.required, *metrics.patterns, *metrics.goals])]
     named = [(f"{key}.objectives[{j}]", o.split(":")[0]) for j, o in enumerate(search.objectives)]
@@ -268,19 +330,29 @@ def check_search(spec: ExperimentSpec, workload: Workload, source: Path, key: st
               for j, c in enumerate(search.constraints)]
     for pkey, name in named:
         if name not in known:
-            raise ConfigError(source, pkey, f"unknown quantity {name!r}{suggest(name, known)}; an energy quantity "
-                              f"or a metric {workload.name} declares: {', '.join(known)}")
+            out.append(ConfigError(source, pkey, f"unknown quantity {name!r}{suggest(name, known)}; an energy "
+                                   f"quantity or a metric {workload.name} declares: {', '.join(known)}"))
+    return out
 
 
 def check_values(workload: Workload, values: dict[str, Scalar], source: Path, key: str) -> None:
+    ConfigProblems.raise_if_any(value_problems(workload, values, source, key))
+
+
+def value_problems(workload: Workload, values: dict[str, Scalar], source: Path, key: str) -> list[ConfigError]:
+    """Each value's hyperparameter exists, and the value fits its type and its declared `values`."""
+    out: list[ConfigError] = []
     for name, value in values.items():
         param = workload.hyperparameters.get(name)
         if param is None:
-            raise ConfigError(source, f"{key}.{name}", _unknown_param(name, workload))
+            out.append(ConfigError(source, f"{key}.{name}", _unknown_param(name, workload)))
+            continue
         try:
-            coerce(param, value)
+            check_allowed(param, value)
         except ValueError as exc:
-            raise ConfigError(source, f"{key}.{name}", str(exc)) from None
+            hint = "" if param.values is not None or param.default is None else f"; its default is {param.default!r}"
+            out.append(ConfigError(source, f"{key}.{name}", f"{exc}{hint}"))
+    return out
 
 
 def _unknown_param(name: str, workload: Workload) -> str:

@@ -63,7 +63,8 @@ def check_placeholders(arg: str, placeholders: tuple[str, ...] = PLACEHOLDERS, w
 
 
 class HyperParam(_Strict):
-    """One hyperparameter of a workload. `range` bounds mutation, not values a plan fixes."""
+    """One hyperparameter of a workload. `range` bounds mutation, not values a plan fixes; `values`
+    lists the only values allowed (fixed or drawn), drawn from only with distribution "choice"."""
 
     #: How the value reaches the training; exactly one of the three. A flag ending in "=" is joined
     #: to its value (`--lr=0.1`, Hydra's `optimizer.lr=0.1`); otherwise `flag value` are two arguments.
@@ -133,13 +134,16 @@ class HyperParam(_Strict):
         if self.positional and self.default is None:
             raise ValueError("a positional hyperparameter needs a default: it is always passed, "
                              "or the arguments after it would shift")
-        if self.distribution == "choice":
+        if self.distribution == "choice" and not self.values:
+            raise ValueError("distribution 'choice' needs a non-empty 'values' list")
+        if self.values is not None:
             if not self.values:
-                raise ValueError("distribution 'choice' needs a non-empty 'values' list")
+                raise ValueError("'values' is empty: list the values the training accepts, or leave it out")
+            if self.range is not None and self.distribution != "choice":
+                raise ValueError("give 'range' (mutations drawn within it) or 'values' (the only values "
+                                 "allowed), not both")
             for v in self.values:
                 coerce(self, v)
-        elif self.values is not None:
-            raise ValueError(f"'values' only goes with distribution 'choice', not {self.distribution!r}")
         if self.distribution == "log_uniform" and self.range is not None and self.range[0] <= 0:
             raise ValueError(f"log_uniform needs a positive lower bound, got {self.range[0]:g}")
         if self.range is not None and self.type not in ("int", "float"):
@@ -153,7 +157,13 @@ class HyperParam(_Strict):
             raise ValueError(f"'decimals' only applies to float, not {self.type}")
         if self.default is not None:
             object.__setattr__(self, "default", coerce(self, self.default))
+            if self.values is not None:
+                check_allowed(self, self.default)
         return self
+
+    def allowed(self) -> list[Scalar] | None:
+        """The declared `values`, converted to the type; None when any value of the type is allowed."""
+        return None if self.values is None else [coerce(self, v) for v in self.values]
 
     @property
     def mutable(self) -> bool:
@@ -200,6 +210,17 @@ def coerce(param: HyperParam, value: Scalar) -> Scalar:
         return int(value)
     check_number(float(value), "value")
     return float(value)
+
+
+def check_allowed(param: HyperParam, value: Scalar) -> Scalar:
+    """`value` converted to the type and checked against the declared `values`; ValueError naming
+    the choices (and the closest one) otherwise."""
+    typed = coerce(param, value)
+    allowed = param.allowed()
+    if allowed is not None and typed not in allowed:
+        choices = ", ".join(map(str, allowed))
+        raise ValueError(f"invalid choice {typed!r}{suggest(str(typed), map(str, allowed))}; choose one of {choices}")
+    return typed
 
 
 class LogPattern(_Strict):

@@ -2,10 +2,10 @@
 
 from hyperwatt.engine.context import EngineContext, Interrupted, Slot
 from hyperwatt.engine.session import (
-    SessionEvents, SessionOptions, SessionResult, find_resumable, resume, run_plan,
+    AlreadyComplete, SessionEvents, SessionOptions, SessionResult, find_resumable, resume, run_plan,
 )
 
 __all__ = [
-    "EngineContext", "Interrupted", "SessionEvents", "SessionOptions", "SessionResult", "Slot",
+    "AlreadyComplete", "EngineContext", "Interrupted", "SessionEvents", "SessionOptions", "SessionResult", "Slot",
     "find_resumable", "resume", "run_plan",
 ]

@@ -36,9 +36,11 @@ from hyperwatt.store import (
 )
 from hyperwatt.store.diskfull import disk_full, is_disk_full
 from hyperwatt.store.lock import runner_lock
+from hyperwatt.store.pick import pick_session
 from hyperwatt.verify.checks import apply as apply_checks
 from hyperwatt.verify.report import write_verification
 from hyperwatt.verify.verdicts import outcome
+from hyperwatt.words import command
 
 FINISHED = ("succeeded", "failed", "invalid")
 
@@ -160,25 +162,31 @@ def find_resumable(results_dir: Path, loaded: LoadedPlan) -> str | None:
     return None
 
 
-def resume(session_id: str, options: SessionOptions, events: SessionEvents | None = None) -> SessionResult:
-    """Finish a session: stale `running` experiments become `interrupted`, then every slot not yet
-    finished runs (interrupted ones again); nothing finished runs twice, nothing is skipped."""
+class AlreadyComplete(HyperwattError):
+    """`resume` of a session that has nothing left to run: said, and not an error (exit 0)."""
+
+    exit_code = 0
+
+
+def resume(session_id: str | None, options: SessionOptions, events: SessionEvents | None = None) -> SessionResult:
+    """Finish a session (the latest when `session_id` is None): stale `running` experiments become
+    `interrupted`, then every slot not yet finished runs (interrupted ones again); nothing finished
+    runs twice, nothing is skipped. A completed session raises AlreadyComplete."""
     events = events or SessionEvents()
     existing_store(options.results_dir)
     with runner_lock(options.results_dir):
         return _resume(session_id, options, events)
 
 
-def _resume(session_id: str, options: SessionOptions, events: SessionEvents) -> SessionResult:
-    db = existing_store(options.results_dir)
+def _resume(session_id: str | None, options: SessionOptions, events: SessionEvents) -> SessionResult:
+    existing_store(options.results_dir)
     store = open_store(options.results_dir)
     try:
-        row = store.session(session_id)
-        if row is None:
-            known = [s.session_id for s in store.sessions()][-5:]
-            raise ConfigError(db, "session", f"no session {session_id!r}; recent: {', '.join(known) or 'none'}")
+        row = pick_session(store, session_id, options.results_dir)
+        session_id = row.session_id
         if row.status == "completed":
-            raise HyperwattError(f"session {session_id} is already complete")
+            raise AlreadyComplete(f"session {session_id} is already complete: nothing to resume; its report: "
+                                  f"`{command('report', session_id, results_dir=options.results_dir)}`")
         if row.status == "imported":
             raise HyperwattError(f"session {session_id} was imported from the seed system, not run here: "
                                  "nothing to resume")
@@ -210,17 +218,17 @@ def _resume(session_id: str, options: SessionOptions, events: SessionEvents) -> 
         store.close()
 
 
-def reverify(results_dir: Path, session_id: str) -> tuple[SessionLayout, list[ExperimentRecord], int]:
-    """Re-apply the validity checks to a session's records, save what changed, rewrite summary.csv
-    and verification.md. Returns the layout, the records and how many records changed."""
+def reverify(results_dir: Path, session_id: str | None) -> tuple[SessionLayout, list[ExperimentRecord], int]:
+    """Re-apply the validity checks to a session's records (the latest session when `session_id` is
+    None), save what changed, rewrite summary.csv and verification.md. Returns the layout, the
+    records and how many records changed."""
     from hyperwatt.verify import recheck
 
-    db = existing_store(results_dir)
+    existing_store(results_dir)
     store = open_store(results_dir)
     try:
-        row = store.session(session_id)
-        if row is None:
-            raise ConfigError(db, "session", f"no session {session_id!r}")
+        row = pick_session(store, session_id, results_dir)
+        session_id = row.session_id
         layout = SessionLayout(results_dir, session_id)
         records = store.experiments(session_id)
         if row.status == "imported":  # no plan: the seed ran it; its records keep the import's flags
