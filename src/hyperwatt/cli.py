@@ -245,7 +245,7 @@ def export_cmd(
     results_dir: Path = ResultsDir,
 ) -> None:
     """Export experiments (all sessions by default) to a file or to MLflow."""
-    from hyperwatt.store import DB_NAME, export
+    from hyperwatt.store import export
 
     if fmt not in ("csv", "parquet", "json", "mlflow"):
         raise ConfigError(None, "--format", f"unknown format {fmt!r}; use csv, parquet, json or mlflow")
