@@ -217,6 +217,18 @@ class Estimator:
     #: measured overhead (elapsed minus training) of this session's experiments, per mode
     overheads: dict[str, list[float]] = field(default_factory=dict)
     _past: dict[str, list[Past]] = field(default_factory=dict)
+    #: fits per (workload, source, category): one per group of experiments, not one per experiment
+    _fits: dict[tuple[str, str, tuple[object, ...]], _Fit] = field(default_factory=dict)
+
+    def _fitted(self, pe: PlannedExperiment, source: str, category: tuple[object, ...], drivers: _Drivers,
+                past: Sequence[Past]) -> _Fit | None:
+        key = (pe.workload.name, source, category)
+        if key not in self._fits:
+            points, extra = _points(drivers, past, category)
+            if not points:
+                return None
+            self._fits[key] = _fit(points, [prior for _ref, prior in drivers.numeric.values()], extra)
+        return self._fits[key]
 
     def _history(self, workload: str) -> list[Past]:
         if workload not in self._past:
@@ -228,22 +240,21 @@ class Estimator:
         drivers = _Drivers.of(pe)
         values = pe.foreground.typed()
         category = drivers.category(values, pe.mode, pe.background.workload.name if pe.background else None)
-        priors = [prior for _ref, prior in drivers.numeric.values()]
         past = self._history(pe.workload.name)
-        if past:
-            points, extra = _points(drivers, past, category)
-            if points:
-                mu, sd = _fit(points, priors, extra).predict(drivers.z(values))
-                return mu, sd, "history"
+        fit = self._fitted(pe, "history", category, drivers, past) if past else None
+        if fit is not None:
+            mu, sd = fit.predict(drivers.z(values))
+            return mu, sd, "history"
         if pe.workload.estimated_duration_s is not None:
             return math.log(declared_s(pe)), DECLARED_SD, "declared"
         seen = self.seen.get(pe.workload.name)
         if seen:
             as_past = [Past(d, s.foreground.typed(), s.mode, s.background.workload.name if s.background else None)
                        for s, d in seen]
-            points, extra = _points(drivers, as_past, category)
-            mu, sd = _fit(points, priors, extra).predict(drivers.z(values))
-            return mu, sd, "session"
+            fit = self._fitted(pe, "session", category, drivers, as_past)
+            if fit is not None:
+                mu, sd = fit.predict(drivers.z(values))
+                return mu, sd, "session"
         return None
 
     def predict(self, pe: PlannedExperiment) -> Estimate | None:
@@ -273,6 +284,7 @@ class Estimator:
         if base is not None and base[2] != "session":
             self.ratios.setdefault(pe.workload.name, []).append(math.log(training_s) - base[0])
         self.seen.setdefault(pe.workload.name, []).append((pe, training_s))
+        self._fits = {k: f for k, f in self._fits.items() if not (k[0] == pe.workload.name and k[1] == "session")}
         if elapsed_s is not None and elapsed_s >= training_s:
             self.overheads.setdefault(pe.mode, []).append(elapsed_s - training_s)
 
