@@ -88,7 +88,7 @@ class ConsoleEvents(SessionEvents):
         self.out = out
         self.estimator = estimator
         self.quiet = quiet
-        self.live = out.terminal and not quiet
+        self.live = out.terminal and not quiet and not out.console.is_dumb_terminal
         self.progress: Progress | None = None
         self.task: TaskID | None = None
         self.total = 0

@@ -64,7 +64,7 @@ hyperparameters = { epochs = 20 }
     assert Estimator(no_history).remaining([one, twenty]).central_s == pytest.approx(19 + 190)
 
 
-def test_history_wins_and_a_workload_without_epochs_is_not_scaled(write_plan) -> None:  # type: ignore[no-untyped-def]
+def test_history_wins_and_a_declaration_scales_with_its_other_duration_drivers(write_plan) -> None:  # type: ignore[no-untyped-def]
     est, flat = _planned(write_plan, '''
 [[experiments]]
 workload = "toy/est"
@@ -75,7 +75,7 @@ hyperparameters = { steps = 1 }
 ''')
     past = [Past(d, {"epochs": 1}) for d in (30.0, 50.0, 40.0)]
     assert estimate_s(est, lambda name: past) == pytest.approx(39.15, rel=0.01)  # the geometric mean
-    assert estimate_s(flat, lambda name: []) == pytest.approx(40)
+    assert estimate_s(flat, lambda name: []) == pytest.approx(4)  # `steps` drives duration: 1 of the default 10
 
 
 def test_a_parallel_experiment_adds_the_background_start_up(write_plan) -> None:  # type: ignore[no-untyped-def]

@@ -5,8 +5,8 @@ Per workload, a *base* prediction of the training's duration:
   hyperparameters where the history has them): a log-linear fit of duration on the hyperparameters
   that drive it (epochs, steps, sizes: exponent ~1; batch size: ~-0.5), each exponent pulled towards
   that prior so a few points never overfit; the range from the fit's predictive spread;
-- else from the workload's declared `estimated_duration_s`, scaled by its scale parameter, with a wide
-  range (declared on some other machine);
+- else from the workload's declared `estimated_duration_s`, scaled by its scale parameter and its
+  other drivers at their prior exponents, with a wide range (declared on some other machine);
 - else from this session's finished experiments of the workload, fitted the same way;
 - else unknown.
 Live correction: the session's finished experiments give the ratio of actual to predicted duration;
@@ -235,8 +235,9 @@ class Estimator:
             self._past[workload] = list(self.history(workload))
         return self._past[workload]
 
-    def _base(self, pe: PlannedExperiment) -> tuple[float, float, str] | None:
-        """log training duration, its sd and the source ('history', 'declared', 'session')."""
+    def _base(self, pe: PlannedExperiment) -> tuple[float, float, str, float] | None:
+        """log training duration, its sd, the source ('history', 'declared', 'session') and, for a
+        declaration, the sd its drivers' prior exponents add (they are not learnt from any run)."""
         drivers = _Drivers.of(pe)
         values = pe.foreground.typed()
         category = drivers.category(values, pe.mode, pe.background.workload.name if pe.background else None)
@@ -244,9 +245,14 @@ class Estimator:
         fit = self._fitted(pe, "history", category, drivers, past) if past else None
         if fit is not None:
             mu, sd = fit.predict(drivers.z(values))
-            return mu, sd, "history"
+            return mu, sd, "history", 0.0
         if pe.workload.estimated_duration_s is not None:
-            return math.log(declared_s(pe)), DECLARED_SD, "declared"
+            # the scale parameter is in declared_s; the other drivers at their prior exponents
+            terms = [(prior, z) for (name, (_ref, prior)), z in zip(drivers.numeric.items(), drivers.z(values))
+                     if name != pe.workload.scale_parameter]
+            drift = math.sqrt(sum((PRIOR_SD * z) ** 2 for _p, z in terms))
+            mu = math.log(declared_s(pe)) + sum(prior * z for prior, z in terms)
+            return mu, math.hypot(DECLARED_SD, drift), "declared", drift
         seen = self.seen.get(pe.workload.name)
         if seen:
             as_past = [Past(d, s.foreground.typed(), s.mode, s.background.workload.name if s.background else None)
@@ -254,7 +260,7 @@ class Estimator:
             fit = self._fitted(pe, "session", category, drivers, as_past)
             if fit is not None:
                 mu, sd = fit.predict(drivers.z(values))
-                return mu, sd, "session"
+                return mu, sd, "session", 0.0
         return None
 
     def predict(self, pe: PlannedExperiment) -> Estimate | None:
@@ -262,16 +268,19 @@ class Estimator:
         base = self._base(pe)
         if base is None:
             return None
-        mu, sd, source = base
+        mu, sd, source, drift = base
         if source != "session":
             own = self.ratios.get(pe.workload.name)
             every = [r for rs in self.ratios.values() for r in rs]
-            if own:
+            if own:  # this workload ran in this session: its ratio to the prediction carries over
                 mu += median(own)
-                sd = math.hypot(_spread(own, FLOOR_SD), FLOOR_SD) if source == "declared" or len(own) > 1 else sd
-            elif every:
+                if source == "declared":
+                    sd = math.hypot(_spread(own, FLOOR_SD), FLOOR_SD, drift)
+                elif len(own) > 1:
+                    sd = math.hypot(_spread(own, FLOOR_SD), FLOOR_SD)
+            elif every:  # others did: this machine today against history or declarations
                 mu += median(every)
-                sd = math.hypot(_spread(every, 0.3), FLOOR_SD)
+                sd = math.hypot(_spread(every, 0.3), FLOOR_SD, drift if source == "declared" else sd)
         over = self.overheads.get(pe.mode)
         extra = median(over) if over else overhead_s(pe)
         return Estimate(math.exp(mu) + extra, math.exp(mu - Z90 * sd) + extra, math.exp(mu + Z90 * sd) + extra)
