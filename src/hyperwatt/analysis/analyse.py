@@ -11,6 +11,7 @@ from hyperwatt.analysis.pareto import ParetoFront, joint_front, pareto_front
 from hyperwatt.analysis.quantities import (
     DURATION, ENERGIES, TRAIN_DURATION, Quantity, measure, metric_names, metric_quantity, primary_energy, stated,
 )
+from hyperwatt.analysis.spread import RunSpread, run_spread
 from hyperwatt.analysis.settings import GroupKey, by_group, reference_key, varying_hyperparameters
 from hyperwatt.analysis.stats import SettingStats, setting_stats
 from hyperwatt.analysis.validity import Validity, split_valid
@@ -33,6 +34,8 @@ class GroupAnalysis:
     changes: list[SettingChange] = field(default_factory=list)
     fronts: list[ParetoFront] = field(default_factory=list)
     joint_front: set[str] = field(default_factory=set)
+    #: per quantity key: the run-to-run spread from the group's repeated settings (for settings run once)
+    spreads: dict[str, RunSpread] = field(default_factory=dict)
 
     @property
     def metrics(self) -> list[str]:
@@ -80,6 +83,7 @@ def _group(key: GroupKey, runs: list[ExperimentRecord], lookup: GoalLookup) -> G
     goals = {m: lookup(key.workload, m) for m in metrics}
     g = GroupAnalysis(key=key, records=runs, quantities=quantities, energy=energy, goals=goals,
                       hyperparameters=hps, settings=settings, reference=reference)
+    g.spreads = {q.key: sp for q in quantities if q.kind != "metric" and (sp := run_spread(settings, q)) is not None}
     ranked = [q for q in quantities if stated(q, runs)]  # never rank on an energy without a bound
     g.correlations = correlations(runs, hps, ranked)
     if reference is not None:

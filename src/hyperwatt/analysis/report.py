@@ -21,6 +21,7 @@ from hyperwatt.analysis.findings import Findings
 from hyperwatt.analysis.findings_html import findings_context
 from hyperwatt.analysis.quantities import Quantity, measure
 from hyperwatt.analysis.search_study import StudyView
+from hyperwatt.analysis.spread import RunSpread
 from hyperwatt.analysis.stats import Summary
 from hyperwatt.analysis.timeline import read_timeline, timeline_path
 from hyperwatt.errors import HyperwattError
@@ -166,12 +167,16 @@ def _validity(analysis: Analysis, inputs: ReportInputs) -> dict[str, Any]:
 
 
 # groups ---------------------------------------------------------------------------------------------
-def _cell(s: Summary | None, q: Quantity) -> dict[str, Any]:
+def _cell(s: Summary | None, q: Quantity, spread: RunSpread | None = None) -> dict[str, Any]:
     if s is None:
         return {"mean": fmt.NOT_MEASURED if q.kind == "energy" else "—", "missing": True}
     low = None if s.ci95_low is None else max(s.ci95_low, 0.0) if q.nonnegative else s.ci95_low
     ci = "n = 1: no spread" if low is None else \
         f"95% CI [{fmt.quantity(low, q)}, {fmt.quantity(s.ci95_high, q)}], SD {fmt.quantity(s.std, q, 3)}"
+    if low is None and s.n == 1 and spread is not None:  # a single run: the workload's measured spread
+        lo, hi = spread.interval(s.mean)
+        lo = max(lo, 0.0) if q.nonnegative else lo
+        ci = f"n = 1: 95% interval [{fmt.quantity(lo, q)}, {fmt.quantity(hi, q)}] {spread.label()}"
     bound = None
     if q.kind == "energy":
         bound = "measurement bound unknown" if s.bound is None else f"measurement ±{fmt.quantity(s.bound, q, 2)}"
@@ -187,8 +192,8 @@ def _group(g: GroupAnalysis, draw: bool = True) -> dict[str, Any]:
         "on_front": s.key_hash in front_keys, "joint": s.key_hash in g.joint_front,
         "labels": ", ".join(s.labels), "energy_excluded": s.energy_excluded,
         "values": ", ".join(f"{k}={v}" for k, v in sorted(s.hyperparameters.items()) if k in g.hyperparameters),
-        "energy": [_cell(s.get(q), q) for q in energies],
-        "other": [_cell(s.get(q), q) for q in others],
+        "energy": [_cell(s.get(q), q, g.spreads.get(q.key)) for q in energies],
+        "other": [_cell(s.get(q), q, g.spreads.get(q.key)) for q in others],
     } for s in g.settings]
     correlations = sorted(g.correlations, key=lambda c: (-abs(c.rho), c.hyperparameter, c.quantity.key))
     headline = g.headline
