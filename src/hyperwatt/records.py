@@ -192,6 +192,8 @@ class BackgroundRunRecord(_Record):
     log: str
     stopped_by_us: bool
     effective: bool
+    #: processes the run left behind when it exited (killed by its guard)
+    orphans: list[str] = Field(default_factory=list)
 
 
 class Readiness(_Record):

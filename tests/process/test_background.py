@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -278,3 +279,16 @@ def test_stop_while_the_next_run_is_being_spawned_stops_that_run_too(
     assert second.ended_mono is not None
     # the run started after the stop request, so the latency covers its whole life
     assert result.latency_s >= second.ended_mono - second.started_mono
+
+
+def test_what_a_background_run_leaves_behind_is_killed_and_named_per_run(tmp_path, token):
+    from tests.conftest import ESCAPE_TRAIN
+
+    (tmp_path / "escape.py").write_text(ESCAPE_TRAIN)
+    loop = _loop([sys.executable, "escape.py"], tmp_path, token, restart_delay_s=30.0, min_run_s=0.0)
+    loop.start()
+    assert loop.wait_until(lambda: _finished(loop, 1), 60)
+    loop.stop()
+    (run,) = loop.runs
+    (daemon,) = [int(p.name) for p in (tmp_path / "escapers").iterdir()]
+    assert not running(daemon) and len(run.killed) == 1 and run.killed[0].startswith(f"pid {daemon}: ")

@@ -173,7 +173,7 @@ class ExperimentRun:
             argv, cwd=workdir(bg), env=build_env(bg, None, self.slot.gpu_index),
             log_dir=self.layout.background_dir, token=self._token("bg"),
             restart_delay_s=self.policy.restart_delay_s, min_run_s=min_run_s,
-            crash_loop_runs=self.policy.crash_loop_runs, clock=ctx.clock,
+            crash_loop_runs=self.policy.crash_loop_runs, clock=ctx.clock, max_log_bytes=max_log_bytes(self.pe),
         )
         self.loop.start()
         readiness = wait_until_ready(ctx, self.slot, self.loop, self.policy, min_run_s)
@@ -242,7 +242,7 @@ class ExperimentRun:
             BackgroundRunRecord(
                 index=r.index, started_wall=r.started_wall, ended_wall=r.ended_wall, duration_s=r.duration_s,
                 exit_code=r.exit_code, log=self.layout.relative(r.log_path), stopped_by_us=r.stopped_by_us,
-                effective=r.stopped_by_us or (r.duration_s or 0.0) >= min_run_s,
+                effective=r.stopped_by_us or (r.duration_s or 0.0) >= min_run_s, orphans=list(r.killed),
             )
             for r in runs
         ]

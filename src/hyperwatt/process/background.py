@@ -32,6 +32,7 @@ class BackgroundRun:
     exit_code: int | None  # None while running; negative = killed by that signal
     log_path: Path  # <log_dir>/run-<k>.log
     stopped_by_us: bool  # ended because we stopped the loop
+    killed: tuple[str, ...] = ()  # what the run left running when it exited, killed by its guard
 
     @property
     def duration_s(self) -> float | None:
@@ -62,6 +63,7 @@ class BackgroundLoop:
         min_run_s: float = 10.0,
         crash_loop_runs: int = 3,
         clock: Clock = SYSTEM_CLOCK,
+        max_log_bytes: int | None = None,
     ) -> None:
         if crash_loop_runs < 1 or restart_delay_s < 0 or min_run_s < 0:
             raise ValueError("need crash_loop_runs >= 1, restart_delay_s >= 0, min_run_s >= 0")
@@ -74,6 +76,7 @@ class BackgroundLoop:
         self._min_run_s = min_run_s
         self._crash_loop_runs = crash_loop_runs
         self._clock = clock
+        self._max_log_bytes = max_log_bytes
         self._lock = threading.RLock()  # re-entrant: a signal handler may call in
         self._handles: list[ProcessHandle] = []
         self._current: ProcessHandle | None = None  # the run the supervisor has not finished
@@ -218,6 +221,7 @@ class BackgroundLoop:
             log_path=self._log_dir / f"run-{index}.log",
             token=self._token,
             clock=self._clock,
+            max_log_bytes=self._max_log_bytes,
         )
         with self._lock:
             self._handles.append(handle)
@@ -248,6 +252,7 @@ class BackgroundLoop:
             exit_code=code,
             log_path=handle.log_path,
             stopped_by_us=stop is not None and (ended_mono is None or ended_mono >= stop),
+            killed=tuple(handle.killed) if code is not None else (),
         )
 
 

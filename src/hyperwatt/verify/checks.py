@@ -28,6 +28,8 @@ def check(record: ExperimentRecord, policy: ParallelPolicy) -> list[Flag]:
                           + "; ".join(record.leaks[:3]),
                           fix="the leaked processes were killed; check the workload for daemons it starts"))
     orphans = [o for a in record.attempts for o in a.orphans]
+    if record.background is not None:
+        orphans += [f"background run {r.index}: {o}" for r in record.background.runs for o in r.orphans]
     if orphans:
         flags.append(Flag(code="orphan_processes", severity="warning",
                           message=f"the training left {len(orphans)} process(es) running at exit (killed): "
