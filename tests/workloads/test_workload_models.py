@@ -51,6 +51,7 @@ def test_hrnet_w18_size_and_output() -> None:
     assert len(model.stages[-1][0].branches) == 4
 
 
+@pytest.mark.slow  # full-size DenseNet-121 / HRNet-W18 / PCB networks built and run: up to 20 s each on 2 cores
 @pytest.mark.parametrize("arch", ["densenet121", "hrnet18", "pcb"])
 def test_reid_models_give_identity_logits_and_unit_features(arch: str) -> None:
     model = build(arch, classes=7, dropout=0.5)

@@ -83,7 +83,8 @@ def main(argv: list[str]) -> int:
         status = _reap(child.pid)
         if status is not None:
             _report(status_fd, {"exited": os.waitstatus_to_exitcode(status), "mono": time.monotonic()}, close=False)
-            killed = _kill_tree(token, child.pid, orphan_grace_s)  # until the subtree is empty
+            # a subreaper with no child left has an empty subtree: the common case costs no /proc scan
+            killed = _kill_tree(token, child.pid, orphan_grace_s) if _has_children() else []
             _report(status_fd, {"killed": killed} if killed else {})
             _exit_like(status)
         watched = [wake_r] + ([runner_fd] if runner_fd is not None else [])
@@ -166,6 +167,15 @@ def _reap(training_pid: int) -> int | None:
             return found
         if pid == training_pid:
             found = status
+
+
+def _has_children() -> bool:
+    """Whether any child (running, or exited and not yet reaped) is left."""
+    try:
+        os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return False
+    return True
 
 
 def _exit_like(status: int) -> None:
