@@ -98,3 +98,15 @@ def test_summary_text_names_effects_changes_and_front() -> None:
     assert "effect: learning_rate vs" in text
     assert "vs default: learning_rate ×2 → GPU energy −2.9%" in text
     assert "Pareto (GPU energy ↓, test_accuracy ↑): learning_rate=0.02" in text
+
+
+def test_trade_offs_use_the_training_phase_when_every_run_marked_it_and_say_so() -> None:
+    from .factories import with_train_phase
+
+    runs = [with_train_phase(r, train_j=(r.energy.gpu_energy_j or 0.0) * 0.6) for r in _study()[:6]]
+    html = _render(runs)
+    assert "Trade-offs use <b>training-phase GPU energy</b>" in html
+    assert "without start-up, evaluation and teardown" in html and "the whole window's GPU energy is beside it" in html
+    assert "<th>GPU energy</th>" in html and "<th>training GPU energy per epoch</th>" in html
+    mixed = _render([*runs, _study()[6]])  # one run without phases: the whole window's, and why
+    assert "Trade-offs use <b>GPU energy</b>" in mixed and "1 run(s) of the group did not mark" in mixed
