@@ -215,3 +215,16 @@ workload = "toy/phased"
 
 
 PYTHONPATH = str(__import__("pathlib").Path(__file__).resolve().parents[2] / "src")
+
+
+def test_a_recorded_window_that_differs_from_the_sampled_one_scales_the_slices():
+    """The CPU-time estimate's window comes from the kernel's accounting: its slices are scaled to it."""
+    monitor, _, estimates, window = _measured()
+    sampled = estimates["gpu0"].energy_j
+    slicers = monitor.slicers(window.t0_mono, window.t1_mono)
+    phases = measure_phases(_builtin_markers(window), [], window, slicers, {"gpu0": 2 * sampled}, {}, 0)
+    assert sum(s.gpu_energy_j for s in phases.slices) == pytest.approx(2 * sampled)
+    unknown = measure_phases(_builtin_markers(window), [], window, slicers, {"gpu0": None}, {}, 0)
+    assert all(s.gpu_energy_j is None for s in unknown.slices)
+    other_gpu = measure_phases(_builtin_markers(window), [], window, slicers, {"gpu0": sampled}, {}, 1)
+    assert all(s.sensors == [] and s.gpu_energy_j is None for s in other_gpu.slices)  # another slot's GPU
