@@ -87,3 +87,26 @@ def test_report_counts_a_rerun_once_and_names_what_it_superseded():
     assert "| foreground trainings succeeded | 1/1 |" in text
     assert "| backgrounds effective (really loaded the GPU) | 0/1 |" in text
     assert "background_low_load" in text
+
+
+def test_a_marginal_below_zero_beyond_its_bound_is_a_warning_with_the_figures():
+    from hyperwatt.records import Attribution
+
+    def attributed(value: float, bound: float | None) -> ExperimentRecord:
+        rec = _parallel()
+        rec.energy.attribution = Attribution(
+            device_energy_j=5000.0, device_uncertainty_j=5.0, background_alone_power_w=437.0,
+            background_alone_uncertainty_w=0.3, background_alone_spread_w=2.0,
+            background_alone_source="alone window of 10.0 s after the readiness gate",
+            foreground_marginal_energy_j=value, foreground_marginal_uncertainty_j=bound,
+            foreground_util_share=None, foreground_util_share_energy_j=None)
+        return rec
+
+    low = attributed(-776.0, 110.0)
+    recheck(low, POLICY)
+    (flag,) = [f for f in low.flags if f.code == "marginal_out_of_range"]
+    assert flag.severity == "warning" and "-776.0 ± 110.0 J is below 0" in flag.message and "437.0 W" in flag.message
+    assert low.status == "succeeded"  # the device total stands
+    for value, bound in ((-50.0, 110.0), (900.0, 110.0), (-776.0, None)):  # straddles 0; above; no bound stated
+        assert not [f for f in check(attributed(value, bound), POLICY) if f.code == "marginal_out_of_range"]
+    assert [f.code for f in check(attributed(5200.0, 10.0), POLICY)] == ["marginal_out_of_range"]  # above the device
