@@ -228,3 +228,14 @@ def test_a_recorded_window_that_differs_from_the_sampled_one_scales_the_slices()
     assert all(s.gpu_energy_j is None for s in unknown.slices)
     other_gpu = measure_phases(_builtin_markers(window), [], window, slicers, {"gpu0": sampled}, {}, 1)
     assert all(s.sensors == [] and s.gpu_energy_j is None for s in other_gpu.slices)  # another slot's GPU
+
+
+def test_a_training_marking_every_step_is_capped(monkeypatch):
+    from hyperwatt.engine import phases as phases_mod
+
+    monkeypatch.setattr(phases_mod, "MAX_SLICES", 4)
+    window = Window(T0, T1, 1_700_000_000.0 + T0)
+    markers = [_marker(window, 105.0 + 0.5 * k, "train", k + 1) for k in range(8)]
+    cuts, used, notes = phases_mod.plan_slices(markers, window)
+    assert len(cuts) == 4 and [c.epoch for c in cuts[1:]] == [1, 2, 3]
+    assert any("more than 4 phase slices" in n for n in notes)

@@ -28,6 +28,7 @@ TRAIN = "train"
 #: A marker this far before the window start is a clock mismatch (dropped); closer, it starts with the window.
 EARLY_TOLERANCE_S = 1.0
 MAX_LOG_BYTES = 64 * 2**20  # only the head of a larger log is searched for phase lines
+MAX_SLICES = 2000  # a training marking every step would make a record of megabytes
 NO_MARKERS = ("no phase markers: the training wrote no phase events to its metrics file "
               "and the workload declares no metrics.phases log patterns")
 
@@ -129,6 +130,10 @@ def plan_slices(markers: Sequence[PhaseMarker], window: Window) -> tuple[list[_C
             continue
         t = max(t, window.t0_mono)
         last = cuts[-1]
+        if len(cuts) >= MAX_SLICES and (m.phase, m.epoch) != (last.phase, last.epoch):
+            notes.append(f"more than {MAX_SLICES} phase slices: the markers from +{t - window.t0_mono:.2f} s on "
+                         "are ignored (the last slice runs to the window's end)")
+            break
         if (m.phase, m.epoch) == (last.phase, last.epoch):
             continue  # the same phase again
         cut = _Cut(m.phase, m.epoch, m.samples, t)
