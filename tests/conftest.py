@@ -131,7 +131,8 @@ def write_plan(toy_dir: Path) -> Callable[[str], Path]:
 def run_toy(toy_dir: Path) -> Callable[..., SessionResult]:
     def run(plan: Path, **options: Any) -> SessionResult:
         loaded = load_plan(plan, Registry.builtin())
-        opts = SessionOptions(results_dir=toy_dir / "results", sensors_factory=lambda p: None, **options)
+        options.setdefault("sensors_factory", lambda p: None)
+        opts = SessionOptions(results_dir=toy_dir / "results", **options)
         return run_plan(loaded, opts)
 
     return run

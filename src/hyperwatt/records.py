@@ -330,6 +330,8 @@ class ExperimentRecord(_Record):
     cooldown: Cooldown | None = None
     flags: list[Flag] = Field(default_factory=list)
     leaks: list[str] = Field(default_factory=list)
+    #: compute processes not ours seen on the experiment's GPU while it ran ("pid N: command line")
+    gpu_shared_with: list[str] = Field(default_factory=list)
     environment: dict[str, Any] = Field(default_factory=dict)
     plan_hash: str = ""
     #: set on an experiment imported from the seed system (not run by hyperwatt)

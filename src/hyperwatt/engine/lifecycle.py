@@ -380,6 +380,21 @@ class ExperimentRun:
         if self.loop is not None:
             self.window.bg_pids.update(self.loop.live_pids())
             self._poll_process_util()
+        self._note_strangers()
+
+    def _note_strangers(self) -> None:
+        """Compute processes on this experiment's GPU that are not its own: the GPU's energy would
+        include theirs. A pid this host cannot see (NVML in another PID namespace) proves nothing."""
+        gpu = self.slot.gpu
+        if gpu is None or not gpu.capabilities.process_list:
+            return
+        ours = self.window.fg_pids | self.window.bg_pids
+        for proc in gpu.processes():
+            if proc.pid in ours or any(s.startswith(f"pid {proc.pid}:") for s in self.record.gpu_shared_with):
+                continue
+            cmdline = command_line(proc.pid)
+            if cmdline is not None:
+                self.record.gpu_shared_with.append(f"pid {proc.pid}: {cmdline[:200]}")
 
     def _poll_process_util(self) -> None:
         if self.slot.gpu is not None:

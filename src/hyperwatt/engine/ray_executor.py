@@ -24,6 +24,9 @@ INSTALL_HINT = "the ray executor needs Ray: pip install 'hyperwatt[ray]'"
 NAMESPACE = "hyperwatt"
 POLL_S = 0.2
 
+#: what a task runs on its node: (job as a dict, the spool actor, the sensors factory) -> result as a dict
+TaskBody = Callable[[dict[str, Any], Any, "SensorsFactory | None"], dict[str, Any]]
+
 
 def import_ray() -> Any:
     """The `ray` module, or a one-line error saying how to install it."""
@@ -54,7 +57,7 @@ class _Spool:
         self.results.pop(position, None)
 
 
-def _run_remote(job_data: dict[str, Any], spool: Any, sensors_factory: SensorsFactory | None) -> dict[str, Any]:
+def run_remote(job_data: dict[str, Any], spool: Any, sensors_factory: SensorsFactory | None) -> dict[str, Any]:
     """The task body on the node: run the job on the GPU Ray assigned, leave the result with the spool."""
     import ray
 
@@ -73,7 +76,7 @@ class RayExecutor(Executor):
     def __init__(self, session_id: str, address: str | None = None, working_dir: str | None = None,
                  retries: int = 2, sensors_factory: SensorsFactory | None = None,
                  lost: Callable[[Job, str], JobResult] | None = None,
-                 message: Callable[[str], None] | None = None) -> None:
+                 message: Callable[[str], None] | None = None, task_body: TaskBody | None = None) -> None:
         self.ray = import_ray()
         self.session_id = session_id
         self.address = address or os.environ.get("RAY_ADDRESS") or None
@@ -82,6 +85,7 @@ class RayExecutor(Executor):
         self.sensors_factory = sensors_factory
         self.lost = lost
         self.message = message or (lambda text: None)
+        self.task_body = task_body or run_remote
 
     def _connect(self) -> None:
         ray = self.ray
@@ -108,7 +112,7 @@ class RayExecutor(Executor):
             by_position.pop(earlier.position, None)
             on_result(earlier)
             spool.forget.remote(earlier.position)
-        task = ray.remote(_run_remote)
+        task = ray.remote(self.task_body)
         refs: dict[Any, Job] = {}
         for job in by_position.values():
             options: dict[str, Any] = {"num_gpus": job.slot.gpus, "max_retries": self.retries,

@@ -27,6 +27,12 @@ def check(record: ExperimentRecord, policy: ParallelPolicy) -> list[Flag]:
                           message=f"{len(record.leaks)} process(es) survived the experiment: "
                           + "; ".join(record.leaks[:3]),
                           fix="the leaked processes were killed; check the workload for daemons it starts"))
+    if record.gpu_shared_with:
+        flags.append(Flag(code="gpu_shared", severity="error",
+                          message=f"{len(record.gpu_shared_with)} foreign process(es) computed on the experiment's "
+                          "GPU while it ran: " + "; ".join(record.gpu_shared_with[:3]),
+                          fix="give hyperwatt GPUs nothing else uses (--gpus, sensors.gpus); preflight checks only "
+                          "before the first training"))
     orphans = [o for a in record.attempts for o in a.orphans]
     if record.background is not None:
         orphans += [f"background run {r.index}: {o}" for r in record.background.runs for o in r.orphans]
