@@ -104,7 +104,15 @@ def test_changes_relative_to_the_default_setting() -> None:
     assert acc.uncertainty == pytest.approx(2 * 100 * math.sqrt(2 * 0.001 ** 2))
     # Welch, df = 2: t = 2√2, two-sided p = 1 - t / √(2 + t²)
     assert acc.p_value == pytest.approx(1 - 2 * math.sqrt(2) / math.sqrt(10), rel=1e-6)
-    assert ch.text([GPU_ENERGY, ACC]) == "learning_rate ×2 → GPU energy −3.0% ± 1.6%, test_accuracy +0.4 pp ± 0.28"
+    # 95% intervals: energy from the bounds alone (type B, k = 1.96); accuracy from the spread, Welch–
+    # Satterthwaite ν = 2 (t = 4.303) on the standard errors 0.1 pp each
+    assert energy.ci95 == pytest.approx((-0.03 - 1.959964 * 0.97 * math.sqrt((u / 100) ** 2 + (u / 97) ** 2),
+                                         -0.03 + 1.959964 * 0.97 * math.sqrt((u / 100) ** 2 + (u / 97) ** 2)))
+    half = stats.t.ppf(0.975, 2) * math.sqrt(0.02)
+    assert acc.ci95 == pytest.approx((0.4 - half, 0.4 + half))
+    assert energy.claimed and not acc.claimed and energy.n == (2, 2)
+    assert ch.text([GPU_ENERGY, ACC]) == ("learning_rate ×2 → GPU energy −3.0% (95% CI −4.6% … −1.4%), "
+                                          "test_accuracy +0.4 pp (95% CI −0.2 pp … +1.0 pp)")
 
 
 def test_no_default_measured_no_changes() -> None:
@@ -119,3 +127,59 @@ def test_hyperparameter_change_wording() -> None:
     assert HyperparameterChange("optimizer", "sgd", "adam").text(compact=True) == "optimizer sgd→adam"
     assert HyperparameterChange("weight_decay", 0.0, 0.001).text() == "weight_decay 0→0.001"
     assert HyperparameterChange("nesterov", False, True).ratio is None
+
+
+def test_one_run_per_setting_gives_no_interval_and_claims_nothing() -> None:
+    from hyperwatt.analysis.summary import summary_text
+
+    runs = [record(hp={"learning_rate": 0.01, "epochs": 2}, gpu_j=138.0)]
+    runs += [record(hp={"learning_rate": lr, "epochs": 2}, mutated=("learning_rate",), gpu_j=j)
+             for lr, j in ((0.0186, 44.0), (0.02, 40.0))]
+    analysis = analyse(runs, goals=_goals)
+    (ch, _) = analysis.groups[0].changes
+    d = ch.delta(GPU_ENERGY)
+    assert d.ci95 is None and not d.spread_known and not d.claimed and d.n == (1, 1)
+    text = summary_text(analysis)
+    assert "1 run per setting: the run-to-run spread is unknown, so no effect is claimed" in text
+    assert "effect:" not in text and "ρ" not in text  # the rank correlation of three single runs is not shown
+    assert "observed once: GPU energy −68.1%" in text and "spread unknown, no effect claimed" in text
+
+
+def test_effects_with_repeats_state_their_interval_and_whether_it_excludes_no_change() -> None:
+    from hyperwatt.analysis.summary import summary_text
+
+    runs = []
+    for bump in (0.0, 1.0, 2.0):
+        runs.append(record(hp={"batch_size": 32}, gpu_j=100.0 + bump))
+        runs.append(record(hp={"batch_size": 110}, mutated=("batch_size",), gpu_j=60.0 + bump))
+        runs.append(record(hp={"batch_size": 64}, mutated=("batch_size",), gpu_j=99.0 + 2 * bump))
+    text = summary_text(analyse(runs, goals=_goals))
+    line = next(x for x in text.splitlines() if "batch_size ×3.44" in x)
+    assert "GPU energy −39.6% (95% CI" in line and "no clear change" not in line.split(",")[0]
+    assert "(3 runs vs 3 of the default)" in line
+    other = next(x for x in text.splitlines() if "batch_size ×2" in x)
+    assert "GPU energy +0.0% (95% CI" in other and "no clear change" in other
+    assert "3 settings (3 runs each)" in text and "1 run per setting" not in text
+
+
+def test_correlations_never_pool_runs_whose_other_hyperparameters_differ() -> None:
+    """report --all over a one-epoch and a two-epoch session: the learning-rate ρ is computed within
+    each epochs value, not over both (where the epochs would drive it)."""
+    runs = []
+    for epochs, base in ((1, 50.0), (2, 100.0)):
+        for i, lr in enumerate((0.01, 0.02, 0.04)):
+            runs.append(record(hp={"learning_rate": lr, "epochs": epochs}, mutated=("learning_rate",),
+                               gpu_j=base - i, session=f"s{epochs}"))
+    found = correlations(runs, ["learning_rate", "epochs"], [GPU_ENERGY])
+    lr = [c for c in found if c.hyperparameter == "learning_rate"]
+    assert sorted(c.context for c in lr) == ["epochs=1", "epochs=2"]
+    assert all(c.n == 3 and c.rho == pytest.approx(-1.0) for c in lr)
+    assert "at epochs=2" in next(c for c in lr if c.context == "epochs=2").text()
+
+
+def test_a_jointly_mutated_hyperparameter_is_named_as_confounding() -> None:
+    runs = [record(hp={"learning_rate": lr, "batch_size": b}, mutated=("learning_rate", "batch_size"),
+                   gpu_j=float(i)) for i, (lr, b) in enumerate(((0.01, 16), (0.02, 64), (0.04, 32)))]
+    (c,) = [c for c in correlations(runs, ["learning_rate", "batch_size"], [GPU_ENERGY])
+            if c.hyperparameter == "learning_rate"]
+    assert c.varied_with == ("batch_size",) and "batch_size varied with it (confounded)" in c.text()

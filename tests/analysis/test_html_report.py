@@ -95,7 +95,7 @@ def test_hundreds_of_experiments() -> None:
 def test_summary_text_names_effects_changes_and_front() -> None:
     text = summary_text(analyse(_study(), goals=_goals))
     assert "8 experiments, 7 valid, 1 excluded (failed ×1)" in text
-    assert "effect: learning_rate vs" in text
+    assert "1 of 3 settings ran once: their run-to-run spread is unknown" in text  # no ρ from them
     assert "vs default: learning_rate ×2 → GPU energy −2.9%" in text
     assert "Pareto (GPU energy ↓, test_accuracy ↑): learning_rate=0.02" in text
 

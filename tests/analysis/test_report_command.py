@@ -48,7 +48,7 @@ def test_latest_session_report_reuses_the_deduplicated_default(results: Path) ->
     assert "power timeline of" in html  # s1's timeline, found under s1's folder
     (summary,) = lines
     assert "2 experiments, 2 valid" in summary
-    assert "vs default: learning_rate ×2 → GPU energy −10.0%" in summary
+    assert "vs default: learning_rate ×2 → observed once: GPU energy −10.0%" in summary  # n = 1: no claim
     assert f"report: {path}" in summary and summary.endswith(f"findings: {path.with_name('findings.json')}")
     assert json.loads(path.with_name("findings.json").read_text())["schema"] == "hyperwatt.findings/1"
 

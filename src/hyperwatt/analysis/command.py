@@ -24,6 +24,7 @@ from hyperwatt.errors import ConfigError, HyperwattError
 from hyperwatt.records import ExperimentRecord
 from hyperwatt.store import SessionLayout, Store, atomic_write_text, existing_store, open_store
 from hyperwatt.store.pick import final_records, pick_session
+from hyperwatt.words import plural
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,11 @@ def _session_records(store: Store, session_id: str) -> tuple[list[ExperimentReco
 
 def _console_summary(analysis: Analysis, answers: Findings, title: str, path: Path, json_path: Path) -> str:
     verdicts = "\n".join(f"{k}: {v}" for k, v in answers.verdicts().items())
-    return f"{title}\n{summary_text(analysis)}\n\nfindings:\n{verdicts}\n\nreport: {path}\nfindings: {json_path}"
+    once = [g for g in analysis.groups if g.hyperparameters and any(s.n_runs < 2 for s in g.settings)]
+    head = "findings:" if not once else (
+        f"findings (in {plural(len(once), 'group')}, settings ran once: their run-to-run spread is unknown, "
+        "so read what follows as observations, not effects):")
+    return f"{title}\n{summary_text(analysis)}\n\n{head}\n{verdicts}\n\nreport: {path}\nfindings: {json_path}"
 
 
 def session_goals(results_dir: Path, session_ids: list[str]) -> GoalLookup:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, Sequence
 
 import numpy as np
@@ -25,18 +25,33 @@ EXACT_MAX_SETTINGS = 8
 
 @dataclass(frozen=True)
 class Correlation:
-    """Spearman's ρ between a hyperparameter and a quantity over distinct settings (repeats averaged)."""
+    """Spearman's ρ between a hyperparameter and a quantity over distinct settings (repeats averaged),
+    within one context: the values of the other hyperparameters that stay fixed across these settings
+    (`context`, e.g. `epochs=2`; empty when the group has one). `varied_with`: other hyperparameters
+    drawn jointly with this one, which the ρ cannot tell apart from it. `runs`: the fewest and the most
+    runs of one setting — with one run, the run-to-run spread is unknown."""
 
     hyperparameter: str
     quantity: Quantity
     n: int  # distinct settings
     rho: float
     p_value: float
+    runs: tuple[int, int] = (1, 1)
+    context: str = ""
+    varied_with: tuple[str, ...] = ()
+
+    @property
+    def spread_known(self) -> bool:
+        return self.runs[0] >= 2
 
     def text(self) -> str:
         rho = f"{self.rho:+.2f}".replace("-", "−")
+        lo, hi = self.runs
+        per = f"{lo}" if lo == hi else f"{lo}–{hi}"
+        where = f"; at {self.context}" if self.context else ""
+        joint = f"; {', '.join(self.varied_with)} varied with it (confounded)" if self.varied_with else ""
         return (f"{self.hyperparameter} vs {self.quantity.label}: ρ = {rho} ({p_phrase(self.p_value)}, "
-                f"n = {self.n} settings)")
+                f"n = {self.n} settings × {per} run{'s' if hi > 1 else ''}{where}{joint})")
 
 
 def runs_for(records: Sequence[ExperimentRecord], hyperparameter: str) -> list[ExperimentRecord]:
@@ -47,6 +62,30 @@ def runs_for(records: Sequence[ExperimentRecord], hyperparameter: str) -> list[E
 
 def correlations(records: Sequence[ExperimentRecord], hyperparameters: Sequence[str],
                  quantities: Sequence[Quantity]) -> list[Correlation]:
+    """Every hyperparameter's correlations, computed apart in each context where the other, unmutated
+    hyperparameters are equal (runs of `epochs = 1` and `epochs = 2` are never pooled): see `_correlations`."""
+    out: list[Correlation] = []
+    for hp in hyperparameters:
+        own = runs_for(records, hp)
+        joint = sorted({k for r in own if hp in r.mutated for k in r.mutated if k != hp})
+        fixed = [k for k in hyperparameters if k != hp and k not in joint]
+        strata: dict[str, list[ExperimentRecord]] = {}
+        for r in own:
+            strata.setdefault(_context(r, fixed), []).append(r)
+        for context, runs in strata.items():
+            varied = tuple(k for k in joint if len({repr(r.hyperparameters.get(k)) for r in runs}) > 1)
+            out += [replace(c, context=context if len(strata) > 1 else "", varied_with=varied)
+                    for c in _correlations(runs, [hp], quantities)]
+    return out
+
+
+def _context(r: ExperimentRecord, names: Sequence[str]) -> str:
+    """`epochs=2, size=tiny`: the run's values of the named hyperparameters."""
+    return ", ".join(f"{k}={format_value(r.hyperparameters.get(k))}" for k in names)
+
+
+def _correlations(records: Sequence[ExperimentRecord], hyperparameters: Sequence[str],
+                  quantities: Sequence[Quantity]) -> list[Correlation]:
     """ρ and its p-value for every numeric hyperparameter × quantity with ≥ 3 settings and variation in both.
 
     The unit is the setting: repeats of one setting are averaged first, since seeded repeats are
@@ -70,8 +109,9 @@ def correlations(records: Sequence[ExperimentRecord], hyperparameters: Sequence[
                 continue
             xs, ys = [x for x, _ in pts], [y for _, y in pts]
             rho = float(_st.spearmanr(xs, ys).statistic)
+            counts = [len(ys) for _, ys in by_setting.values()]
             if math.isfinite(rho):
-                out.append(Correlation(hp, q, len(pts), rho, _p_value(xs, ys, rho)))
+                out.append(Correlation(hp, q, len(pts), rho, _p_value(xs, ys, rho), (min(counts), max(counts))))
     return out
 
 
@@ -120,6 +160,10 @@ class Delta:
     percentage points (`unit` "pp") for proportion metrics such as accuracy. `uncertainty` is the
     expanded (k = 2) uncertainty of `change`, from both settings' spread and measurement bounds;
     None when neither setting has a spread or bound. `p_value`: Welch's t-test over runs (n ≥ 2 each).
+    `ci95`: the 95% interval of `change` when both settings ran at least twice (run-to-run spread
+    known): spread and measurement bounds combined, its coverage factor from Student's t with the
+    Welch–Satterthwaite degrees of freedom (GUM G.4). None with one run on either side: then the
+    spread is unknown and no effect can be claimed, whatever the size of `change`.
     """
 
     quantity: Quantity
@@ -129,15 +173,35 @@ class Delta:
     uncertainty: float | None
     unit: Literal["%", "pp"]
     p_value: float | None
+    n: tuple[int, int] = (1, 1)  # runs of the reference, runs of the setting
+    ci95: tuple[float, float] | None = None
+
+    @property
+    def spread_known(self) -> bool:
+        return min(self.n) >= 2
+
+    @property
+    def claimed(self) -> bool:
+        """An effect: the spread is known and the 95% interval excludes no change."""
+        return self.ci95 is not None and (self.ci95[0] > 0 or self.ci95[1] < 0)
+
+    def _fmt(self, x: float) -> str:
+        text = f"{_pp(x)} pp" if self.unit == "pp" else f"{x * 100:+.1f}%"
+        return text.replace("-", "−")
 
     def text(self) -> str:
-        if self.unit == "pp":
-            body = f"{_pp(self.change)} pp"
-            unc = "" if self.uncertainty is None else f" ± {self.uncertainty:.2g}"
+        """`total energy −20.2% (95% CI −31.0% … −9.4%)`; without a known spread, the ± of the measurement."""
+        body = self._fmt(self.change)
+        if self.ci95 is not None:
+            lo, hi = self.ci95
+            return f"{self.quantity.label} {body} (95% CI {self._fmt(lo)} … {self._fmt(hi)})"
+        if self.uncertainty is None:
+            unc = ""
+        elif self.unit == "pp":
+            unc = f" ± {self.uncertainty:.2g}"
         else:
-            body = f"{self.change * 100:+.1f}%"
-            unc = "" if self.uncertainty is None else f" ± {self.uncertainty * 100:.1f}%"
-        return f"{self.quantity.label} {body.replace('-', '−')}{unc}"
+            unc = f" ± {self.uncertainty * 100:.1f}%"
+        return f"{self.quantity.label} {body}{unc}"
 
 
 def _pp(x: float) -> str:
@@ -192,12 +256,35 @@ def delta(q: Quantity, ref: Summary, cur: Summary) -> Delta | None:
     scale = percent_scale(q.metric, ref.values + cur.values) if q.metric else None
     u_ref, u_cur = ref.standard_uncertainty, cur.standard_uncertainty
     known = [u for u in (u_ref, u_cur) if u is not None]
+    n = (ref.n, cur.n)
     if scale is not None:
         unc = COVERAGE_K * scale * math.sqrt(sum(u * u for u in known)) if known else None
-        return Delta(q, ref.mean, cur.mean, (cur.mean - ref.mean) * scale, unc, "pp", p)
+        change = (cur.mean - ref.mean) * scale
+        ci = _interval(change, [(ref, scale), (cur, scale)])
+        return Delta(q, ref.mean, cur.mean, change, unc, "pp", p, n, ci)
     if ref.mean == 0:
         return None
     ratio = cur.mean / ref.mean
     rel = [(u / m) ** 2 for u, m in ((u_ref, ref.mean), (u_cur, cur.mean)) if u is not None and m != 0]
     unc = COVERAGE_K * abs(ratio) * math.sqrt(sum(rel)) if rel else None
-    return Delta(q, ref.mean, cur.mean, ratio - 1.0, unc, "%", p)
+    ci = None if cur.mean == 0 else _interval(ratio - 1.0, [(ref, abs(ratio) / ref.mean), (cur, abs(ratio) / cur.mean)])
+    if ci is not None and q.nonnegative:  # a quantity that cannot be negative cannot fall by more than 100%
+        ci = (max(ci[0], -1.0), ci[1])
+    return Delta(q, ref.mean, cur.mean, ratio - 1.0, unc, "%", p, n, ci)
+
+
+def _interval(change: float, parts: Sequence[tuple[Summary, float]]) -> tuple[float, float] | None:
+    """95% interval of `change` from each summary's standard error (type A, n − 1 degrees of freedom)
+    and measurement bound (type B, taken as rectangular), each scaled by its sensitivity coefficient;
+    None unless every summary has n ≥ 2 (GUM G.4, Welch–Satterthwaite)."""
+    if any(s.n < 2 or s.sem is None for s, _ in parts):
+        return None
+    type_a = [(c * (s.sem or 0.0), s.n - 1) for s, c in parts]
+    type_b = [c * s.bound / math.sqrt(3.0) for s, c in parts if s.bound is not None]
+    u2 = sum(u * u for u, _ in type_a) + sum(u * u for u in type_b)
+    if u2 == 0:
+        return (change, change)
+    denominator = sum(u ** 4 / dof for u, dof in type_a)
+    k = 1.959964 if denominator == 0 else float(_st.t.ppf(0.975, u2 * u2 / denominator))
+    half = k * math.sqrt(u2)
+    return (change - half, change + half)
