@@ -10,8 +10,8 @@ worker subprocess, as trainings run under hyperwatt, while every method holds it
 - codecarbon: `OfflineEmissionsTracker` start / stop, its GPU energy (default settings; optional);
 - hyperwatt: `Monitor.measure` over the window, its stated bound beside it.
 
-Each method is judged on its own window edges against the **reference**: NVML's counter, read back
-to back in the idle pads before and after the load so its steps are located to a few ms; the energy
+Each method is judged on its own window edges against the **reference**: NVML's counter, read every
+20 ms in the idle pads before and after the load so its steps are located to about 12 ms; the energy
 between two located steps is exact. The part of a window between its edge and the nearest located
 step is idle, and is taken from the power the pad's steps show there: before the load from the
 trend of the last steps, after it from a fit of the decay towards idle (the GPU idles warmer after a
@@ -64,6 +64,7 @@ PEERS = ("zeus", "codecarbon")
 PRE_PAD_S = 2.0
 POST_PAD_S = 3.0
 FIT_SKIP_S = 0.2  # post-pad steps this close to the window end are not used for the decay fit
+READ_INTERVAL_S = 0.02  # the reference's counter reads in the pads: each step located to about +/-12 ms
 
 
 # --- the reference -------------------------------------------------------------------------------
@@ -326,6 +327,8 @@ class GpuRig:
         return self._nvml.nvmlDeviceGetTotalEnergyConsumption(self._h) / 1000
 
     def read_burst(self, duration_s: float) -> list[tuple[float, float, float]]:
+        """Counter reads READ_INTERVAL_S apart (not back to back: hammering the counter from another
+        process broke hyperwatt's phase lock in the 2026-12-03 run, see docs/benchmarks.md)."""
         end = time.monotonic() + duration_s
         reads = []
         while True:
@@ -335,6 +338,7 @@ class GpuRig:
             reads.append((a, b, v))
             if b >= end:
                 return reads
+            time.sleep(max(0.0, a + READ_INTERVAL_S - time.monotonic()))
 
     def load(self, case: Case) -> None:
         assert self._worker.stdin is not None and self._worker.stdout is not None
