@@ -5,6 +5,7 @@ with each training alone (issue 18 point 5, issue 21).
 For each (foreground, background) pair of built-in workloads, on one GPU, with hyperwatt's own
 sampler (`Monitor`, counter-locked windows) and its own rules (`hyperwatt.attribution`):
 
+0. each workload's `prepare` step (its data set, built once, unmeasured);
 1. idle power (`--idle-s`);
 2. the foreground **alone**: its energy E_fg and duration (the truth it would cost by itself);
 3. the background alone: started, given until it loads the GPU, then measured alone for
@@ -94,6 +95,20 @@ class Runner:
         w = Registry.builtin().get(workload)
         argv = [a.format_map({"python": sys.executable}) for a in w.argv]
         return argv + ["--size", self.size, "--epochs", str(epochs)]
+
+    def prepare(self, workload: str) -> None:
+        """The workload's data built once before anything is measured, as a session's prepare step does."""
+        if self.fake:
+            return
+        from hyperwatt.config.registry import Registry
+
+        spec = Registry.builtin().get(workload).prepare
+        if spec is None:
+            return
+        argv = [a.format_map({"python": sys.executable}) for a in spec.argv] + ["--size", self.size]
+        done = subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=900, check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"prepare of {workload} failed ({done.returncode}): {done.stderr.strip()[-300:]}")
 
     def start(self, argv: list[str], role: str) -> subprocess.Popen:
         proc = subprocess.Popen(argv, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -257,6 +272,8 @@ class Bench:
     def pair(self, fg: str, bg: str) -> PairResult:
         a = self.args
         fake_fg = a.fake_fg_s
+        for workload in (fg, bg):
+            self.runner.prepare(workload)
         t0, t1 = self.window(a.idle_s)
         idle_j, _ = self.energy(t0, t1)
         idle_w = idle_j / (t1 - t0)
