@@ -13,6 +13,7 @@ which version wrote it, which this one reads) and migrates an older one (`migrat
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -345,3 +346,12 @@ class ExperimentRecord(_Record):
     @property
     def valid(self) -> bool:
         return self.status == "succeeded" and not any(f.severity == "error" for f in self.flags)
+
+
+def cpu_only(records: Sequence[ExperimentRecord]) -> bool:
+    """Whether the experiments provably ran without a GPU: each one's environment lists no GPU and no
+    GPU energy was measured. Reports word themselves by it, so a CPU-only session never claims a GPU
+    (a record that does not say, such as an imported one, keeps the GPU wording)."""
+    return bool(records) and all(
+        "gpus" in r.environment and not r.environment["gpus"] and r.energy.gpu_energy_j is None
+        and not any(s.domain == "gpu" and s.energy_j is not None for s in r.energy.sensors) for r in records)

@@ -179,3 +179,18 @@ timing = {{ retries = 1, timeout_s = 2 }}
     assert "not retried" not in (rec.status_reason or "")
     assert len(rec.background.runs) == 1 and rec.background.stop.after_foreground_s < 2.0
     _assert_no_processes_left(rec)
+
+
+def test_a_cpu_only_parallel_session_never_claims_a_gpu(parallel_plan, run_toy):
+    """Words follow the machine: no GPU here, so neither verification.md nor report.html says one was loaded."""
+    from hyperwatt.analysis.command import report_command
+
+    result = run_toy(parallel_plan('sleep = 1.0', ''))
+    rec = _only(result)
+    assert rec.environment["gpus"] == [] and rec.background.effective
+    text = result.layout.verification.read_text()
+    assert "| backgrounds effective (really trained; no GPU on this machine) | 1/1 |" in text
+    assert "loaded the GPU" not in text
+    html = report_command(result.session_id, result.layout.results_dir, None, False).read_text()
+    assert "Parallel mode on a machine without a GPU" in html and "NVML" not in html
+    assert '"GPU energy" is the whole device' not in html and "GPU energy above idle" not in html

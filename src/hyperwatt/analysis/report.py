@@ -25,7 +25,7 @@ from hyperwatt.analysis.spread import RunSpread
 from hyperwatt.analysis.stats import Summary
 from hyperwatt.analysis.timeline import read_timeline, timeline_path
 from hyperwatt.errors import HyperwattError
-from hyperwatt.records import ExperimentRecord
+from hyperwatt.records import ExperimentRecord, cpu_only
 from hyperwatt.store import SessionRow, atomic_write_text
 
 TEMPLATE = "report.html.j2"
@@ -120,7 +120,7 @@ def _header(analysis: Analysis, inputs: ReportInputs) -> dict[str, Any]:
         "sessions": sessions, "hosts": hosts, "gpus": sorted(gpus), "drivers": drivers,
         "other_plan_hashes": plan_hashes, "experiments": len(recs),
         "workloads": sorted({r.workload for r in recs}), "modes": dict(sorted(modes.items())),
-        "methods": _method_rows(recs),
+        "methods": _method_rows(recs), "on_gpu": not cpu_only(recs),
     }
 
 
@@ -217,7 +217,7 @@ def _group(g: GroupAnalysis, draw: bool = True) -> dict[str, Any]:
     drawers = (plots.energy_vs_metric, plots.hyperparameter_panels, plots.attribution_bars) if draw else ()
     figures = [p for draw_one in drawers if (p := draw_one(g)) is not None]
     return {
-        "title": g.key.title, "slug": g.key.slug, "mode": g.key.mode, "runs": len(g.records),
+        "title": g.key.title, "slug": g.key.slug, "mode": g.key.mode, "runs": len(g.records), "on_gpu": not cpu_only(g.records),
         "n_settings": len(g.settings), "energy": g.energy.label if g.energy else None,
         "energy_phase": g.energy is not None and g.energy.key.startswith("phase:"),
         "unphased": sum(r.phases is None or not r.phases.marked for r in g.records),

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from statistics import quantiles
 from typing import Any, Sequence
 
-from hyperwatt.records import ExperimentRecord
+from hyperwatt.records import ExperimentRecord, cpu_only
 from hyperwatt.store import SessionLayout, SlotRow, atomic_write_text
 from hyperwatt.verify import verdicts
 from hyperwatt.verify.verdicts import NO, YES, Verdict, tally
@@ -61,6 +61,8 @@ def _cell(v: Verdict) -> str:
 #: Row labels of the overall table (the wording lives here; the counting in verify/verdicts.py).
 LABEL_FOREGROUND = "foreground trainings succeeded"
 LABEL_BACKGROUND = "backgrounds effective (really loaded the GPU)"
+#: The same row where no experiment saw a GPU: the background can only have really trained.
+LABEL_BACKGROUND_NO_GPU = "backgrounds effective (really trained; no GPU on this machine)"
 LABEL_STOPPED = "background stopped at once (p99 delay after the foreground's exit)"
 LABEL_ENERGY = "energy measured"
 
@@ -123,7 +125,7 @@ def render(session: Any, slots: Sequence[SlotRow], records: Sequence[ExperimentR
     ]
     if parallel:
         lines += [
-            f"| {LABEL_BACKGROUND} | {_count(answers.background)} |",
+            f"| {LABEL_BACKGROUND_NO_GPU if cpu_only(parallel) else LABEL_BACKGROUND} | {_count(answers.background)} |",
             f"| coverage ≥ {plan.parallel.min_coverage:.0%} | {_count(answers.covered)} |",
             f"| {LABEL_STOPPED} | {_count(answers.stopped)} "
             f"({_num(_ms(_p99(stops)), '.0f', unit='ms')}) |",
@@ -176,7 +178,7 @@ def _question1(finals: Sequence[ExperimentRecord], parallel: Sequence[Experiment
             runs = bg_rec.runs
             short = [x for x in runs if not x.effective]
             why = bg_rec.ineffective_reason or (bg_rec.readiness.reason if bg_rec.readiness and not bg_rec.readiness.ready
-                                                else "never loaded the GPU")
+                                                else "never really trained" if cpu_only([r]) else "never loaded the GPU")
             lines += ["", f"`{r.experiment_id}`: {len(runs)} background run(s), {len(short)} too short; {why}."]
     return lines + [""]
 
