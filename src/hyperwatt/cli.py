@@ -327,7 +327,7 @@ def report_cmd(
 
 @app.command("compare", epilog="Example: hyperwatt compare SESSION_A 'session=SESSION_B,gpu=*H200*'")
 def compare_cmd(
-    a: str = typer.Argument(..., metavar="A", help="A session id, or a filter key=value[,key=value] (session, workload, mode, background, host, gpu, method, label, plan, version)."),
+    a: str = typer.Argument(..., metavar="A", help="A session id, or a filter key=value[,key=value] (session, workload, mode, background, host, gpu, method, label, plan, version, torch, driver)."),
     b: str = typer.Argument(..., metavar="B", help="The other side, given the same way."),
     out_path: Path | None = typer.Option(None, "--out", metavar="FILE", help="HTML file to write (default: results/compare.html); its JSON goes beside it."),
     results_dir: Path = ResultsDir,

@@ -59,6 +59,8 @@ def test_filters() -> None:
     assert select(recs, ["s1", "s2"], "session=s2,workload=examples/mnist", "db") == recs[1:2]
     assert select(recs, ["s1", "s2"], "gpu=*h100*,mode=sequential", "db") == recs[1:]
     assert select(recs, ["s1", "s2"], "method=nvml-energy-counter,background=x/*", "db") == recs[:1]
+    recs[2].environment["torch"] = "2.5.1+cu124"
+    assert select(recs, ["s1", "s2"], "driver=550.*,torch=2.5*", "db") == recs[2:]
     for spec, needle in (("s9", "neither a session"), ("colour=red", "filter keys are"), ("session=s9", "no experiment")):
         with pytest.raises(ConfigError, match=needle) as err:
             select(recs, ["s1", "s2"], spec, "db")

@@ -42,7 +42,9 @@ FILTERS: dict[str, Callable[[ExperimentRecord], list[str]]] = {
     "method": lambda r: [s.method for s in r.energy.sensors] + ([r.energy.gpu_method] if r.energy.gpu_method else []),
     "label": lambda r: [r.label],
     "plan": lambda r: [r.plan_hash],
-    "version": lambda r: [str(r.environment.get("hyperwatt", r.environment.get("version", "")))],
+    "version": lambda r: [str(r.environment.get("hyperwatt", ""))],
+    "torch": lambda r: [str(r.environment.get("torch", ""))],
+    "driver": lambda r: [str(r.environment.get("driver", ""))],
 }
 
 
