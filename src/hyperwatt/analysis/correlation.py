@@ -165,15 +165,19 @@ def _verdict(f: HyperparameterFinding) -> HyperparameterFinding:
         direction: Literal["increases", "decreases", "none", "untested"] = \
             "increases" if lead.sign > 0 else "decreases"
         text = f"{'higher' if lead.sign > 0 else 'lower'} {f.hyperparameter}, {'more' if lead.sign > 0 else 'less'} " \
-               f"energy (ρ = {lead.rho:+.2f}, q = {_q(lead.q)}, n = {lead.n}, {lead.scope} rows)"
+               f"energy (ρ = {_rho(lead.rho)}, q = {_q(lead.q)}, n = {lead.n}, {lead.scope} rows)"
     else:
         direction = "none"
         best = min((t for t in (a, i) if t.tested), key=lambda t: t.p if t.p is not None else 1.0)
-        text = f"no significant correlation (best: ρ = {best.rho:+.2f}, p = {_q(best.p)}, q = {_q(best.q)}, " \
+        text = f"no significant correlation (best: ρ = {_rho(best.rho)}, p = {_q(best.p)}, q = {_q(best.q)}, " \
                f"{best.scope} rows)"
     if flags:
         text += "; confounded design, read with care"
     return replace(f, verdict=text, direction=direction, flags=tuple(flags))
+
+
+def _rho(x: float | None) -> str:
+    return "—" if x is None else f"{x:+.2f}".replace("-", "−")
 
 
 def _q(x: float | None) -> str:

@@ -52,6 +52,10 @@ def findings_context(f: Findings) -> dict[str, Any]:
     }
 
 
+def _minus(text: str) -> str:
+    return text.replace("-", "−")
+
+
 def _grams(g: float) -> str:
     return f"{g / 1000:.4g} kg CO2e" if g >= 1000 else f"{g:.4g} g CO2e"
 
@@ -80,8 +84,8 @@ def _rho(x: float | None) -> str:
 def _setting(s: SettingResult) -> dict[str, Any]:
     return {
         "name": s.name, "energy": _interval(s.energy, "J"), "metric": _interval(s.metric),
-        "saving": "—" if s.saving is None else fmt.percent(s.saving),
-        "saving_ci": "" if s.saving_low is None else f"[{fmt.percent(s.saving_low)}, {fmt.percent(s.saving_high)}]",
+        "saving": "—" if s.saving is None else _minus(fmt.percent(s.saving)),
+        "saving_ci": "" if s.saving_low is None else _minus(f"[{fmt.percent(s.saving_low)}, {fmt.percent(s.saving_high)}]"),
         "metric_change": "—" if s.metric_change is None else f"{s.metric_change * 100:+.2f}%".replace("-", "−"),
         "qualifies": s.qualifies, "front": s.on_front, "baseline": s.is_baseline, "weak": "; ".join(s.weak),
     }
