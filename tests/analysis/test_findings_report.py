@@ -105,3 +105,21 @@ def test_a_report_of_1200_experiments_builds_in_seconds(tmp_path: Path) -> None:
     data = json.loads(path.with_name("findings.json").read_text())
     assert data["sources"]["rows"] == 1200 and len(data["groups"]) == 12
     assert elapsed < 90, f"{elapsed:.1f} s"  # about 10-15 s on a busy 2-core machine; 3x margin and more
+
+
+def test_edge_cases_render(tmp_path: Path) -> None:
+    """One row, constant energy, no metric, a failed run, one mode: the report still builds and says why."""
+    from .factories import record
+
+    recs = [record(hp={"epochs": 10}, gpu_j=100.0, metrics={}),
+            record(hp={"epochs": 5}, mutated=("epochs",), gpu_j=100.0, metrics={}),
+            record(hp={"epochs": 2}, mutated=("epochs",), gpu_j=100.0, metrics={}),
+            record(workload="examples/mnist_ff", hp={"epochs": 3}, gpu_j=50.0),
+            record(workload="examples/mnist_ff", hp={"epochs": 4}, gpu_j=None, status="failed")]
+    _store(tmp_path, {"s1": recs})
+    path = report_command(None, tmp_path, None, False)
+    html = path.read_text()
+    assert "energy constant in these rows" in html and "cannot be judged" in html
+    data = json.loads(path.with_name("findings.json").read_text())
+    assert data["sources"] == {**data["sources"], "experiments": 5, "excluded": 1, "rows": 4}
+    assert "nothing to compare" in data["verdicts"]["sensitivity"]
