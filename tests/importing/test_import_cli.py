@@ -34,6 +34,8 @@ def test_import_then_status_export_verify_report(tmp_path):
     assert len(rows) == 5 and {r["gpu_method"] for r in rows} == {"nvidia-smi-1hz-sum"}
     verify = hw("verify", session, "-o", "results", cwd=tmp_path)
     assert verify.returncode == 0, verify.stderr
+    # the seed never watched its backgrounds: not measured, never a yes
+    assert "backgrounds effective (really loaded the GPU) | 0/0, 3 not measured" in verify.stdout, verify.stdout
     report = hw("report", session, "-o", "results", cwd=tmp_path)
     assert report.returncode == 0, report.stderr
     assert (tmp_path / "results" / session / "report.html").exists()

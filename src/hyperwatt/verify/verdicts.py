@@ -51,8 +51,9 @@ def foreground_succeeded(r: ExperimentRecord) -> Verdict:
 
 def background_effective(r: ExperimentRecord) -> Verdict:
     """Did the background really load the GPU? No when the checks (verify/checks.py, with the
-    session's policy) found it ineffective, never ready, or too lightly loading the GPU."""
-    if r.mode != "parallel" or r.status in UNFINISHED or r.background is None:
+    session's policy) found it ineffective, never ready, or too lightly loading the GPU. Not
+    measured for an experiment imported from the seed system, which never watched its background."""
+    if r.mode != "parallel" or r.status in UNFINISHED or r.background is None or r.imported is not None:
         return NOT_MEASURED
     return NO if _flagged(r, BACKGROUND_FLAGS) else YES
 
