@@ -183,3 +183,24 @@ def test_a_jointly_mutated_hyperparameter_is_named_as_confounding() -> None:
     (c,) = [c for c in correlations(runs, ["learning_rate", "batch_size"], [GPU_ENERGY])
             if c.hyperparameter == "learning_rate"]
     assert c.varied_with == ("batch_size",) and "batch_size varied with it (confounded)" in c.text()
+
+
+def test_a_bound_proportional_to_the_value_cancels_in_a_ratio() -> None:
+    """A CPU-time estimate's ±100% is one watts-per-CPU factor shared by every run: it scales default and
+    setting alike, so the interval of their ratio comes from the run-to-run spread alone."""
+    from hyperwatt.analysis.quantities import CPU_ENERGY
+    from hyperwatt.records import Energy, SensorEnergy
+
+    def cpu_run(j: float, mutated: tuple[str, ...] = ()) -> object:
+        r = record(hp={"batch_size": 110 if mutated else 32}, mutated=mutated, gpu_j=None)
+        sensor = SensorEnergy(sensor="cpu-estimate", domain="cpu", method="cpu-time-estimate", energy_j=j,
+                              uncertainty_j=j, duration_s=10.0)
+        r.energy = Energy(available=True, cpu_energy_j=j, cpu_uncertainty_j=j, cpu_method="cpu-time-estimate",
+                          total_energy_j=j, sensors=[sensor])
+        return r
+
+    runs = [cpu_run(j) for j in (100.0, 102.0, 98.0)] + [cpu_run(j, ("batch_size",)) for j in (60.0, 61.0, 59.0)]
+    (g,) = analyse(runs, goals=_goals).groups
+    d = g.changes[0].delta(CPU_ENERGY)
+    assert d.ci95 is not None and d.claimed  # about −40% ± 4%, not ± 200%
+    assert d.ci95[1] - d.ci95[0] < 0.15

@@ -267,20 +267,31 @@ def delta(q: Quantity, ref: Summary, cur: Summary) -> Delta | None:
     ratio = cur.mean / ref.mean
     rel = [(u / m) ** 2 for u, m in ((u_ref, ref.mean), (u_cur, cur.mean)) if u is not None and m != 0]
     unc = COVERAGE_K * abs(ratio) * math.sqrt(sum(rel)) if rel else None
-    ci = None if cur.mean == 0 else _interval(ratio - 1.0, [(ref, abs(ratio) / ref.mean), (cur, abs(ratio) / cur.mean)])
+    ci = None if cur.mean == 0 else _interval(ratio - 1.0, [(ref, abs(ratio) / ref.mean), (cur, abs(ratio) / cur.mean)],
+                                              with_bounds=not _common_scale(ref, cur))
     if ci is not None and q.nonnegative:  # a quantity that cannot be negative cannot fall by more than 100%
         ci = (max(ci[0], -1.0), ci[1])
     return Delta(q, ref.mean, cur.mean, ratio - 1.0, unc, "%", p, n, ci)
 
 
-def _interval(change: float, parts: Sequence[tuple[Summary, float]]) -> tuple[float, float] | None:
+def _common_scale(ref: Summary, cur: Summary) -> bool:
+    """Both bounds are one fixed fraction of their value (a CPU-time estimate's watts per CPU, off by a
+    factor shared by every run on the machine): a common scale error, which cancels in a ratio."""
+    if ref.bound is None or cur.bound is None or ref.mean == 0 or cur.mean == 0:
+        return False
+    a, b = ref.bound / abs(ref.mean), cur.bound / abs(cur.mean)
+    return a > 0 and math.isclose(a, b, rel_tol=1e-6)
+
+
+def _interval(change: float, parts: Sequence[tuple[Summary, float]], with_bounds: bool = True
+              ) -> tuple[float, float] | None:
     """95% interval of `change` from each summary's standard error (type A, n − 1 degrees of freedom)
-    and measurement bound (type B, taken as rectangular), each scaled by its sensitivity coefficient;
-    None unless every summary has n ≥ 2 (GUM G.4, Welch–Satterthwaite)."""
+    and measurement bound (type B, taken as rectangular; left out where it cancels), each scaled by
+    its sensitivity coefficient; None unless every summary has n ≥ 2 (GUM G.4, Welch–Satterthwaite)."""
     if any(s.n < 2 or s.sem is None for s, _ in parts):
         return None
     type_a = [(c * (s.sem or 0.0), s.n - 1) for s, c in parts]
-    type_b = [c * s.bound / math.sqrt(3.0) for s, c in parts if s.bound is not None]
+    type_b = [c * s.bound / math.sqrt(3.0) for s, c in parts if s.bound is not None and with_bounds]
     u2 = sum(u * u for u, _ in type_a) + sum(u * u for u in type_b)
     if u2 == 0:
         return (change, change)
