@@ -29,6 +29,7 @@ def test_prepare_stores_the_set_and_a_run_loads_it_unchanged(monkeypatch, capsys
     assert len(list(cache.cache_dir().glob("digits-*.pt"))) == 1
     monkeypatch.setattr(digits_mod, "_synthetic_digits", lambda *a: pytest.fail("built instead of loaded"))
     loaded = digit_images("tiny", None, CPU)
+    assert "data: digits set loaded from the prepare step's cache" in capsys.readouterr().out
     assert loaded.name == built.name and loaded.num_classes == 10
     assert loaded.mean == pytest.approx(built.mean) and isinstance(loaded.mean, tuple)
     for field in ("train_x", "train_y", "test_x", "test_y"):

@@ -56,7 +56,10 @@ def cached(cls: type[T], kind: str, key: dict[str, Any], build: Callable[[], T],
         _save(path, value)
         return value
     loaded = _load(path, cls, device)
-    return loaded if loaded is not None else build()
+    if loaded is None:
+        return build()
+    print(f"data: {kind} set loaded from the prepare step's cache {path}", flush=True)
+    return loaded
 
 
 def _save(path: Path, value: Any) -> None:
