@@ -240,3 +240,12 @@ def test_an_error_after_a_skipped_entry_names_the_file_entry(tmp_path):
     assert err.key == "experiments[2]" and "100,000" in err.reason, str(err)  # the plan's experiments[1]
     err = _err(tmp_path, {"experiments": [{"repository": "x"}, {**big, "mode": "default", "runs_per_config": 20000}]})
     assert err.key == "experiments[1].runs_per_config", str(err)
+
+
+def test_entry_runs_per_config_wins_over_the_foreground_s(tmp_path):
+    loaded = _load(tmp_path, {"runs_per_config": 1, "experiments": [
+        {"mode": "parallel", "runs_per_config": 3, "foreground": {**FG, "runs_per_config": 2}, "background": BG},
+        {"mode": "parallel", "foreground": {**FG, "runs_per_config": 2}, "background": {**BG, "mutate_params": ["x"]}}]})
+    assert [e.repeats for e in loaded.plan.experiments] == [3, 2]
+    assert any("the entry's counts" in n and "experiments[0]" in n for n in loaded.notes)
+    assert any("background 'mutate_params'" in n and "experiments[1]" in n for n in loaded.notes)
