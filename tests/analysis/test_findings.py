@@ -303,3 +303,12 @@ def test_unknown_workload_defaults_come_from_its_default_runs() -> None:
     (g,) = finding_groups(recs, DEFAULTS)
     filled = next(r for r in g.rows if r.record.mutated)
     assert filled.value("epochs") == 3 and filled.defaulted == {"epochs"}
+
+
+def test_primary_metric_ties_follow_the_declared_order() -> None:
+    from hyperwatt.analysis.rows import registry_metric_order
+
+    recs = [record(workload="Person_reID/densenet121", hp={"epochs": 60}, gpu_j=100.0,
+                   metrics={"mAP": 0.6, "rank1": 0.8, "rank5": 0.9})]
+    (g,) = findings(recs, DEFAULTS, GOALS, FindingsOptions(), None, registry_metric_order()).groups
+    assert g.greener.metric == "rank1"  # declared first; alphabetically mAP would win

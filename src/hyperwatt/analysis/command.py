@@ -15,7 +15,7 @@ from hyperwatt.analysis.findings import Findings, FindingsOptions, findings
 from hyperwatt.analysis.goals import GoalLookup, registry_goals
 from hyperwatt.analysis.greener import DEFAULT_SAVING, DEFAULT_TOLERANCE
 from hyperwatt.analysis.report import ReportInputs, render_report, write_report
-from hyperwatt.analysis.rows import registry_defaults
+from hyperwatt.analysis.rows import registry_defaults, registry_metric_order
 from hyperwatt.analysis.search_study import search_studies
 from hyperwatt.analysis.summary import summary_text
 from hyperwatt.config import Registry
@@ -103,7 +103,8 @@ def report_command(session: str | Sequence[str] | None, results_dir: Path, out: 
     registry = session_registry(results_dir, ids)
     goals = registry_goals(registry)
     answers = findings(records, registry_defaults(registry), goals,
-                       (args or FindingsArgs()).options(_carbon_tables(results_dir, ids)), results_dir)
+                       (args or FindingsArgs()).options(_carbon_tables(results_dir, ids)), results_dir,
+                       registry_metric_order(registry))
     analysis = analyse(records, goals)
     searches = search_studies(results_dir, {r.experiment_id for r in records})
     html = render_report(analysis, ReportInputs(title=title, sessions=chosen, results_dir=results_dir,

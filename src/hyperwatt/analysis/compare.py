@@ -19,7 +19,7 @@ from scipy import stats as _st
 from hyperwatt.analysis.goals import Goal, GoalLookup
 from hyperwatt.analysis.greener import Interval, primary_metric
 from hyperwatt.analysis.intervals import Difference, welch
-from hyperwatt.analysis.rows import DefaultsLookup, Row, RowGroup, finding_groups
+from hyperwatt.analysis.rows import DefaultsLookup, MetricOrder, Row, RowGroup, finding_groups
 from hyperwatt.analysis.settings import format_value
 from hyperwatt.analysis.stats import summarize
 from hyperwatt.errors import ConfigError
@@ -142,7 +142,8 @@ class Comparison:
 
 
 def compare(a: Sequence[ExperimentRecord], b: Sequence[ExperimentRecord], defaults: DefaultsLookup,
-            goals: GoalLookup, a_label: str = "A", b_label: str = "B") -> Comparison:
+            goals: GoalLookup, a_label: str = "A", b_label: str = "B", metric_order: MetricOrder | None = None
+            ) -> Comparison:
     out = Comparison(a_label, b_label)
     ga = {(g.key.workload, g.key.mode): g for g in finding_groups(a, defaults)}
     gb = {(g.key.workload, g.key.mode): g for g in finding_groups(b, defaults)}
@@ -162,7 +163,7 @@ def compare(a: Sequence[ExperimentRecord], b: Sequence[ExperimentRecord], defaul
         if left.energy.key != right.energy.key:
             out.notes.append(f"{title}: A's energy is {left.energy.label}, B's {right.energy.label}")
         out.energies[title] = left.energy.label
-        metric, goal = primary_metric(left, goals)
+        metric, goal = primary_metric(left, goals, metric_order)
         out.metrics[title] = (metric or "—", goal)
         names = sorted({k for g in (left, right) for r in g.rows for k in r.hyperparameters})
         sa, sb = _settings(left, names), _settings(right, names)

@@ -18,7 +18,7 @@ from hyperwatt.analysis.findings import json_safe
 from hyperwatt.analysis.goals import registry_goals
 from hyperwatt.analysis.plots import Plot, _png
 from hyperwatt.analysis.report import write_report
-from hyperwatt.analysis.rows import registry_defaults
+from hyperwatt.analysis.rows import registry_defaults, registry_metric_order
 from hyperwatt.errors import ConfigError
 from hyperwatt.store import DB_NAME, atomic_write_text, open_store
 
@@ -93,7 +93,8 @@ def compare_command(a: str, b: str, results_dir: Path, out: Path | None = None) 
     side_a, side_b = select(records, sessions, a, str(db)), select(records, sessions, b, str(db))
     ids = sorted({r.session_id for r in side_a + side_b})
     registry = session_registry(results_dir, ids)
-    c = compare(side_a, side_b, registry_defaults(registry), registry_goals(registry), a, b)
+    c = compare(side_a, side_b, registry_defaults(registry), registry_goals(registry), a, b,
+                registry_metric_order(registry))
     rows = table_rows(c)
     env = jinja2.Environment(loader=jinja2.PackageLoader("hyperwatt.analysis", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined)

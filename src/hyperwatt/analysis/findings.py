@@ -22,7 +22,7 @@ from hyperwatt.analysis.goals import GoalLookup
 from hyperwatt.analysis.greener import (
     DEFAULT_SAVING, DEFAULT_TOLERANCE, GreenerFinding, Interval, SettingResult, greener,
 )
-from hyperwatt.analysis.rows import DefaultsLookup, RowGroup, finding_groups
+from hyperwatt.analysis.rows import DefaultsLookup, MetricOrder, RowGroup, finding_groups
 from hyperwatt.analysis.sensitivity import Elasticity, SensitivityFinding, sensitivity
 from hyperwatt.records import ExperimentRecord
 
@@ -185,14 +185,16 @@ def _pct(x: float | None) -> str:
 
 
 def findings(records: Sequence[ExperimentRecord], defaults: DefaultsLookup, goals: GoalLookup,
-             options: FindingsOptions | None = None, results_dir: Path | None = None) -> Findings:
-    """Every answer over `records` (failed and invalid ones excluded)."""
+             options: FindingsOptions | None = None, results_dir: Path | None = None,
+             metric_order: MetricOrder | None = None) -> Findings:
+    """Every answer over `records` (failed and invalid ones excluded); `metric_order` breaks ties of the
+    primary metric by each workload's declared order."""
     o = options or FindingsOptions()
     groups = finding_groups(records, defaults, o.split_methods)
     tests = adjust([group_tests(g) for g in groups])
     out = []
     for g, corr in zip(groups, tests, strict=True):
-        green = greener(g, goals, o.saving, o.tolerance)
+        green = greener(g, goals, o.saving, o.tolerance, order=metric_order)
         setting_of = {eid: s.name for s in green.settings for eid in s.experiment_ids}
         to_target = energy_to_target(g, results_dir, goals, setting_of, green.metric, o.tolerance, o.targets)
         out.append(GroupFindings(g, corr, green, to_target))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from hyperwatt.analysis.goals import Goal, GoalLookup, heuristic_goal
 from hyperwatt.analysis.intervals import welch
 from hyperwatt.analysis.pareto import pareto_mask
-from hyperwatt.analysis.rows import Row, RowGroup
+from hyperwatt.analysis.rows import MetricOrder, Row, RowGroup
 from hyperwatt.analysis.settings import format_value
 from hyperwatt.analysis.stats import Summary, summarize
 
@@ -88,11 +88,18 @@ def _signed(x: float | None) -> str:
     return "—" if x is None else f"{x * 100:+.2f}%".replace("-", "−")
 
 
-def primary_metric(group: RowGroup, goals: GoalLookup) -> tuple[str | None, Goal | None]:
-    """The metric most rows report among those with a known goal (declared goals first); (None, None) if none."""
+def primary_metric(group: RowGroup, goals: GoalLookup, order: MetricOrder | None = None
+                   ) -> tuple[str | None, Goal | None]:
+    """The metric most rows report among those with a known goal; on a tie, the workload's first declared
+    metric (`order`), then a name with a known goal; (None, None) if none."""
     counts: Counter[str] = Counter(k for r in group.rows for k, v in r.record.metrics.items()
                                    if isinstance(v, (int, float)) and math.isfinite(v))
-    ranked = sorted(counts, key=lambda m: (-counts[m], heuristic_goal(m) is None, m))
+    declared = [m.lower() for m in (order(group.key.workload) if order else [])]
+
+    def rank(m: str) -> int:
+        return declared.index(m.lower()) if m.lower() in declared else len(declared)
+
+    ranked = sorted(counts, key=lambda m: (-counts[m], rank(m), heuristic_goal(m) is None, m))
     for m in ranked:
         goal = goals(group.key.workload, m)
         if goal is not None:
@@ -106,11 +113,12 @@ def mixed_scale(values: Sequence[float]) -> bool:
 
 
 def greener(group: RowGroup, goals: GoalLookup, saving: float = DEFAULT_SAVING,
-            tolerance: float = DEFAULT_TOLERANCE, metric: str | None = None) -> GreenerFinding:
+            tolerance: float = DEFAULT_TOLERANCE, metric: str | None = None, order: MetricOrder | None = None
+            ) -> GreenerFinding:
     if metric is not None:
         goal = goals(group.key.workload, metric)
     else:
-        metric, goal = primary_metric(group, goals)
+        metric, goal = primary_metric(group, goals, order)
     by_setting: dict[tuple[str, ...], list[Row]] = {}
     for r in group.rows:
         by_setting.setdefault(r.setting(group.varying), []).append(r)

@@ -21,6 +21,8 @@ from hyperwatt.records import ExperimentRecord
 
 #: workload -> its declared defaults (empty when the workload is unknown).
 DefaultsLookup = Callable[[str], dict[str, Any]]
+#: workload -> its declared metrics, most important first (empty when unknown).
+MetricOrder = Callable[[str], list[str]]
 #: Which sensors' methods an energy quantity rests on.
 _DOMAINS = {"cpu_energy_j": ("cpu",), "total_energy_j": None}
 UNKNOWN_METHOD = "unknown"
@@ -41,6 +43,23 @@ def registry_defaults(registry: object | None = None) -> DefaultsLookup:
             except HyperwattError:
                 cache[workload] = {}
         return cache[workload]
+
+    return lookup
+
+
+def registry_metric_order(registry: object | None = None) -> MetricOrder:
+    """A workload's metrics in declared order: `metrics.required`, then `metrics.goals` (the built-ins when None)."""
+    from hyperwatt.config import Registry
+    from hyperwatt.errors import HyperwattError
+
+    reg = registry if registry is not None else Registry.builtin()
+
+    def lookup(workload: str) -> list[str]:
+        try:
+            spec = reg.get(workload).metrics  # type: ignore[attr-defined]
+        except HyperwattError:
+            return []
+        return list(dict.fromkeys([*spec.required, *spec.goals]))
 
     return lookup
 
