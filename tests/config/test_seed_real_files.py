@@ -13,11 +13,13 @@ from hyperwatt.errors import ConfigError
 from hyperwatt.mutation import expand
 
 REAL = Path(__file__).parent / "data" / "seed_real"
-#: file -> trainings the seed started (README_seed_formats.md; mixed_mode_demo counted by hand)
+#: file -> trainings the seed started (README_seed_formats.md; mixed_mode_demo and boundary_test_v2,
+#: taken from the same repository, counted by hand)
 SEED_COUNTS = {
     "stage9_nonparallel_hrnet18.json": 20, "stage2_fast_models_parallel.json": 16,
     "mutation_2x_supplement.json": 16, "stage13_merged_final_supplement.json": 90, "default.json": 13,
     "parallel_feasibility_test.json": 12, "optimized_mutation_v1.json": 0, "mixed_mode_demo.json": 3,
+    "boundary_test_v2.json": 12,
 }
 
 
