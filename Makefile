@@ -7,7 +7,10 @@ LINT_STAMP := $(VENV)/.hyperwatt-lint-installed
 # Files held to `ruff format`: new modules start here; the rest keeps its compact hand layout
 # (a whole-tree reformat would rewrite ~7,600 lines). Add a file once it is formatted.
 FORMATTED := src/hyperwatt/clock.py src/hyperwatt/errors.py src/hyperwatt/engine/context.py \
-             src/hyperwatt/sensors/base.py src/hyperwatt/sensors/records.py
+             src/hyperwatt/sensors/base.py src/hyperwatt/sensors/records.py \
+             src/hyperwatt/dedup.py src/hyperwatt/engine/jobs.py src/hyperwatt/engine/executors.py \
+             src/hyperwatt/engine/ray_executor.py src/hyperwatt/engine/node.py src/hyperwatt/engine/slots.py \
+             src/hyperwatt/engine/window.py src/hyperwatt/engine/measurement.py src/hyperwatt/engine/recording.py
 
 .PHONY: demo test test-fast lint lint-format clean
 

@@ -31,14 +31,32 @@ TARGET = 0.9
 
 
 def _record(job: Job) -> ExperimentRecord:
-    return ExperimentRecord(experiment_id=f"sim-{job.position}", session_id=job.session_id, slot=job.position,
-                            label=job.label, workload="sim/experiment", mode="sequential", status="succeeded",
-                            key="{}", key_hash=job.key_hash)
+    return ExperimentRecord(
+        experiment_id=f"sim-{job.position}",
+        session_id=job.session_id,
+        slot=job.position,
+        label=job.label,
+        workload="sim/experiment",
+        mode="sequential",
+        status="succeeded",
+        key="{}",
+        key_hash=job.key_hash,
+    )
 
 
 def _jobs(count: int) -> list[Job]:
-    return [Job(session_id="bench", position=i, key_hash=f"k{i}", label=f"sim {i}", plan_toml="", plan_hash="",
-                slot=SlotRequest(gpus=1)) for i in range(count)]
+    return [
+        Job(
+            session_id="bench",
+            position=i,
+            key_hash=f"k{i}",
+            label=f"sim {i}",
+            plan_toml="",
+            plan_hash="",
+            slot=SlotRequest(gpus=1),
+        )
+        for i in range(count)
+    ]
 
 
 def run_local(slots: int, per_slot: int, experiment_s: float) -> float:
@@ -75,8 +93,18 @@ def run_ray(slots: int, per_slot: int, experiment_s: float) -> float:
     from hyperwatt.engine.ray_executor import RayExecutor
 
     def session(name: str, per: int, seconds: float) -> float:
-        jobs = [Job(session_id=name, position=j.position, key_hash=j.key_hash, label=j.label, plan_toml="",
-                    plan_hash=str(seconds), slot=j.slot) for j in _jobs(slots * per)]
+        jobs = [
+            Job(
+                session_id=name,
+                position=j.position,
+                key_hash=j.key_hash,
+                label=j.label,
+                plan_toml="",
+                plan_hash=str(seconds),
+                slot=j.slot,
+            )
+            for j in _jobs(slots * per)
+        ]
         done: list[int] = []
         start = time.monotonic()
         RayExecutor(name, task_body=_simulated_task).run(jobs, lambda r: done.append(r.position), threading.Event())
@@ -84,8 +112,14 @@ def run_ray(slots: int, per_slot: int, experiment_s: float) -> float:
         assert sorted(done) == list(range(slots * per))
         return wall
 
-    ray.init(address="local", num_cpus=slots, num_gpus=slots, namespace="hyperwatt", log_to_driver=False,
-             include_dashboard=False)
+    ray.init(
+        address="local",
+        num_cpus=slots,
+        num_gpus=slots,
+        namespace="hyperwatt",
+        log_to_driver=False,
+        include_dashboard=False,
+    )
     try:
         session(f"warm-{slots}", 1, 0.05)  # a cluster starts its workers once, not once per experiment
         return session(f"bench-{slots}-{per_slot}", per_slot, experiment_s)
@@ -107,19 +141,31 @@ def measure(executor: str, slots: int, per_slot: int, experiment_s: float, simul
     ideal_one_slot = 60 / simulated_min
     ratio = per_hour / (slots * ideal_one_slot)
     fixed = wall_short - short * experiment_s * (wall / (experiments / slots * experiment_s))
-    return {"executor": executor, "slots": slots, "experiments": slots * (short + long),
-            "wall_s": [round(wall_short, 3), round(wall_long, 3)], "fixed_s": round(max(fixed, 0.0), 2),
-            "experiments_per_hour": round(per_hour, 2), "ideal_per_hour": round(slots * ideal_one_slot, 2),
-            "ratio": round(ratio, 3), "meets_target": ratio >= TARGET}
+    return {
+        "executor": executor,
+        "slots": slots,
+        "experiments": slots * (short + long),
+        "wall_s": [round(wall_short, 3), round(wall_long, 3)],
+        "fixed_s": round(max(fixed, 0.0), 2),
+        "experiments_per_hour": round(per_hour, 2),
+        "ideal_per_hour": round(slots * ideal_one_slot, 2),
+        "ratio": round(ratio, 3),
+        "meets_target": ratio >= TARGET,
+    }
 
 
 def table(rows: list[dict[str, Any]], simulated_min: float) -> str:
-    lines = [f"| executor | slots (N) | experiments | experiments / simulated h | N x one slot | ratio (>= {TARGET}) "
-             "| one-off per session |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"| executor | slots (N) | experiments | experiments / simulated h | N x one slot | ratio (>= {TARGET}) "
+        "| one-off per session |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['executor']} | {r['slots']} | {r['experiments']} | {r['experiments_per_hour']:.2f} | "
-                     f"{r['ideal_per_hour']:.2f} | {r['ratio']:.3f} {'ok' if r['meets_target'] else 'BELOW'} | "
-                     f"{r['fixed_s']:.1f} s |")
+        lines.append(
+            f"| {r['executor']} | {r['slots']} | {r['experiments']} | {r['experiments_per_hour']:.2f} | "
+            f"{r['ideal_per_hour']:.2f} | {r['ratio']:.3f} {'ok' if r['meets_target'] else 'BELOW'} | "
+            f"{r['fixed_s']:.1f} s |"
+        )
     lines.append(f"\n(one experiment = {simulated_min:g} simulated minutes)")
     return "\n".join(lines)
 
@@ -128,13 +174,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--executors", nargs="+", default=["local", "ray"], choices=["local", "ray"])
     parser.add_argument("--slots", nargs="+", type=int, default=[1, 2, 4, 8])
-    parser.add_argument("--per-slot", type=int, default=3, help="experiments per slot in the short run (2x in the long)")
+    parser.add_argument(
+        "--per-slot", type=int, default=3, help="experiments per slot in the short run (2x in the long)"
+    )
     parser.add_argument("--experiment-s", type=float, default=2.0, help="real seconds one experiment holds its slot")
     parser.add_argument("--simulated-min", type=float, default=30.0, help="the minutes those seconds stand for")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    rows = [measure(e, n, args.per_slot, args.experiment_s, args.simulated_min)
-            for e in args.executors for n in args.slots]
+    rows = [
+        measure(e, n, args.per_slot, args.experiment_s, args.simulated_min) for e in args.executors for n in args.slots
+    ]
     text = table(rows, args.simulated_min)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ import pytest
 
 from hyperwatt.config import Registry, load_plan
 from hyperwatt.engine import SessionOptions, resume, run_plan
-from hyperwatt.engine import lifecycle
+from hyperwatt.engine import context  # EngineContext.save writes every experiment.json
 from hyperwatt.errors import DiskFullError
 from hyperwatt.store import open_store
 from hyperwatt.store.db import _store_errors
@@ -32,14 +32,14 @@ def _plan(write_plan):
 
 
 def test_a_full_disk_mid_session_is_one_line_loses_nothing_and_resume_completes(write_plan, toy_dir, monkeypatch):
-    real = lifecycle.write_experiment_json
+    real = context.write_experiment_json
 
     def full_at_second_record(layout, record):
         if record.slot == 1 and record.status != "running":  # the disk fills as experiment 2 ends
             raise OSError(errno.ENOSPC, "No space left on device", str(layout.record))
         real(layout, record)
 
-    monkeypatch.setattr(lifecycle, "write_experiment_json", full_at_second_record)
+    monkeypatch.setattr(context, "write_experiment_json", full_at_second_record)
     options = SessionOptions(results_dir=toy_dir / "results", sensors_factory=lambda p: None)
     with pytest.raises(DiskFullError) as err:
         run_plan(load_plan(_plan(write_plan), Registry.builtin()), options)
@@ -54,7 +54,7 @@ def test_a_full_disk_mid_session_is_one_line_loses_nothing_and_resume_completes(
     recorded = {r.slot: r.status for r in open_store(toy_dir / "results", readonly=True).experiments()}
     assert recorded == {0: "succeeded", 1: "running"}  # the one in flight is visible, not lost
 
-    monkeypatch.setattr(lifecycle, "write_experiment_json", real)  # room again
+    monkeypatch.setattr(context, "write_experiment_json", real)  # room again
     done = resume(session.session_id, options)
     final = [(r.slot, r.status) for r in done.records if r.status != "interrupted"]
     assert sorted(final) == [(0, "succeeded"), (1, "succeeded"), (2, "succeeded")]

@@ -199,3 +199,39 @@ def test_local_one_slot_and_ray_give_the_same_keys_and_verdicts(cluster, tmp_pat
     assert [v[0] for v in local] == [v[0] for v in remote] and len(local) == 3
     assert local == remote
     assert {v[1] for v in local} == {"succeeded", "failed"}
+
+
+def _trainings_in(folder: Path) -> list[int]:
+    """Live toy trainings started for this project (their working directory is `folder`)."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if "train.py" in (proc.info["cmdline"] or []) and Path(proc.cwd()) == folder:
+                found.append(proc.pid)
+        except psutil.Error:
+            continue
+    return found
+
+
+def test_ctrl_c_cancels_the_remote_tasks_and_leaves_nothing_running(cluster, tmp_path):
+    c, _ = cluster
+    plan = _project(tmp_path, FOUR.replace("SLEEP", "30.0"))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2] / "src"),
+                                                        os.environ.get("PYTHONPATH", "")])}
+    driver = subprocess.Popen([sys.executable, "-c", DRIVER, str(plan), c.address], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    end = time.monotonic() + 120
+    while time.monotonic() < end and not _trainings_in(tmp_path):
+        time.sleep(0.2)
+    assert _trainings_in(tmp_path), "no training started on the cluster"
+    driver.send_signal(signal.SIGINT)
+    driver.wait(60)
+    end = time.monotonic() + 30
+    while time.monotonic() < end and _trainings_in(tmp_path):
+        time.sleep(0.2)
+    assert _trainings_in(tmp_path) == []
+    with open_store(tmp_path / "results", readonly=True) as store:
+        (session,) = store.sessions()
+        assert session.status == "interrupted" and store.experiments(session.session_id) == []

@@ -53,8 +53,7 @@ class LocalExecutor(Executor):
                 errors.append(exc)
                 interrupt.set()
 
-        threads = [threading.Thread(target=worker, args=(s,), name=f"slot-{s.label}", daemon=True)
-                   for s in self.slots]
+        threads = [threading.Thread(target=worker, args=(s,), name=f"slot-{s.label}", daemon=True) for s in self.slots]
         for t in threads:
             t.start()
         for t in threads:

@@ -47,15 +47,27 @@ class Job:
     slot: SlotRequest = field(default_factory=SlotRequest)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"session_id": self.session_id, "position": self.position, "key_hash": self.key_hash,
-                "label": self.label, "plan_toml": self.plan_toml, "plan_hash": self.plan_hash,
-                "slot": {"gpus": self.slot.gpus}}
+        return {
+            "session_id": self.session_id,
+            "position": self.position,
+            "key_hash": self.key_hash,
+            "label": self.label,
+            "plan_toml": self.plan_toml,
+            "plan_hash": self.plan_hash,
+            "slot": {"gpus": self.slot.gpus},
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Job:
-        return cls(session_id=data["session_id"], position=int(data["position"]), key_hash=data["key_hash"],
-                   label=data["label"], plan_toml=data["plan_toml"], plan_hash=data["plan_hash"],
-                   slot=SlotRequest(**data.get("slot", {})))
+        return cls(
+            session_id=data["session_id"],
+            position=int(data["position"]),
+            key_hash=data["key_hash"],
+            label=data["label"],
+            plan_toml=data["plan_toml"],
+            plan_hash=data["plan_hash"],
+            slot=SlotRequest(**data.get("slot", {})),
+        )
 
     def resolve(self, workdir: Path) -> tuple[LoadedPlan, PlannedExperiment]:
         """The plan and the planned experiment this job names, re-expanded from its plan text
@@ -65,18 +77,31 @@ class Job:
         loaded = load_plan(path, Registry.builtin())
         planned = expand(loaded).experiments
         if self.position >= len(planned) or planned[self.position].key_hash != self.key_hash:
-            raise HyperwattError(f"job {self.label!r} (experiment {self.position + 1} of session {self.session_id}) "
-                                 "does not expand to the same setting here: is hyperwatt the same version "
-                                 "on every node?")
+            raise HyperwattError(
+                f"job {self.label!r} (experiment {self.position + 1} of session {self.session_id}) "
+                "does not expand to the same setting here: is hyperwatt the same version "
+                "on every node?"
+            )
         return loaded, planned[self.position]
 
 
-def jobs_for(loaded: LoadedPlan, session_id: str, pending: list[PlannedExperiment], has_gpus: bool,
-             plan_toml: str | None = None) -> list[Job]:
+def jobs_for(
+    loaded: LoadedPlan, session_id: str, pending: list[PlannedExperiment], has_gpus: bool, plan_toml: str | None = None
+) -> list[Job]:
     """The jobs of a session's pending experiments, in plan order."""
     text = plan_toml if plan_toml is not None else loaded.resolved_toml()
-    return [Job(session_id=session_id, position=pe.slot, key_hash=pe.key_hash, label=pe.label, plan_toml=text,
-                plan_hash=loaded.plan_hash, slot=SlotRequest.for_experiment(pe, has_gpus)) for pe in pending]
+    return [
+        Job(
+            session_id=session_id,
+            position=pe.slot,
+            key_hash=pe.key_hash,
+            label=pe.label,
+            plan_toml=text,
+            plan_hash=loaded.plan_hash,
+            slot=SlotRequest.for_experiment(pe, has_gpus),
+        )
+        for pe in pending
+    ]
 
 
 @dataclass
@@ -89,13 +114,19 @@ class JobResult:
     files: dict[str, bytes] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"position": self.position, "record": self.record.model_dump(mode="json"),
-                "files": {k: base64.b64encode(v).decode() for k, v in self.files.items()}}
+        return {
+            "position": self.position,
+            "record": self.record.model_dump(mode="json"),
+            "files": {k: base64.b64encode(v).decode() for k, v in self.files.items()},
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobResult:
-        return cls(position=int(data["position"]), record=ExperimentRecord.model_validate(data["record"]),
-                   files={k: base64.b64decode(v) for k, v in data.get("files", {}).items()})
+        return cls(
+            position=int(data["position"]),
+            record=ExperimentRecord.model_validate(data["record"]),
+            files={k: base64.b64decode(v) for k, v in data.get("files", {}).items()},
+        )
 
 
 def collect_files(folder: Path, limit_bytes: int = MAX_RESULT_BYTES) -> dict[str, bytes]:
@@ -114,8 +145,9 @@ def collect_files(folder: Path, limit_bytes: int = MAX_RESULT_BYTES) -> dict[str
         files[rel] = path.read_bytes()
         total += size
     if left_out:
-        files["MISSING.txt"] = ("left on the node (the result passed the size limit):\n"
-                                + "\n".join(left_out) + "\n").encode()
+        files["MISSING.txt"] = (
+            "left on the node (the result passed the size limit):\n" + "\n".join(left_out) + "\n"
+        ).encode()
     return files
 
 
@@ -130,14 +162,27 @@ def place_files(folder: Path, files: dict[str, bytes]) -> None:
         target.write_bytes(data)
 
 
-def lost_record(pe: PlannedExperiment, session_id: str, plan_hash: str, experiment_id: str, reason: str,
-                clock: Clock) -> ExperimentRecord:
+def lost_record(
+    pe: PlannedExperiment, session_id: str, plan_hash: str, experiment_id: str, reason: str, clock: Clock
+) -> ExperimentRecord:
     """The record of an experiment whose node or task failed after every retry."""
     now = clock.time()
     return ExperimentRecord(
-        experiment_id=experiment_id, session_id=session_id, slot=pe.slot, label=pe.label,
-        workload=pe.workload.name, mode=pe.mode, status="failed", status_reason=reason, key=pe.key,
-        key_hash=pe.key_hash, repeat_index=pe.repeat_index, mutated=list(pe.mutated),
-        hyperparameters=pe.foreground.typed(), hyperparameter_args=pe.foreground.args(),
-        started_wall=now, ended_wall=now, plan_hash=plan_hash,
+        experiment_id=experiment_id,
+        session_id=session_id,
+        slot=pe.slot,
+        label=pe.label,
+        workload=pe.workload.name,
+        mode=pe.mode,
+        status="failed",
+        status_reason=reason,
+        key=pe.key,
+        key_hash=pe.key_hash,
+        repeat_index=pe.repeat_index,
+        mutated=list(pe.mutated),
+        hyperparameters=pe.foreground.typed(),
+        hyperparameter_args=pe.foreground.args(),
+        started_wall=now,
+        ended_wall=now,
+        plan_hash=plan_hash,
     )

@@ -1,34 +1,35 @@
 """One experiment, start to finish: baseline, background, readiness, measured foreground, stop,
 verification, record. Cooldown is the session's step after the record is written; `add_cooldown`
-checks the record again with it and rewrites it."""
+checks the record again with it and rewrites it.
+
+This module holds the process lifecycle (background loop, attempts, stops); the window and what
+the GPU shows during it are `engine/window.py`, the energy `engine/measurement.py`, and finishing
+and saving the record `engine/recording.py`."""
 
 from __future__ import annotations
 
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
-from statistics import fmean
-from typing import Any, Literal
+from typing import Any
 
 from hyperwatt import attribution as attribution_rules
 from hyperwatt import metrics as metrics_mod
-from hyperwatt.engine import energy as energy_mod
+from hyperwatt.engine import measurement, recording
 from hyperwatt.engine import phases as phases_mod
 from hyperwatt.engine import prepare as prepare_mod
 from hyperwatt.engine.command import build_argv, build_env, placeholder_values, workdir
 from hyperwatt.engine.context import EngineContext, Interrupted, Slot
 from hyperwatt.engine.limits import attempt_timeout_s, max_log_bytes
 from hyperwatt.engine.readiness import wait_until_ready
+from hyperwatt.engine.window import GpuWatch, Window
 from hyperwatt.errors import HyperwattError
 from hyperwatt.mutation import PlannedExperiment
 from hyperwatt.process import (
     BackgroundLoop,
     ProcessHandle,
     StopResult,
-    kill_tagged,
     last_line,
-    leak_scan,
     spawn,
 )
 from hyperwatt.process.tree import command_line, exiting
@@ -42,12 +43,8 @@ from hyperwatt.records import (
     PhaseMarker,
     StopRecord,
 )
-from hyperwatt.sensors.records import ProcessUtil
 from hyperwatt.store import (
     ExperimentLayout,
-    SessionLayout,
-    Store,
-    write_experiment_json,
 )
 from hyperwatt.store.diskfull import is_disk_full
 from hyperwatt.verify import checks
@@ -62,34 +59,6 @@ DEFAULT_MIN_RUN_S = 10.0
 def new_experiment_id(pe: PlannedExperiment) -> str:
     w = pe.workload
     return f"{w.repo}_{w.model}_{pe.slot + 1:03d}_{pe.mode}_{uuid.uuid4().hex[:6]}"
-
-
-@dataclass
-class _Window:
-    """The measured foreground window and the pids seen in it (for utilisation shares)."""
-
-    t0_mono: float = 0.0
-    t1_mono: float = 0.0
-    t0_wall: float = 0.0
-    t1_wall: float = 0.0
-    fg_pids: set[int] = field(default_factory=set)
-    bg_pids: set[int] = field(default_factory=set)
-    # NVML's per-process samples, by (pid, time): the driver keeps only a few seconds, so they are
-    # collected as the window runs
-    process_util: dict[tuple[int, float], float] = field(default_factory=dict)
-
-    def add_process_samples(self, samples: list[ProcessUtil]) -> None:
-        for s in samples:
-            if self.t0_wall <= s.t_wall and (not self.t1_wall or s.t_wall <= self.t1_wall):
-                self.process_util[(s.pid, s.t_wall)] = s.sm_util_pct
-
-    def util_sums(self) -> tuple[float, float, bool]:
-        """Summed SM utilisation of the foreground's and the background's pids, and whether both
-        sides appeared in the samples at all."""
-        fg = sum(u for (pid, _), u in self.process_util.items() if pid in self.fg_pids)
-        bg = sum(u for (pid, _), u in self.process_util.items() if pid in self.bg_pids)
-        seen = {pid for pid, _ in self.process_util}
-        return fg, bg, bool(seen & self.fg_pids) and bool(seen & self.bg_pids)
 
 
 class ExperimentRun:
@@ -108,9 +77,10 @@ class ExperimentRun:
         self.stop_result: StopResult | None = None
         self.background_gone_mono: float | None = None
         self.min_run_s = DEFAULT_MIN_RUN_S
-        self.window = _Window()
+        self.window = Window()
         self.alone_span: tuple[float, float] | None = None  # monotonic span of the background-alone window
         self.record = self._new_record()
+        self.watch = GpuWatch(slot.gpu, self.record.gpu_shared_with)
 
     # the lifecycle ----------------------------------------------------------------------------
     def run(self) -> ExperimentRecord:
@@ -299,7 +269,7 @@ class ExperimentRun:
             return attempt
         self._track_cpu(handle)
         attempt.started_wall = handle.started_wall
-        self.window = _Window(t0_mono=handle.started_mono, t0_wall=handle.started_wall)
+        self.window = Window(t0_mono=handle.started_mono, t0_wall=handle.started_wall)
         code = self._wait(handle, attempt)
         if ctx.monitor is not None:
             ctx.monitor.sample_now()
@@ -308,7 +278,7 @@ class ExperimentRun:
         if self.loop is not None and (clean or number > self.timing.retries or attempt.interrupted):
             # the foreground's last attempt has ended: the background stops now, not after the
             # measurement; a clean exit is final (no retry would have a background)
-            self._poll_process_util()
+            self.watch.poll_util(self.window)
             self._stop_background()
         self._reap_orphans(handle, attempt)
         self.window.t1_mono = handle.ended_mono or ctx.clock.monotonic()
@@ -379,26 +349,8 @@ class ExperimentRun:
         self.window.fg_pids.update(handle.pids())
         if self.loop is not None:
             self.window.bg_pids.update(self.loop.live_pids())
-            self._poll_process_util()
-        self._note_strangers()
-
-    def _note_strangers(self) -> None:
-        """Compute processes on this experiment's GPU that are not its own: the GPU's energy would
-        include theirs. A pid this host cannot see (NVML in another PID namespace) proves nothing."""
-        gpu = self.slot.gpu
-        if gpu is None or not gpu.capabilities.process_list:
-            return
-        ours = self.window.fg_pids | self.window.bg_pids
-        for proc in gpu.processes():
-            if proc.pid in ours or any(s.startswith(f"pid {proc.pid}:") for s in self.record.gpu_shared_with):
-                continue
-            cmdline = command_line(proc.pid)
-            if cmdline is not None:
-                self.record.gpu_shared_with.append(f"pid {proc.pid}: {cmdline[:200]}")
-
-    def _poll_process_util(self) -> None:
-        if self.slot.gpu is not None:
-            self.window.add_process_samples(self.slot.gpu.process_samples(self.window.t0_wall))
+            self.watch.poll_util(self.window)
+        self.watch.note_strangers(self.window)
 
     def _track_cpu(self, handle: ProcessHandle) -> None:
         sensors = self.ctx.sensors.sensors if self.ctx.sensors is not None else []
@@ -406,86 +358,26 @@ class ExperimentRun:
             if sensor.capabilities.process_tracking:  # a finished attempt's tree costs nothing to poll
                 sensor.track(handle.running_pids)
 
-    # measurement ------------------------------------------------------------------------------
+    # measurement (engine/measurement.py) ----------------------------------------------------
     def _measure(self, attempt: Attempt) -> None:
-        ctx, w = self.ctx, self.window
-        if ctx.monitor is None or ctx.sensors is None:
+        energy = measurement.window_energy(self.ctx, self.slot, self.window, self.baselines, attempt.cpu_time_s,
+                                           stopping=self.stop_result is not None)
+        if energy is None:
             return
-        # a background being stopped outlives the window by tens of ms: the end edge's level is
-        # read inside the window, not after it
-        end_level: Literal["inside", "after"] = "inside" if self.stop_result is not None else "after"
-        estimates = ctx.monitor.measure(w.t0_mono, w.t1_mono, end_level=end_level)
-        for sensor in ctx.sensors.sensors:
-            if attempt.cpu_time_s is not None and sensor.capabilities.cpu_time_windows:
-                estimates[sensor.name] = sensor.window_from_cpu_time(attempt.cpu_time_s, w.t1_mono - w.t0_mono,
-                                                                     estimates[sensor.name])
-        devices = {s.info.name: s.info.device for s in ctx.sensors.sensors}
-        unavailable = {u.name: u.reason for u in ctx.sensors.unavailable}
-        energy = energy_mod.energy_record(estimates, devices, self.baselines, self.slot.gpu_index,
-                                          unavailable, (w.t0_wall, w.t1_wall))
-        energy.sampler_error = ctx.monitor.thread_error
-        if self.pe.mode == "parallel" and self.record.background is not None:
-            self._attribute(energy)
+        bg = self.record.background
+        if self.pe.mode == "parallel" and bg is not None:
+            measurement.attribute(self.ctx, self.slot, self.window, self.watch, bg, energy, self.alone_span)
         self.record.energy = energy
 
     def _measure_phases(self, markers: tuple[list[PhaseMarker], list[str]]) -> None:
-        """The window's energy per phase of the training (engine/phases.py)."""
-        if self.ctx.monitor is None:
-            return
-        w = self.window
-        slicers = self.ctx.monitor.slicers(w.t0_mono, w.t1_mono, end_level="inside" if self.stop_result else "after")
-        recorded = {s.sensor: s.energy_j for s in self.record.energy.sensors}
-        self.record.phases = phases_mod.measure_phases(*markers, phases_mod.Window(w.t0_mono, w.t1_mono, w.t0_wall),
-                                                       slicers, recorded, self.baselines, self.slot.gpu_index)
+        phases = measurement.phase_energy(self.ctx, self.slot, self.window, self.baselines, markers,
+                                          self.record.energy, stopping=self.stop_result is not None)
+        if phases is not None:
+            self.record.phases = phases
 
-    def _attribute(self, energy: Any) -> None:
-        bg = self.record.background
-        assert bg is not None
-        share = None
-        if self.slot.gpu is not None:
-            self._poll_process_util()
-            fg, back, seen_both = self.window.util_sums()
-            if seen_both and fg + back > 0:  # otherwise unknown, not 0 % / 100 %
-                share = fg / (fg + back)
-                bg.gpu_util_share = back / (fg + back)
-            samples = (self.ctx.monitor.samples(self.slot.label, self.window.t0_mono, self.window.t1_mono)
-                       if self.ctx.monitor is not None else [])
-            utils = [s.util_pct for s in samples if s.util_pct is not None]
-            bg.mean_gpu_util_pct = fmean(utils) if utils else None
-        spread = None
-        if bg.alone is not None and bg.alone.power_w is not None and self.alone_span is not None \
-                and self.ctx.monitor is not None:
-            t0, t1 = self.alone_span
-            powers = [(x.t_mono, x.power_w) for x in self.ctx.monitor.samples(self.slot.label, t0, t1)
-                      if x.power_w is not None]
-            length = min(self.window.t1_mono - self.window.t0_mono, (t1 - t0) / 2)
-            spread = attribution_rules.power_spread_w(powers, length)
-        energy.attribution = energy_mod.attribution(energy, bg.alone, spread, share)
-
-    # record -----------------------------------------------------------------------------------
+    # record (engine/recording.py) -----------------------------------------------------------
     def _finish(self) -> None:
-        rec, ctx = self.record, self.ctx
-        leaks = leak_scan(self.tokens)
-        rec.leaks = [f"pid {leak.pid}: {leak.cmdline}" for leak in leaks]
-        for leak_token in {leak.token for leak in leaks}:
-            kill_tagged(leak_token, grace_s=0.5)
-        rec.ended_wall = ctx.clock.time()
-        done = [a for a in rec.attempts if a.duration_s is not None]
-        rec.duration_s = done[-1].duration_s if done else None
-        if done:
-            rec.argv = done[-1].argv
-        if ctx.monitor is not None:
-            from hyperwatt.store.timeline import write_timeline_csv
-
-            started = rec.started_wall or rec.ended_wall
-            span = rec.ended_wall - started
-            t_end = ctx.clock.monotonic()
-            samples = ctx.monitor.samples(None, t_end - span - 1.0, t_end)
-            write_timeline_csv(self.layout.timeline, samples)
-            rec.energy.timeline = self.layout.relative(self.layout.timeline)
-        energy_mod.settle_unmeasured(rec, ctx.monitor is not None)
-        checks.apply(rec, self.policy)
-        self._save()
+        recording.finish(self.ctx, self.record, self.layout, self.tokens, self.policy)
 
     def add_cooldown(self, cooldown: Cooldown | None) -> None:
         """The session's cooldown after the record was written: recorded, its flags checked again
@@ -501,16 +393,3 @@ class ExperimentRun:
 
     def _save(self) -> None:
         self.ctx.save(self.record)
-
-
-def save_record(layout: SessionLayout, store: Store, record: ExperimentRecord) -> None:
-    """experiment.json (atomic) first, then the store row (one transaction)."""
-    write_experiment_json(layout.experiment(record.experiment_id), record)
-    store.save_experiment(record)
-
-
-def tokens_of(record: ExperimentRecord) -> list[str]:
-    """Every process token an experiment may have handed out (for cleaning up after a crash)."""
-    base = f"hw-{record.experiment_id}"
-    # the attempt in flight when the runner died is not in the record yet
-    return [f"{base}-bg"] + [f"{base}-a{n}" for n in range(1, len(record.attempts) + 2)]

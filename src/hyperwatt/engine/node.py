@@ -17,9 +17,14 @@ from hyperwatt.engine.slots import SensorsFactory, host_slots, open_sensors, run
 from hyperwatt.store import SessionLayout
 
 
-def run_job(job: Job, gpu_ids: list[int] | None, sensors_factory: SensorsFactory | None = None,
-            python: str = sys.executable, clock: Clock = SYSTEM_CLOCK,
-            interrupt: threading.Event | None = None) -> JobResult:
+def run_job(
+    job: Job,
+    gpu_ids: list[int] | None,
+    sensors_factory: SensorsFactory | None = None,
+    python: str = sys.executable,
+    clock: Clock = SYSTEM_CLOCK,
+    interrupt: threading.Event | None = None,
+) -> JobResult:
     """Run one job here on the GPUs this node gave it (`gpu_ids`: NVML indices; None: the plan's own
     choice; []: none), then cool that GPU down for whatever runs next on it."""
     with tempfile.TemporaryDirectory(prefix="hyperwatt-job-") as scratch:
@@ -34,15 +39,23 @@ def run_job(job: Job, gpu_ids: list[int] | None, sensors_factory: SensorsFactory
             if sensors is not None:
                 from hyperwatt.sensors import Monitor
 
-                monitor = Monitor(sensors, rate_hz=plan.sensors.rate_hz, clock=clock,
-                                  lock_interval_s=plan.sensors.lock_interval_s)
+                monitor = Monitor(
+                    sensors, rate_hz=plan.sensors.rate_hz, clock=clock, lock_interval_s=plan.sensors.lock_interval_s
+                )
                 monitor.start()
             layout = SessionLayout(root / "results", job.session_id)
             layout.dir.mkdir(parents=True)
             ctx = EngineContext(
-                session_id=job.session_id, layout=layout, store=None, plan=plan, plan_hash=job.plan_hash,
-                environment=environment.capture(sensors, job.plan_hash), monitor=monitor, sensors=sensors,
-                clock=clock, python=python,
+                session_id=job.session_id,
+                layout=layout,
+                store=None,
+                plan=plan,
+                plan_hash=job.plan_hash,
+                environment=environment.capture(sensors, job.plan_hash),
+                monitor=monitor,
+                sensors=sensors,
+                clock=clock,
+                python=python,
             )
             if interrupt is not None:
                 ctx.interrupt = interrupt

@@ -73,10 +73,17 @@ def run_remote(job_data: dict[str, Any], spool: Any, sensors_factory: SensorsFac
 class RayExecutor(Executor):
     """Jobs as Ray tasks on a cluster (`address`; none: $RAY_ADDRESS, else a local Ray instance)."""
 
-    def __init__(self, session_id: str, address: str | None = None, working_dir: str | None = None,
-                 retries: int = 2, sensors_factory: SensorsFactory | None = None,
-                 lost: Callable[[Job, str], JobResult] | None = None,
-                 message: Callable[[str], None] | None = None, task_body: TaskBody | None = None) -> None:
+    def __init__(
+        self,
+        session_id: str,
+        address: str | None = None,
+        working_dir: str | None = None,
+        retries: int = 2,
+        sensors_factory: SensorsFactory | None = None,
+        lost: Callable[[Job, str], JobResult] | None = None,
+        message: Callable[[str], None] | None = None,
+        task_body: TaskBody | None = None,
+    ) -> None:
         self.ray = import_ray()
         self.session_id = session_id
         self.address = address or os.environ.get("RAY_ADDRESS") or None
@@ -93,8 +100,14 @@ class RayExecutor(Executor):
             return
         runtime_env = {"working_dir": self.working_dir} if self.working_dir else None
         try:
-            ray.init(address=self.address, namespace=NAMESPACE, runtime_env=runtime_env,
-                     ignore_reinit_error=True, log_to_driver=False, logging_level="warning")
+            ray.init(
+                address=self.address,
+                namespace=NAMESPACE,
+                runtime_env=runtime_env,
+                ignore_reinit_error=True,
+                log_to_driver=False,
+                logging_level="warning",
+            )
         except (ConnectionError, RuntimeError, ValueError) as exc:
             where = self.address or "a local Ray instance"
             raise HyperwattError(f"cannot connect to the Ray cluster at {where}: {exc}") from None
@@ -102,9 +115,16 @@ class RayExecutor(Executor):
     def run(self, jobs: Sequence[Job], on_result: ResultHandler, interrupt: threading.Event) -> None:
         ray = self.ray
         self._connect()
-        spool = ray.remote(num_cpus=0)(_Spool).options(
-            name=spool_name(self.session_id), namespace=NAMESPACE, lifetime="detached", get_if_exists=True,
-        ).remote()
+        spool = (
+            ray.remote(num_cpus=0)(_Spool)
+            .options(
+                name=spool_name(self.session_id),
+                namespace=NAMESPACE,
+                lifetime="detached",
+                get_if_exists=True,
+            )
+            .remote()
+        )
         by_position = {job.position: job for job in jobs}
         # finished remotely while no driver was there to store them (the driver was killed)
         for data in ray.get(spool.take.remote(list(by_position))):
@@ -115,8 +135,11 @@ class RayExecutor(Executor):
         task = ray.remote(self.task_body)
         refs: dict[Any, Job] = {}
         for job in by_position.values():
-            options: dict[str, Any] = {"num_gpus": job.slot.gpus, "max_retries": self.retries,
-                                       "retry_exceptions": False}
+            options: dict[str, Any] = {
+                "num_gpus": job.slot.gpus,
+                "max_retries": self.retries,
+                "retry_exceptions": False,
+            }
             if not job.slot.gpus:
                 options["num_cpus"] = 1
             refs[task.options(**options).remote(job.to_dict(), spool, self.sensors_factory)] = job
@@ -141,7 +164,9 @@ class RayExecutor(Executor):
         try:
             return JobResult.from_dict(self.ray.get(ref))
         except self.ray.exceptions.RayError as exc:
-            reason = f"the Ray task failed after {self.retries} retr{'y' if self.retries == 1 else 'ies'}: {_short(exc)}"
+            reason = (
+                f"the Ray task failed after {self.retries} retr{'y' if self.retries == 1 else 'ies'}: {_short(exc)}"
+            )
             self.message(f"{job.label}: {reason}")
             return self.lost(job, reason) if self.lost is not None else None
 

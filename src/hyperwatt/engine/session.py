@@ -20,7 +20,8 @@ from hyperwatt.engine.context import EngineContext, Slot
 from hyperwatt.engine.energy import settle_unmeasured
 from hyperwatt.engine.executors import Executor, LocalExecutor
 from hyperwatt.engine.jobs import Job, JobResult, jobs_for, lost_record, place_files
-from hyperwatt.engine.lifecycle import new_experiment_id, save_record, tokens_of
+from hyperwatt.engine.lifecycle import new_experiment_id
+from hyperwatt.engine.recording import save_record, tokens_of
 from hyperwatt.engine.search_trials import run_searches, search_entries
 from hyperwatt.engine.slots import SensorsFactory, host_slots, open_sensors, run_on_slot
 from hyperwatt.engine.signals import interrupt_on_signals

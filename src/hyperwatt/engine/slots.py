@@ -33,8 +33,13 @@ def host_slots(sensors: SensorSet | None) -> list[Slot]:
     return [Slot(gpu_index=g.index, gpu=g) for g in gpus] or [Slot()]
 
 
-def run_on_slot(ctx: EngineContext, pe: PlannedExperiment, slot: Slot, cool: bool,
-                cooling: Callable[[ExperimentRecord], None] | None = None) -> ExperimentRecord:
+def run_on_slot(
+    ctx: EngineContext,
+    pe: PlannedExperiment,
+    slot: Slot,
+    cool: bool,
+    cooling: Callable[[ExperimentRecord], None] | None = None,
+) -> ExperimentRecord:
     """One experiment start to finish on `slot`, then (if `cool`) the slot's cooldown, recorded."""
     run = ExperimentRun(ctx, pe, slot)
     record = run.run()
