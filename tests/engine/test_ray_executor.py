@@ -24,6 +24,7 @@ from ray.cluster_utils import Cluster  # noqa: E402
 
 from hyperwatt.config import Registry, load_plan  # noqa: E402
 from hyperwatt.engine import SessionEvents, SessionOptions, resume, run_plan  # noqa: E402
+from hyperwatt.errors import StoreError  # noqa: E402
 from hyperwatt.records import ExperimentRecord  # noqa: E402
 from hyperwatt.sensors.fake import FakeGpus  # noqa: E402
 from hyperwatt.store import open_store  # noqa: E402
@@ -157,8 +158,11 @@ def test_driver_killed_then_resume_collects_remote_results_and_runs_the_rest(clu
     stored = 0
     while time.monotonic() < end and driver.poll() is None:
         if db.exists():
-            with open_store(tmp_path / "results", readonly=True) as store:
-                stored = sum(len(store.experiments(s.session_id)) for s in store.sessions())
+            try:
+                with open_store(tmp_path / "results", readonly=True) as store:
+                    stored = sum(len(store.experiments(s.session_id)) for s in store.sessions())
+            except StoreError:  # the driver is still creating it
+                stored = 0
             if stored:
                 break
         time.sleep(0.2)
