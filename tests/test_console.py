@@ -10,6 +10,7 @@ import os
 import pty
 import re
 import select
+import shlex
 import struct
 import subprocess
 import sys
@@ -83,8 +84,9 @@ def test_list_through_a_pipe_has_every_workload_on_one_unbroken_line(project):
         (row,) = [line for line in lines if line.startswith(w.name + "\t")]
         cells = row.split("\t")
         assert cells[0] == w.name and cells[-1] == w.source
+        assert shlex.split(cells[1]) == w.argv  # the launch, unbroken
         for name in w.hyperparameters:  # every hyperparameter of the workload, on that one line
-            assert f"{name}=" in cells[1]
+            assert f"{name}=" in cells[2]
     assert "Person_reID/densenet121" in proc.stdout
 
 

@@ -54,9 +54,9 @@ def workloads_view(workloads: Sequence[Any]) -> View:
                       "workdir": str(w.workdir) if w.workdir is not None else None, "hyperparameters": params,
                       "metrics": metrics, "required_metrics": list(w.metrics.required),
                       "estimated_duration_s": w.estimated_duration_s})
-        rows.append([w.name, "\n".join(shown), ", ".join(metrics) or "—", w.source])
+        rows.append([w.name, shlex.join(w.argv), "\n".join(shown), ", ".join(metrics) or "—", w.source])
     return View({"workloads": items}, "workloads",
-                [Column("workload", no_wrap=True), "hyperparameters (default [range] distribution)", "metrics",
+                [Column("workload", no_wrap=True), "argv", "hyperparameters (default [range] distribution)", "metrics",
                  "source"], rows)
 
 
