@@ -89,12 +89,10 @@ def replay(loaded: LoadedPlan, session: str, started_wall: float, records: list[
     k = min(max(1, round(at * len(done))), len(done) - 1)
     past = _past(history)
     est = Estimator(lambda w: past.get(w, []))
-    previous = started_wall
     walls = []
-    for r in done[:k]:
+    for r in done[:k]:  # as the live display sees them: from the experiment's start to its cooldown's end
         pe = plan.get(r.slot)
-        wall = _finish(r) - previous
-        previous = _finish(r)
+        wall = _finish(r) - (r.started_wall if r.started_wall is not None else started_wall)
         walls.append(wall)
         if pe is not None and r.status in ("succeeded", "invalid"):
             est.observe(pe, r.duration_s, wall)

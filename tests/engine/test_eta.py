@@ -132,7 +132,7 @@ def test_history_is_scaled_by_epochs_and_batch_size_and_kept_to_its_size(write_p
     est = Estimator(lambda name: past)
     eight = est.predict(_one(write_plan, 'epochs = 8, batch_size = 32, learning_rate = 0.9'))
     assert eight is not None and eight.central_s == pytest.approx(160, rel=0.05)  # lr does not drive duration
-    assert eight.low_s < 160 < eight.high_s and eight.high_s / eight.low_s < 1.8
+    assert eight.low_s < 160 < eight.high_s and eight.high_s / eight.low_s < 3.2  # this machine today: unknown until it runs
     big = est.predict(_one(write_plan, 'epochs = 2, batch_size = 128'))
     assert big is not None and big.central_s == pytest.approx(20, rel=0.1)
     tiny = est.predict(_one(write_plan, 'epochs = 4, size = "tiny"'))
@@ -146,10 +146,12 @@ def test_the_session_corrects_its_workload_and_the_others(write_plan) -> None:  
     assert est.predict(cnn).central_s == pytest.approx(40, rel=0.01)  # type: ignore[union-attr]
     assert est.predict(flat).central_s == pytest.approx(40)  # type: ignore[union-attr]  # declared
     est.observe(cnn, 80.0)  # this machine is twice as slow today
-    again = est.predict(cnn)
-    assert again is not None and again.central_s == pytest.approx(80, rel=0.01) and again.low_s < 80 < again.high_s
+    again = est.predict(cnn)  # one run weighed against three that agree: most of the way there
+    assert again is not None and 70 < again.central_s < 80 and again.low_s < 80 < again.high_s
+    est.observe(cnn, 80.0)
+    assert est.predict(cnn).central_s == pytest.approx(80, rel=0.05)  # type: ignore[union-attr]
     flat_now = est.predict(flat)
-    assert flat_now is not None and flat_now.central_s == pytest.approx(80, rel=0.01)  # the session's ratio
+    assert flat_now is not None and flat_now.central_s == pytest.approx(80, rel=0.05)  # the session's ratio
     assert flat_now.low_s < 80 < flat_now.high_s
 
 
@@ -162,7 +164,7 @@ def test_declared_durations_are_corrected_after_the_first_run_and_unknown_only_b
     assert est.predict(cnn) is None and est.remaining([cnn, flat]).unknown == 1
     assert est.remaining([cnn, flat]).text().endswith("+ 1 unknown")
     est.observe(flat, 400.0)  # a CPU, ten times slower than declared
-    assert est.predict(flat).central_s == pytest.approx(400, rel=0.01)  # type: ignore[union-attr]
+    assert est.predict(flat).central_s == pytest.approx(400, rel=0.08)  # type: ignore[union-attr]  # mostly the run
     est.observe(cnn, 30.0)
     four = est.predict(cnn4)  # from this session's one run, scaled by epochs
     assert four is not None and four.central_s == pytest.approx(60, rel=0.01) and four.low_s < 60 < four.high_s
@@ -172,6 +174,7 @@ def test_declared_durations_are_corrected_after_the_first_run_and_unknown_only_b
 def test_overheads_measured_in_the_session_replace_the_declared_ones(write_plan) -> None:  # type: ignore[no-untyped-def]
     cnn = _one(write_plan, 'epochs = 2')
     est = Estimator(lambda name: [Past(40.0, {"epochs": 2})])
+    est.observe(cnn, 40.0, elapsed_s=90.0)  # the session's first also paid its one-time set-up: not an overhead
     est.observe(cnn, 40.0, elapsed_s=55.0)
     assert est.predict(cnn).central_s == pytest.approx(55, rel=0.01)  # type: ignore[union-attr]
     left = est.remaining([], running=[(cnn, 50.0)])

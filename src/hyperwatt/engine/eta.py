@@ -35,6 +35,10 @@ PRIOR_SD = 0.5
 DECLARED_SD = 0.9
 #: the least spread (log) any prediction claims: runs of one setting vary by this much
 FLOOR_SD = 0.08
+#: spread (log) of one run around its prediction when nothing measured it (a declaration)
+RUN_SD = 0.15
+#: prior spread (log) of how much faster or slower this session runs than its history
+SESSION_DRIFT_SD = 0.3
 #: correlation of the errors of the experiments of one plan (same machine, same day)
 CORRELATION = 0.5
 
@@ -126,7 +130,7 @@ class _Drivers:
     """The hyperparameters of a workload that drive its duration."""
 
     numeric: dict[str, tuple[float, float]]  # name -> (reference value, prior exponent)
-    categorical: tuple[str, ...]
+    categorical: tuple[tuple[str, str], ...]  # (name, default as text)
 
     @classmethod
     def of(cls, pe: PlannedExperiment) -> _Drivers:
@@ -143,7 +147,7 @@ class _Drivers:
                 ref = float(d) if isinstance(d, (int, float)) and _number(d) and d > 0 else 1.0
                 numeric[name] = (ref, prior)
             elif p.type == "str":
-                categorical.append(name)
+                categorical.append((name, str(p.default)))
         return cls(numeric, tuple(categorical))
 
     def z(self, values: Mapping[str, object]) -> list[float]:
@@ -154,7 +158,7 @@ class _Drivers:
         return out
 
     def category(self, values: Mapping[str, object], mode: str, background: str | None) -> tuple[object, ...]:
-        return (mode, background, *(str(values.get(n)) for n in self.categorical))
+        return (mode, background, *(str(values.get(n, default)) for n, default in self.categorical))
 
 
 @dataclass(frozen=True)
@@ -235,9 +239,9 @@ class Estimator:
             self._past[workload] = list(self.history(workload))
         return self._past[workload]
 
-    def _base(self, pe: PlannedExperiment) -> tuple[float, float, str, float] | None:
-        """log training duration, its sd, the source ('history', 'declared', 'session') and, for a
-        declaration, the sd its drivers' prior exponents add (they are not learnt from any run)."""
+    def _base(self, pe: PlannedExperiment) -> tuple[float, float, str, float, float] | None:
+        """log training duration, its sd, the source ('history', 'declared', 'session'), one run's
+        noise around it and, for a declaration, the sd its drivers' prior exponents add."""
         drivers = _Drivers.of(pe)
         values = pe.foreground.typed()
         category = drivers.category(values, pe.mode, pe.background.workload.name if pe.background else None)
@@ -245,14 +249,14 @@ class Estimator:
         fit = self._fitted(pe, "history", category, drivers, past) if past else None
         if fit is not None:
             mu, sd = fit.predict(drivers.z(values))
-            return mu, sd, "history", 0.0
+            return mu, sd, "history", fit.sigma, 0.0
         if pe.workload.estimated_duration_s is not None:
             # the scale parameter is in declared_s; the other drivers at their prior exponents
             terms = [(prior, z) for (name, (_ref, prior)), z in zip(drivers.numeric.items(), drivers.z(values))
                      if name != pe.workload.scale_parameter]
             drift = math.sqrt(sum((PRIOR_SD * z) ** 2 for _p, z in terms))
             mu = math.log(declared_s(pe)) + sum(prior * z for prior, z in terms)
-            return mu, math.hypot(DECLARED_SD, drift), "declared", drift
+            return mu, math.hypot(DECLARED_SD, drift), "declared", RUN_SD, drift
         seen = self.seen.get(pe.workload.name)
         if seen:
             as_past = [Past(d, s.foreground.typed(), s.mode, s.background.workload.name if s.background else None)
@@ -260,7 +264,7 @@ class Estimator:
             fit = self._fitted(pe, "session", category, drivers, as_past)
             if fit is not None:
                 mu, sd = fit.predict(drivers.z(values))
-                return mu, sd, "session", 0.0
+                return mu, sd, "session", fit.sigma, 0.0
         return None
 
     def predict(self, pe: PlannedExperiment) -> Estimate | None:
@@ -268,19 +272,20 @@ class Estimator:
         base = self._base(pe)
         if base is None:
             return None
-        mu, sd, source, drift = base
-        if source != "session":
-            own = self.ratios.get(pe.workload.name)
-            every = [r for rs in self.ratios.values() for r in rs]
-            if own:  # this workload ran in this session: its ratio to the prediction carries over
-                mu += median(own)
-                if source == "declared":
-                    sd = math.hypot(_spread(own, FLOOR_SD), FLOOR_SD, drift)
-                elif len(own) > 1:
-                    sd = math.hypot(_spread(own, FLOOR_SD), FLOOR_SD)
-            elif every:  # others did: this machine today against history or declarations
-                mu += median(every)
-                sd = math.hypot(_spread(every, 0.3), FLOOR_SD, drift if source == "declared" else sd)
+        mu, sd, source, noise, drift = base
+        if source != "session":  # a fit on this session's own runs needs no correction
+            # how much slower or faster this session runs: a normal prior (centred on the other
+            # workloads' shift when some ran) updated by this workload's own runs
+            tau = DECLARED_SD if source == "declared" else SESSION_DRIFT_SD
+            own = self.ratios.get(pe.workload.name, [])
+            others = [r for w, rs in self.ratios.items() if w != pe.workload.name for r in rs]
+            m0, tau0 = (sum(others) / len(others), min(tau, _spread(others, SESSION_DRIFT_SD))) if others else (0.0, tau)
+            precision = len(own) / noise ** 2 + 1 / tau0 ** 2
+            mu += (sum(own) / noise ** 2 + m0 / tau0 ** 2) / precision
+            if source == "declared":
+                sd = math.sqrt(noise ** 2 + drift ** 2 + 1 / precision) if own or others else sd
+            else:
+                sd = math.sqrt(sd ** 2 + 1 / precision)
         over = self.overheads.get(pe.mode)
         extra = median(over) if over else overhead_s(pe)
         return Estimate(math.exp(mu) + extra, math.exp(mu - Z90 * sd) + extra, math.exp(mu + Z90 * sd) + extra)
@@ -292,9 +297,10 @@ class Estimator:
         base = self._base(pe)
         if base is not None and base[2] != "session":
             self.ratios.setdefault(pe.workload.name, []).append(math.log(training_s) - base[0])
+        first = not any(self.seen.values())  # the session's first experiment also paid its one-time set-up
         self.seen.setdefault(pe.workload.name, []).append((pe, training_s))
         self._fits = {k: f for k, f in self._fits.items() if not (k[0] == pe.workload.name and k[1] == "session")}
-        if elapsed_s is not None and elapsed_s >= training_s:
+        if elapsed_s is not None and elapsed_s >= training_s and not first:
             self.overheads.setdefault(pe.mode, []).append(elapsed_s - training_s)
 
     def remaining(self, pending: Sequence[PlannedExperiment],
