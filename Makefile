@@ -10,7 +10,8 @@ FORMATTED := src/hyperwatt/clock.py src/hyperwatt/errors.py src/hyperwatt/engine
              src/hyperwatt/sensors/base.py src/hyperwatt/sensors/records.py \
              src/hyperwatt/dedup.py src/hyperwatt/engine/jobs.py src/hyperwatt/engine/executors.py \
              src/hyperwatt/engine/ray_executor.py src/hyperwatt/engine/node.py src/hyperwatt/engine/slots.py \
-             src/hyperwatt/engine/window.py src/hyperwatt/engine/measurement.py src/hyperwatt/engine/recording.py
+             src/hyperwatt/engine/window.py src/hyperwatt/engine/measurement.py src/hyperwatt/engine/recording.py \
+             src/hyperwatt/engine/reverify.py
 
 .PHONY: demo test test-fast lint lint-format clean
 

@@ -290,7 +290,7 @@ def verify_cmd(
     strict: bool = StrictOpt,
 ) -> None:
     """Re-check a session's experiments with today's rules; rewrite and print its verification report."""
-    from hyperwatt.engine.session import reverify
+    from hyperwatt.engine.reverify import reverify
     from hyperwatt.verify.verdicts import outcome
 
     layout, records, changed = reverify(results_dir, session)

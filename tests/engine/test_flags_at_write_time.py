@@ -14,7 +14,7 @@ import pytest
 
 from hyperwatt.config import Registry, load_plan
 from hyperwatt.engine import SessionOptions, run_plan
-from hyperwatt.engine.session import reverify
+from hyperwatt.engine.reverify import reverify
 from hyperwatt.records import ENERGY_PENDING
 from hyperwatt.sensors import SensorSet
 from hyperwatt.sensors.fake import FakeGpu, FakeGpuSensor

@@ -6,6 +6,7 @@ from typing import Any, Mapping
 
 from hyperwatt import attribution as rules
 from hyperwatt.records import ENERGY_PENDING, Attribution, BackgroundAlone, Energy, ExperimentRecord, SensorEnergy
+from hyperwatt.sensors import EnergyEstimate, IdleBaseline
 
 
 def _gpu_index(name: str) -> int | None:
@@ -13,9 +14,9 @@ def _gpu_index(name: str) -> int | None:
 
 
 def energy_record(
-    estimates: Mapping[str, Any],  # sensor name -> hyperwatt.sensors.EnergyEstimate
+    estimates: Mapping[str, EnergyEstimate],
     devices: Mapping[str, str],  # sensor name -> device description
-    baselines: Mapping[str, Any],  # sensor name -> hyperwatt.sensors.IdleBaseline
+    baselines: Mapping[str, IdleBaseline],
     gpu_index: int | None,
     unavailable: Mapping[str, str],
     window: tuple[float, float],  # wall-clock start, end
@@ -27,7 +28,7 @@ def energy_record(
         if est.domain == "gpu" and idx is not None and idx != gpu_index:
             continue  # another slot's GPU
         base = baselines.get(name)
-        idle_w = getattr(base, "power_w", None)
+        idle_w = base.power_w if base is not None else None
         net = None
         if est.energy_j is not None and idle_w is not None:
             net = est.energy_j - idle_w * est.duration_s

@@ -9,6 +9,7 @@ from importlib import metadata
 from typing import Any
 
 import hyperwatt
+from hyperwatt.sensors import SensorSet
 
 
 def _version(dist: str) -> str | None:
@@ -18,10 +19,10 @@ def _version(dist: str) -> str | None:
         return None
 
 
-def capture(sensors: Any | None, plan_hash: str) -> dict[str, Any]:
+def capture(sensors: SensorSet | None, plan_hash: str) -> dict[str, Any]:
     """Cheap facts only (no torch import): the training's own process may report more."""
     gpus = []
-    for gpu in getattr(sensors, "gpus", lambda: [])():
+    for gpu in sensors.gpus() if sensors is not None else []:
         gpus.append({"index": gpu.index, "device": gpu.info.device})
     return {
         "host": socket.gethostname(),
@@ -34,7 +35,7 @@ def capture(sensors: Any | None, plan_hash: str) -> dict[str, Any]:
         "torchvision": _version("torchvision"),
         "nvidia_ml_py": _version("nvidia-ml-py"),
         "gpus": gpus,
-        "driver": getattr(sensors, "driver_version", None),
-        "cuda_driver": getattr(sensors, "cuda_driver_version", None),
+        "driver": sensors.driver_version if sensors is not None else None,
+        "cuda_driver": sensors.cuda_driver_version if sensors is not None else None,
         "plan_hash": plan_hash,
     }

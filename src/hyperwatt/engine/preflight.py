@@ -6,7 +6,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Callable, Iterable
 
 from hyperwatt.clock import Clock
 from hyperwatt.config import PreflightPolicy, Workload
@@ -15,6 +15,7 @@ from hyperwatt.engine.context import Slot
 from hyperwatt.errors import PreflightError
 from hyperwatt.store.diskfull import filesystem, is_disk_full
 from hyperwatt.mutation import resolve
+from hyperwatt.sensors import SensorSet
 
 
 def check_results_dir(results_dir: Path, policy: PreflightPolicy) -> None:
@@ -60,7 +61,7 @@ def check_workloads(workloads: Iterable[Workload], python: str) -> None:
             raise PreflightError(f"{w.source}: workloads.\"{w.name}\".argv: {exe!r} is not on PATH{hint}")
 
 
-def check_requested_gpus(requested: list[int] | None, sensors: Any, source: object = "plan") -> None:
+def check_requested_gpus(requested: list[int] | None, sensors: SensorSet | None, source: object = "plan") -> None:
     """An explicit `[sensors] gpus` list is a demand: every GPU in it must have opened (a missing
     one let the session run on the CPU, unmeasured, without a word)."""
     if not requested:
@@ -68,7 +69,7 @@ def check_requested_gpus(requested: list[int] | None, sensors: Any, source: obje
     opened = {g.index for g in (sensors.gpus() if sensors is not None else [])}
     missing = [i for i in requested if i not in opened]
     if missing:
-        unavailable = list(getattr(sensors, "unavailable", []) or [])
+        unavailable = sensors.unavailable if sensors is not None else []
         why = next((u.reason for u in unavailable if u.name == f"gpu{missing[0]}"), None) or next(
             (u.reason for u in unavailable if u.domain == "gpu"), "no GPU sensor opened")
         raise PreflightError(f"{source}: sensors.gpus: GPU {missing[0]} cannot be used ({why}); list the GPUs this "

@@ -14,7 +14,7 @@ from typing import Callable
 
 from hyperwatt import __version__
 from hyperwatt.clock import SYSTEM_CLOCK, Clock
-from hyperwatt.config import ExperimentSpec, LoadedPlan, Plan, Registry, load_plan
+from hyperwatt.config import LoadedPlan, Registry, load_plan
 from hyperwatt.engine import environment, preflight
 from hyperwatt.engine.context import EngineContext, Slot
 from hyperwatt.engine.energy import settle_unmeasured
@@ -215,36 +215,6 @@ def _resume(session_id: str | None, options: SessionOptions, events: SessionEven
         store.update_session(session_id, status="running", pid=os.getpid(), host=socket.gethostname())
         events.planned(session_id, len(rows), len(skipped) + len(finished), pending)
         return _execute(loaded, session_id, layout, store, pending, options, events, len(skipped))
-    finally:
-        store.close()
-
-
-def reverify(results_dir: Path, session_id: str | None) -> tuple[SessionLayout, list[ExperimentRecord], int]:
-    """Re-apply the validity checks to a session's records (the latest session when `session_id` is
-    None), save what changed, rewrite summary.csv and verification.md. Returns the layout, the
-    records and how many records changed."""
-    from hyperwatt.verify import recheck
-
-    existing_store(results_dir)
-    store = open_store(results_dir)
-    try:
-        row = pick_session(store, session_id, results_dir)
-        session_id = row.session_id
-        layout = SessionLayout(results_dir, session_id)
-        records = store.experiments(session_id)
-        if row.status == "imported":  # no plan: the seed ran it; its records keep the import's flags
-            first = records[0].workload if records else "seed/none"
-            plan = Plan(name="imported", experiments=[ExperimentSpec(workload=first)])
-        else:
-            plan = load_plan(layout.plan, Registry.builtin()).plan
-        changed = 0
-        for record in records:
-            if record.status != "running" and record.imported is None and recheck(record, plan.parallel):
-                save_record(layout, store, record)
-                changed += 1
-        write_summary(layout.summary, records)
-        write_verification(layout, row, store.slots(session_id), records, plan)
-        return layout, records, changed
     finally:
         store.close()
 
