@@ -77,5 +77,5 @@ def test_command_writes_html_and_json(tmp_path: Path) -> None:
     assert not re.search(r"(src|href)=\"https?:", html)
     data = json.loads(result.json.read_text())
     assert data["overall"]["settings"] == 4 and data["overall"]["energy_change"] == pytest.approx(-0.2, abs=0.02)
-    with pytest.raises(ConfigError, match="no results store"):
+    with pytest.raises(ConfigError, match="nowhere: no such folder"):
         compare_command("s1", "s2", tmp_path / "nowhere")

@@ -19,8 +19,7 @@ from hyperwatt.analysis.goals import registry_goals
 from hyperwatt.analysis.plots import Plot, _png
 from hyperwatt.analysis.report import write_report
 from hyperwatt.analysis.rows import registry_defaults, registry_metric_order
-from hyperwatt.errors import ConfigError
-from hyperwatt.store import DB_NAME, atomic_write_text, open_store
+from hyperwatt.store import atomic_write_text, existing_store, open_store
 
 HEADER = ("workload · mode", "setting", "runs A/B", "energy A", "energy B", "energy change B/A", "metric",
           "metric A", "metric B", "metric B − A")
@@ -81,9 +80,7 @@ def change_plot(c: Comparison) -> Plot | None:
 def compare_command(a: str, b: str, results_dir: Path, out: Path | None = None) -> CompareResult:
     """Compare two sessions or filters of the store at `results_dir`; write compare.html and compare.json."""
     results_dir = Path(results_dir)
-    db = results_dir / DB_NAME
-    if not db.exists():
-        raise ConfigError(db, None, "no results store here; run a plan first or pass --results-dir")
+    db = existing_store(results_dir)  # a missing folder or store: one line saying which
     store = open_store(results_dir, readonly=True)
     try:
         sessions = [s.session_id for s in store.sessions()]
