@@ -222,3 +222,15 @@ def test_one_problem_is_still_one_line(tmp_path):
     path = tmp_path / "p.toml"
     path.write_text('[[experiments]]\nworkload = "examples/mnist"\nrepeat = 3\n')
     assert _err(path).key == "experiments[0].repeat"
+
+
+def test_a_path_hyperparameter_must_name_an_existing_folder_before_anything_trains(tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_text(f'[[experiments]]\nworkload = "examples/mnist"\nhyperparameters = {{ data_dir = "{tmp_path}/nope" }}\n')
+    err = _err(path)
+    assert err.key == "experiments[0].hyperparameters.data_dir" and "no such folder" in err.reason
+    (tmp_path / "file").write_text("x")
+    path.write_text(f'[[experiments]]\nworkload = "examples/mnist"\nhyperparameters = {{ data_dir = "{tmp_path}/file" }}\n')
+    assert "a file, not a folder" in _err(path).reason
+    path.write_text(f'[[experiments]]\nworkload = "examples/mnist"\nhyperparameters = {{ data_dir = "{tmp_path}" }}\n')
+    assert load_plan(path).plan.experiments[0].hyperparameters["data_dir"] == str(tmp_path)

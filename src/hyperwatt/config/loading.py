@@ -348,10 +348,22 @@ def value_problems(workload: Workload, values: dict[str, Scalar], source: Path, 
             out.append(ConfigError(source, f"{key}.{name}", _unknown_param(name, workload)))
             continue
         try:
-            check_allowed(param, value)
+            typed = check_allowed(param, value)
         except ValueError as exc:
             hint = "" if param.values is not None or param.default is None else f"; its default is {param.default!r}"
             out.append(ConfigError(source, f"{key}.{name}", f"{exc}{hint}"))
+            continue
+        if param.path is not None:
+            where = Path(str(typed)).expanduser()
+            where = where if where.is_absolute() else (workload.workdir or Path.cwd()) / where
+            ok = where.is_dir() if param.path == "dir" else where.is_file()
+            if not ok:
+                what = "no such folder" if param.path == "dir" else "no such file"
+                if where.exists():
+                    what = "a file, not a folder" if param.path == "dir" else "a folder, not a file"
+                out.append(ConfigError(source, f"{key}.{name}", f"{where}: {what}; give an existing "
+                                       f"{'folder' if param.path == 'dir' else 'file'} (relative paths are from "
+                                       f"{workload.workdir or 'the current folder'})"))
     return out
 
 

@@ -85,6 +85,9 @@ class HyperParam(_Strict):
     #: bool only: "switch" passes the bare flag when true; "value" passes `flag true|false`.
     #: With `env`: "switch" sets the variable to 1 when true; "value" to true|false. Positional: true|false.
     bool_style: Literal["switch", "value"] = "switch"
+    #: str only: the value names a folder ("dir") or a file ("file") that must exist before the training
+    #: starts (relative to the workload's workdir); `plan` and `run` check it.
+    path: Literal["dir", "file"] | None = None
     description: str = ""
 
     @field_validator("flag")
@@ -148,6 +151,8 @@ class HyperParam(_Strict):
             raise ValueError(f"log_uniform needs a positive lower bound, got {self.range[0]:g}")
         if self.range is not None and self.type not in ("int", "float"):
             raise ValueError(f"'range' only applies to int and float, not {self.type}")
+        if self.path is not None and self.type != "str":
+            raise ValueError(f"'path' only applies to str, not {self.type}")
         if self.zero_probability and self.type not in ("int", "float"):
             # a draw of 0 is no value of a bool or str parameter (it was an internal error at plan)
             raise ValueError(f"'zero_probability' only applies to int and float, not {self.type}")
