@@ -103,3 +103,24 @@ def test_arbitrary_bytes_in_the_log_through_the_patterns(data):
         result = metrics.collect(spec, None, log)
     _check(result.values, result.problems)
     assert set(result.values) <= {"acc", "loss"} and result.missing == []
+
+
+_phase_line = st.fixed_dictionaries(
+    {"event": st.sampled_from(["phase", "other"]), "phase": st.one_of(st.sampled_from(["train", "eval"]), _values),
+     "t": st.one_of(st.floats(min_value=1.0, max_value=2e9), _values)},
+    optional={"epoch": _values, "samples": _values},
+).map(lambda d: json.dumps(d, allow_nan=True))
+
+
+@FUZZ
+@given(st.one_of(st.binary(max_size=2048), st.lists(st.one_of(_phase_line, _line), max_size=8)
+                 .map(lambda lines: "\n".join(lines).encode("utf-8", "surrogatepass"))))
+def test_arbitrary_phase_events_in_the_metrics_file(data):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "metrics.jsonl"
+        path.write_bytes(data)
+        events, problems = metricsfile.read_phases(path)
+    for e in events:
+        assert metricsfile.PHASE_NAME.match(e.phase) and math.isfinite(e.t_wall) and e.t_wall > 0
+        assert all(v is None or (type(v) is int and v >= 0) for v in (e.epoch, e.samples))
+    assert all(isinstance(p, str) for p in problems)
