@@ -234,3 +234,22 @@ def test_a_path_hyperparameter_must_name_an_existing_folder_before_anything_trai
     assert "a file, not a folder" in _err(path).reason
     path.write_text(f'[[experiments]]\nworkload = "examples/mnist"\nhyperparameters = {{ data_dir = "{tmp_path}" }}\n')
     assert load_plan(path).plan.experiments[0].hyperparameters["data_dir"] == str(tmp_path)
+
+
+@pytest.mark.parametrize("value, ok", [(0, False), (-3, False), (1, True), (2, True)])
+def test_a_value_below_the_declared_minimum_is_a_plan_error(tmp_path, value, ok):
+    """The built-ins train at least one epoch: `epochs = 0` failed only once the training started."""
+    path = tmp_path / "p.toml"
+    path.write_text(f'[[experiments]]\nworkload = "examples/mnist"\nhyperparameters = {{ epochs = {value} }}\n')
+    if ok:
+        assert load_plan(path).plan.experiments[0].hyperparameters["epochs"] == value
+    else:
+        err = _err(path)
+        assert err.key == "experiments[0].hyperparameters.epochs" and "least value the training accepts (1)" in err.reason
+
+
+def test_a_range_below_the_minimum_is_a_workload_error(tmp_path):
+    path = tmp_path / "w.toml"
+    path.write_text('[workloads."a/b"]\nargv = ["x"]\n[workloads."a/b".hyperparameters]\n'
+                    'n = { flag = "--n", type = "int", default = 2, minimum = 1, range = [0, 3] }\n')
+    assert "reaches below minimum 1" in str(one_line_error(load_registry, [path], names="w.toml"))

@@ -76,6 +76,8 @@ class HyperParam(_Strict):
     type: ParamType
     default: Scalar | None = None
     range: tuple[float, float] | None = None
+    #: int and float: the least value the training accepts (fixed or drawn); less is a plan error.
+    minimum: float | None = None
     distribution: Distribution = "uniform"
     values: list[Scalar] | None = None
     zero_probability: float = Field(default=0.0, ge=0.0, lt=1.0)
@@ -151,6 +153,12 @@ class HyperParam(_Strict):
             raise ValueError(f"log_uniform needs a positive lower bound, got {self.range[0]:g}")
         if self.range is not None and self.type not in ("int", "float"):
             raise ValueError(f"'range' only applies to int and float, not {self.type}")
+        if self.minimum is not None:
+            if self.type not in ("int", "float"):
+                raise ValueError(f"'minimum' only applies to int and float, not {self.type}")
+            check_number(self.minimum, "minimum")
+            if self.range is not None and self.range[0] < self.minimum:
+                raise ValueError(f"range [{self.range[0]:g}, {self.range[1]:g}] reaches below minimum {self.minimum:g}")
         if self.path is not None and self.type != "str":
             raise ValueError(f"'path' only applies to str, not {self.type}")
         if self.zero_probability and self.type not in ("int", "float"):
@@ -162,8 +170,7 @@ class HyperParam(_Strict):
             raise ValueError(f"'decimals' only applies to float, not {self.type}")
         if self.default is not None:
             object.__setattr__(self, "default", coerce(self, self.default))
-            if self.values is not None:
-                check_allowed(self, self.default)
+            check_allowed(self, self.default)
         return self
 
     def allowed(self) -> list[Scalar] | None:
@@ -221,6 +228,8 @@ def check_allowed(param: HyperParam, value: Scalar) -> Scalar:
     """`value` converted to the type and checked against the declared `values`; ValueError naming
     the choices (and the closest one) otherwise."""
     typed = coerce(param, value)
+    if param.minimum is not None and isinstance(typed, (int, float)) and typed < param.minimum:
+        raise ValueError(f"{typed!r} is below the least value the training accepts ({param.minimum:g})")
     allowed = param.allowed()
     if allowed is not None and typed not in allowed:
         choices = ", ".join(map(str, allowed))
