@@ -3,7 +3,7 @@
 that each fit one device command (< 10 min). Every step has a deadline; a hyperwatt run that would
 overrun is interrupted (SIGINT), keeping its partial results (resume later with --resume).
 
-    PYTHONPATH=src python3 benchmarks/gpu_suite.py --part A|B|C --out DIR [--budget-s 540]
+    PYTHONPATH=src python3 benchmarks/gpu_suite.py --part A|B|C|D|E --out DIR [--budget-s 540]
 
 A: doctor, energy accuracy, monitor overhead, stop latency over 50 background stops.
 B: every workload alone (plans/workloads_gpu.toml) and its table; then, time permitting, the
@@ -12,6 +12,8 @@ C: the parallel feasibility plan (--strict), the seed's failure reproduced, the 
    the feasibility session.
 D: co-location attribution against the foreground and background measured alone
    (benchmarks/attribution.py, 3 pairs, about 5 minutes).
+E: repeatability, the window's energy against the training phase's, and epochs 10 -> 11 at n = 2
+   (benchmarks/repeatability.py, about 8 minutes; interrupted at the budget, it reports what ran).
 Outputs (few files: the device returns at most 8): DIR/summary.md (every step's table), DIR/steps.json,
 DIR/results.tar.gz (the results directory, with each step's log and outputs under results/bench/).
 """
@@ -126,9 +128,17 @@ def part_d(s: Suite) -> None:
     s.step("attribution", [sys.executable, "benchmarks/attribution.py", "--out", str(s.out)], reserve_s=5)
 
 
+def part_e(s: Suite) -> None:
+    s.step("repeatability", [sys.executable, "benchmarks/repeatability.py", "--out", str(s.out / "repeatability")],
+           reserve_s=5)
+    table = s.out / "repeatability" / "repeatability.md"
+    if table.exists():  # where finish() collects the tables
+        (s.out / "repeatability.md").write_text(table.read_text())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--part", choices="ABCD", required=True)
+    ap.add_argument("--part", choices="ABCDE", required=True)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--budget-s", type=float, default=540)
     args = ap.parse_args()
@@ -136,7 +146,7 @@ def main() -> None:
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     suite = Suite(args.out, args.budget_s)
     try:
-        {"A": part_a, "B": part_b, "C": part_c, "D": part_d}[args.part](suite)
+        {"A": part_a, "B": part_b, "C": part_c, "D": part_d, "E": part_e}[args.part](suite)
     finally:
         suite.finish()
     print(json.dumps(suite.log, indent=1))

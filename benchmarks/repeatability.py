@@ -124,11 +124,11 @@ def plan_text(suite: list[Entry], detect: tuple[str, str, int, int, int], extra:
             text += f'background = {{ workload = "{background}" }}\n'
         return text
 
+    workload, name, low, high, n = detect
+    for value in (low, high):  # first: cut short at a deadline, the session still answers the detection
+        lines.append(entry(workload, "sequential", {name: value}, n, None))
     for e in suite:
         lines.append(entry(e.workload, e.mode, e.hyperparameters, e.repeats, e.background))
-    workload, name, low, high, n = detect
-    for value in (low, high):
-        lines.append(entry(workload, "sequential", {name: value}, n, None))
     return "\n".join(lines)
 
 
