@@ -93,3 +93,20 @@ def test_no_readings_at_all():
     assert slicer.mode == "none"
     part = slicer.energy(T0, T1)
     assert part.energy_j is None and part.reason
+
+
+def test_a_cut_in_steady_load_shares_its_counter_interval_by_the_power_readings():
+    """Between two epochs the power does not change: the counter interval around the cut is shared
+    out in proportion to the readings, so the cut's bound is that of the steps' positions, not the
+    readings' 5 % scale error over half a second."""
+    from hyperwatt.sensors.window import _edge
+
+    run = simulate(PHASES, T0, T1)
+    slicer = _slicer(run)
+    for cut in (108.3, 110.77):  # steady 600 W, between sparse anchors
+        steady = slicer.energy(106.03, cut)
+        assert abs(steady.energy_j - run.gpu.true_energy_j(106.03, cut)) <= steady.uncertainty_j
+        level_only = _edge(slicer._anchor_list, slicer._curve, cut, "start", slicer._period, slicer._gap_s,
+                           slicer._lag_s, slicer._rel)
+        assert slicer._edge(cut).bound_j < level_only.bound_j or level_only.bound_j < 6.0
+        assert slicer._edge(cut).bound_j < 8.0

@@ -11,6 +11,7 @@ itself is partial, each slice is measured on its own and marked partial.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -99,9 +100,39 @@ class WindowSlicer:
                 side = "end" if self._end_level == "after" else "end_inside"
             else:
                 side = "start"  # the window start, or an inner cut: the part before it at the level before it
-            self._edges[t] = _edge(self._anchor_list, self._curve, t, side, self._period, self._gap_s,
-                                   self._lag_s, self._rel)
+            edge = _edge(self._anchor_list, self._curve, t, side, self._period, self._gap_s, self._lag_s, self._rel)
+            if t not in (self.t0, self.t1):  # an inner cut: the better of the two ways to place it
+                shared = self._shared_edge(t)
+                if shared is not None and (edge is None or shared.bound_j < edge.bound_j):
+                    edge = shared
+            self._edges[t] = edge
         return self._edges[t]
+
+    def _shared_edge(self, t: float) -> _Edge | None:
+        """An inner cut from the counter interval (a, b] around it, its exact energy shared out in
+        proportion to the power readings: E(t) = E(a) + ΔE · ∫[a,t] P / ∫[a,b] P. The readings'
+        scale error cancels; left are their lag at the cut, their shape between reads, and where
+        the two steps lie within their brackets."""
+        anchors, curve = self._anchor_list, self._curve
+        assert curve is not None
+        i = bisect.bisect_right([x.mid for x in anchors], t)
+        if not 0 < i < len(anchors):
+            return None
+        a, b = anchors[i - 1], anchors[i]
+        delta = b.energy_j - a.energy_j
+        if delta < 0 or not curve.covers(a.mid, b.mid, self._gap_s):
+            return None
+        whole = curve.integral(a.mid, b.mid)
+        if whole <= 0:
+            return None
+        lo, hi = curve.extremes(t - self._lag_s, t + self._lag_s)
+        k, m = np.searchsorted(curve.t, [a.mid, b.mid])
+        tt = np.concatenate(([a.mid], curve.t[k:m], [b.mid]))
+        pp = np.array([curve.value(x) for x in tt])
+        shape = float((np.diff(tt) * np.abs(np.diff(pp)) / 2).sum())  # the curve stays between its reads
+        peak = curve.extremes(a.lo, b.hi)[1]
+        bound = delta / whole * (self._lag_s * (hi - lo) + shape) + (a.half + b.half) * peak
+        return _Edge(a.energy_j + delta * curve.integral(a.mid, t) / whole, min(bound, delta), t)
 
     def energy(self, a: float, b: float) -> SliceEnergy:
         """The energy from `a` to `b` (both within the window; cuts shared by slices give sums that hold)."""
