@@ -247,3 +247,18 @@ def test_values_that_do_not_fit_and_unknown_workloads_are_kept_and_flagged(tmp_p
     assert any("does not fit" in p for p in by_id["odd"].record.imported.problems)
     assert by_id["stranger"].record.workload == "someone/else" and by_id["stranger"].record.imported.defaulted == []
     assert any("unknown workload" in c for c in by_id["stranger"].causes)
+
+
+def test_a_succeeded_row_without_energy_is_kept_and_counted(tmp_path, registry):
+    """The real raw_data.csv holds succeeded rows whose energy_* cells are all empty (VulBERTa_mlp_008
+    of 2025-12-14): imported, energy unavailable with the reason, and counted in the summary."""
+    header, rows = sample()
+    blank = {k: "" for k in header if k.startswith("energy_")}
+    path = write(tmp_path / "raw_data.csv", header, [rows[0], dict(rows[1], **blank)])
+    report = import_paths([path], tmp_path / "r", registry)
+    recs = {r.imported.seed_experiment_id: r for r in open_store(tmp_path / "r", readonly=True).experiments()}
+    bare = recs[rows[1]["experiment_id"]]
+    assert bare.status == "succeeded" and not bare.energy.available and bare.energy.gpu_energy_j is None
+    assert "no energy" in (bare.energy.reason or "")
+    assert any("flagged 1: succeeded with no energy recorded" in line for line in report.lines())
+    assert recs[rows[0]["experiment_id"]].energy.available

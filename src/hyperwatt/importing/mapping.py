@@ -120,6 +120,8 @@ def map_row(row: SeedRow, source: Path, session_id: str, slot: int, registry: Re
     )
     if not success:
         causes.append("failed in the seed (its error message kept)")
+    elif not energy.available:
+        causes.append("succeeded with no energy recorded by the seed (kept; no energy to analyse)")
     return Mapped(record, causes)
 
 
