@@ -68,8 +68,10 @@ def test_the_report_shows_the_study(write_plan, toy_dir):
     assert 'id="searches"' in html and "gpu_energy_j (min), acc (max)" in html
     assert "3 trial(s): 3 measured by a training" in html
     assert "Default setting (trial #0)" in html and "data:image/png;base64," in html
+    assert "built-in method" not in html  # every cell a value, never a Python object's repr
     study = _study(toy_dir)
     for t in study.best_trials:
         assert t.user_attrs["experiment_id"] in html
+        assert f"gpu_energy_j {t.values[0]:.4g}, acc {t.values[1]:.4g}" in html
     spent = sum(t.user_attrs["energy_j"] for t in study.trials)
     assert spent > 0 and f"{spent / 1000:.4g} kJ" in html

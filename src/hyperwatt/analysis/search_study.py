@@ -88,7 +88,7 @@ def _view(study: Any, trials: list[Any], url: str) -> StudyView:
 
 def _row(t: Any, names: list[str]) -> dict[str, Any]:
     return {"number": t.number, "params": ", ".join(f"{k}={_fmt(v)}" for k, v in t.params.items()),
-            "values": ", ".join(f"{n} {_fmt(v)}" for n, v in zip(names, t.values)),
+            "scores": ", ".join(f"{n} {_fmt(v)}" for n, v in zip(names, t.values)),
             "experiment_id": t.user_attrs.get("experiment_id", ""), "reused": bool(t.user_attrs.get("reused")),
             "default": bool(t.user_attrs.get("default")), "feasible": all(c <= 0 for c in t.constraints.values())
             if hasattr(t, "constraints") else True}
