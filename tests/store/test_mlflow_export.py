@@ -103,3 +103,17 @@ def test_without_mlflow_the_message_is_one_line(monkeypatch, tmp_path):
     with pytest.raises(HyperwattError) as info:
         export_mlflow([], tmp_path, None, "x")
     assert str(info.value) == "--format mlflow needs the mlflow package: pip install 'hyperwatt[mlflow]'"
+
+
+def test_the_command_logs_to_mlflows_own_default_and_says_where(write_plan, run_toy, toy_dir, uri, monkeypatch):
+    from typer.testing import CliRunner
+
+    from hyperwatt.cli import app
+
+    run_toy(write_plan('[[experiments]]\nworkload = "toy/net"\n'))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)  # MLflow's own default, as a user would set it
+    first = CliRunner().invoke(app, ["export", "--format", "mlflow", "-o", str(toy_dir / "results")])
+    assert first.exit_code == 0, first.output
+    assert first.output.strip().splitlines()[-1] == f"1 run(s) logged, 0 already there -> MLflow experiment 'hyperwatt' at {uri}"
+    again = CliRunner().invoke(app, ["export", "--format", "mlflow", "-o", str(toy_dir / "results")])
+    assert "0 run(s) logged, 1 already there" in again.output
