@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Sequence
 
@@ -97,6 +98,8 @@ class ConsoleEvents(SessionEvents):
         self.started: dict[int, tuple[PlannedExperiment, float]] = {}
         self.slots = 1
         self._cache: dict[int, Estimate | None] | None = None
+        #: the live bar redraws from its own thread while slots start and finish experiments
+        self._lock = threading.Lock()
         self.noted: set[tuple[str, str]] = set()  # (workload, metric or problem) already reported
 
     def __enter__(self) -> ConsoleEvents:
@@ -108,6 +111,10 @@ class ConsoleEvents(SessionEvents):
 
     def eta(self) -> Eta:
         """Remaining wall time: pending experiments and what is left of the running ones."""
+        with self._lock:
+            return self._eta()
+
+    def _eta(self) -> Eta:
         if self._cache is None:
             self._cache = {s: self.estimator.predict(pe) for s, pe in {**self.pending, **{
                 k: v[0] for k, v in self.started.items()}}.items()}
@@ -117,7 +124,7 @@ class ConsoleEvents(SessionEvents):
             if est is None:
                 unknown += 1
                 continue
-            ran = now - self.started[slot][1] if slot in self.started else 0.0
+            ran = now - self.started[slot][1] if slot in self.started else 0.0  # under the lock
             parts.append(Estimate(max(est.central_s - ran, 0.0), max(est.low_s - ran, 0.0), max(est.high_s - ran, 0.0)))
         if not parts:
             return Eta(None if unknown else 0.0, None if unknown else 0.0, None if unknown else 0.0, unknown)
@@ -137,21 +144,23 @@ class ConsoleEvents(SessionEvents):
             self.progress.start()
 
     def experiment_started(self, pe: PlannedExperiment, slot: Slot) -> None:
-        self.pending.pop(pe.slot, None)
-        self.started[pe.slot] = (pe, time.monotonic())
-        self.slots = max(self.slots, len(self.started))
-        self._cache = None
+        with self._lock:
+            self.pending.pop(pe.slot, None)
+            self.started[pe.slot] = (pe, time.monotonic())
+            self.slots = max(self.slots, len(self.started))
+            self._cache = None
         bg = f" with background {pe.background.workload.name}" if pe.background else ""
         self.say(f"[{pe.slot + 1}/{self.total}] {pe.workload.name} {_args(pe.mutated, pe.foreground.args(), pe.label)} "
                  f"started on {slot.label}{bg}", style="dim")
 
     def experiment_finished(self, record: ExperimentRecord) -> None:
-        pe, start = self.started.pop(record.slot, (None, None))
-        self.pending.pop(record.slot, None)
-        if pe is not None and start is not None and record.status in ("succeeded", "invalid"):
-            self.estimator.observe(pe, record.duration_s, time.monotonic() - start)
-        self._cache = None
-        self.energy_j += total_energy(record)[0] or 0.0
+        with self._lock:
+            pe, start = self.started.pop(record.slot, (None, None))
+            self.pending.pop(record.slot, None)
+            if pe is not None and start is not None and record.status in ("succeeded", "invalid"):
+                self.estimator.observe(pe, record.duration_s, time.monotonic() - start)
+            self._cache = None
+            self.energy_j += total_energy(record)[0] or 0.0
         line = experiment_line(record, self.total)
         if not self.live and (self.pending or self.started):  # a log has no live bar: the ETA goes on the line
             line += f" | ETA {self.eta().text()}"
