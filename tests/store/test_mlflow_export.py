@@ -18,7 +18,10 @@ mlflow = pytest.importorskip("mlflow")
 @pytest.fixture
 def uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """The full mlflow's default kind of store (SQLite); the file store where only mlflow-skinny
-    (the test extra: no SQLAlchemy) is installed."""
+    (the test extra: no SQLAlchemy) is installed. MLflow's process-wide URI is restored afterwards."""
+    from mlflow.tracking._tracking_service import utils
+
+    monkeypatch.setattr(utils, "_tracking_uri", None)
     if importlib.util.find_spec("sqlalchemy") and importlib.util.find_spec("alembic"):
         return f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
