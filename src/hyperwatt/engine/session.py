@@ -235,17 +235,17 @@ def _execute(loaded: LoadedPlan, session_id: str, layout: SessionLayout, store: 
     except Exception as exc:
         if not is_disk_full(exc, options.results_dir):
             raise
-        raise disk_full(options.results_dir, exc, _kept(store, session_id)) from None
+        raise disk_full(options.results_dir, exc, _kept(store, session_id, options.results_dir)) from None
 
 
-def _kept(store: Store, session_id: str) -> str:
+def _kept(store: Store, session_id: str, results_dir: Path) -> str:
     try:
         done = sum(r.status in FINISHED for r in store.experiments(session_id))
     except HyperwattError:
         done = None
     count = "the" if done is None else f"{done}"
     return (f"{count} finished experiment(s) of session {session_id} (store and folders; the one in flight "
-            f"reruns); free space, then run `hyperwatt resume {session_id}`")
+            f"reruns); free space, then run `{command('resume', session_id, results_dir=results_dir)}`")
 
 
 def _run_pending(loaded: LoadedPlan, session_id: str, layout: SessionLayout, store: Store,
