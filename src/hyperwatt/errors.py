@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
+
+#: Characters `str.splitlines` breaks a line at, besides "\n" (which becomes a space).
+_LINE_BREAKS = frozenset("\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+def one_line(text: str) -> str:
+    """`text` as one printable line: newlines become spaces; every other line break or control
+    character (a hostile key in a plan, an escape sequence) is written as its escape, e.g. \\x1e."""
+    text = text.replace("\n", " ")
+    if not any(c in _LINE_BREAKS or unicodedata.category(c) == "Cc" for c in text):
+        return text
+    return "".join(c if c == "\t" or (c not in _LINE_BREAKS and unicodedata.category(c) != "Cc")
+                   else repr(c)[1:-1] for c in text)
 
 
 class HyperwattError(Exception):
@@ -24,7 +38,7 @@ class ConfigError(HyperwattError):
 
     def _render(self) -> str:
         where = ": ".join(part for part in (self.source, self.key) if part)  # an option has no file
-        return (f"{where}: {self.reason}" if where else self.reason).replace("\n", " ")
+        return one_line(f"{where}: {self.reason}" if where else self.reason)
 
 
 class ConfigProblems(ConfigError):
@@ -58,7 +72,7 @@ class StoreError(HyperwattError):
     def __init__(self, path: str | Path, reason: str) -> None:
         self.path = str(path)
         self.reason = reason
-        super().__init__(f"{path}: {reason}".replace("\n", " "))
+        super().__init__(one_line(f"{path}: {reason}"))
 
 
 class PreflightError(HyperwattError):

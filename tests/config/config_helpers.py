@@ -20,5 +20,5 @@ def one_line_error(load: Callable[..., Any], *args: Any, names: str) -> ConfigEr
 def each_problem_one_line(err: ConfigError) -> None:
     """A ConfigError holds one problem or several (ConfigProblems): each is one non-empty line."""
     problems = getattr(err, "problems", [err])
-    assert problems and all(str(p) and "\n" not in str(p) for p in problems), repr(str(err))
+    assert problems and all(len(str(p).splitlines()) == 1 for p in problems), repr(str(err))
     assert str(err).count("\n") == (0 if len(problems) == 1 else len(problems))

@@ -97,3 +97,17 @@ def test_unknown_keys_that_look_like_type_tags_are_named(tmp_path, body, key):
     path.write_text(body)
     err = _err(path)
     assert err.key == key and "unknown key" in err.reason, str(err)
+
+
+@pytest.mark.parametrize("ch", ["\r", "\x0b", "\x0c", "\x1b", "\x1c", "\x1e", "\x85", "\u2028", "\u2029"])
+def test_a_line_break_or_control_character_in_a_key_stays_on_one_line(tmp_path, ch):
+    from hyperwatt.config import Registry, load_plan
+    from hyperwatt.errors import ConfigError
+
+    plan = tmp_path / "plan.toml"
+    plan.write_text(f'name = "p"\n[[experiments]]\nworkload = "examples/mnist"\n'
+                    f'hyperparameters = {{ "e{ch}x" = 2 }}\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_plan(plan, Registry.builtin())
+    text = str(info.value)
+    assert len(text.splitlines()) == 1 and ch not in text and repr(ch)[1:-1] in text
