@@ -66,7 +66,10 @@ def run_remote(job_data: dict[str, Any], spool: Any, sensors_factory: SensorsFac
     job = Job.from_dict(job_data)
     gpu_ids = [int(g) for g in ray.get_gpu_ids()] if job.slot.gpus else []
     result = run_job(job, gpu_ids, sensors_factory, python=sys.executable).to_dict()
-    ray.get(spool.put.remote(job.position, result))
+    try:  # the spool only matters if the driver dies meanwhile: the result goes back either way
+        ray.get(spool.put.remote(job.position, result))
+    except ray.exceptions.RayError:
+        pass
     return result
 
 
@@ -115,6 +118,10 @@ class RayExecutor(Executor):
     def run(self, jobs: Sequence[Job], on_result: ResultHandler, interrupt: threading.Event) -> None:
         ray = self.ray
         self._connect()
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        # on the driver's node (the head's, for a client): a worker node's death must not take it along
+        here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=True)
         spool = (
             ray.remote(num_cpus=0)(_Spool)
             .options(
@@ -122,6 +129,8 @@ class RayExecutor(Executor):
                 namespace=NAMESPACE,
                 lifetime="detached",
                 get_if_exists=True,
+                max_restarts=-1,
+                scheduling_strategy=here,
             )
             .remote()
         )
