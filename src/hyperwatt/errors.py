@@ -15,8 +15,9 @@ def one_line(text: str) -> str:
     text = text.replace("\n", " ")
     if not any(c in _LINE_BREAKS or unicodedata.category(c) == "Cc" for c in text):
         return text
-    return "".join(c if c == "\t" or (c not in _LINE_BREAKS and unicodedata.category(c) != "Cc")
-                   else repr(c)[1:-1] for c in text)
+    return "".join(
+        c if c == "\t" or (c not in _LINE_BREAKS and unicodedata.category(c) != "Cc") else repr(c)[1:-1] for c in text
+    )
 
 
 class HyperwattError(Exception):
