@@ -113,6 +113,13 @@ class CarbonSettings(_Strict):
     source: str = ""  # where the intensity comes from, shown in the report
 
 
+def _listed_once(names: list[str], what: str) -> list[str]:
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"{what} listed twice: {', '.join(dupes)}")
+    return names
+
+
 class MutateSpec(_Strict):
     parameters: list[str] = Field(min_length=1)
     strategy: Literal["one_at_a_time", "joint"] = "one_at_a_time"
@@ -121,10 +128,7 @@ class MutateSpec(_Strict):
     @field_validator("parameters")
     @classmethod
     def _unique(cls, v: list[str]) -> list[str]:
-        dupes = sorted({p for p in v if v.count(p) > 1})
-        if dupes:
-            raise ValueError(f"parameters listed twice: {', '.join(dupes)}")
-        return v
+        return _listed_once(v, "parameters")
 
 
 #: Energy quantities (and the duration) a search objective may name, besides the workload's metrics.
@@ -155,10 +159,7 @@ class SearchSpec(_Strict):
     @field_validator("parameters")
     @classmethod
     def _unique(cls, v: list[str]) -> list[str]:
-        dupes = sorted({p for p in v if v.count(p) > 1})
-        if dupes:
-            raise ValueError(f"parameters listed twice: {', '.join(dupes)}")
-        return v
+        return _listed_once(v, "parameters")
 
     @field_validator("objectives")
     @classmethod
@@ -166,10 +167,7 @@ class SearchSpec(_Strict):
         for o in v:
             if not OBJECTIVE.match(o):
                 raise ValueError(f"objective {o!r} must be 'name:min' or 'name:max', e.g. 'gpu_energy_j:min'")
-        names = [o.split(":")[0] for o in v]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"objective listed twice: {', '.join(dupes)}")
+        _listed_once([o.split(":")[0] for o in v], "objective")
         return v
 
     @field_validator("constraints")
