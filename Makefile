@@ -31,8 +31,8 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-test-fast: $(STAMP)  # everything but the real trainings (marked slow): about 2 minutes on 2 cores
-	$(PY) -m pytest -q -m "not slow"
+test-fast: $(STAMP)  # everything but the real trainings (marked slow), 4 workers: about 3 minutes on 2 cores
+	$(PY) -m pytest -q -m "not slow" -n 4
 
 lint: $(LINT_STAMP)
 	$(VENV)/bin/ruff check src
