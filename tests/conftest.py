@@ -65,6 +65,17 @@ patterns = { test_accuracy = { regex = "Test Accuracy: ([0-9.]+)%", scale = 0.01
 # A training that escapes its tree as a daemon would: fork, setsid, fork again, exec with an empty
 # environment (no HYPERWATT_TOKEN) a sleeper that ignores SIGTERM; it writes the daemon's pid to
 # <cwd>/escapers/<pid>, then trains and exits 0 normally, leaving the daemon behind.
+#: the workload that runs ESCAPE_TRAIN (escape.py): its daemon outlives the training
+ESCAPE_WORKLOAD = """
+[workloads."toy/escape"]
+argv = ["{python}", "escape.py"]
+workdir = "."
+[workloads."toy/escape".hyperparameters]
+sleep = { flag = "--sleep", type = "float", default = 0.0 }
+[workloads."toy/escape".metrics]
+required = ["acc"]
+"""
+
 ESCAPE_TRAIN = r'''
 import json, os, sys, time
 DAEMON = ("import os, signal, sys, time\n"

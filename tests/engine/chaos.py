@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.conftest import ESCAPE_TRAIN
+from tests.conftest import ESCAPE_TRAIN, ESCAPE_WORKLOAD
 from tests.engine.runner_helpers import make_project, ours, start, wait_for
 
 EXPERIMENTS = "".join(
@@ -22,14 +22,7 @@ EXPERIMENTS = "".join(
 )
 # a training that leaves a SIGTERM-ignoring daemon behind (double fork, setsid, empty environment:
 # no token, so only its guard can find it); the daemons' pids land in <project>/escapers/
-ESCAPING = """
-[workloads."toy/escape"]
-argv = ["{python}", "escape.py"]
-workdir = "."
-[workloads."toy/escape".hyperparameters]
-sleep = { flag = "--sleep", type = "float", default = 0.0 }
-[workloads."toy/escape".metrics]
-required = ["acc"]
+ESCAPING = ESCAPE_WORKLOAD + """
 [[experiments]]
 workload = "toy/escape"
 hyperparameters = { sleep = 0.5 }

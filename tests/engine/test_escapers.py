@@ -7,16 +7,9 @@ import psutil
 
 from hyperwatt.config import Registry, load_plan
 from hyperwatt.engine import SessionOptions, run_plan
-from tests.conftest import ESCAPE_TRAIN, FAST_TIMING
+from tests.conftest import ESCAPE_TRAIN, ESCAPE_WORKLOAD, FAST_TIMING
 
-PLAN = '''
-[workloads."toy/escape"]
-argv = ["{python}", "escape.py"]
-workdir = "."
-[workloads."toy/escape".hyperparameters]
-sleep = { flag = "--sleep", type = "float", default = 0.0 }
-[workloads."toy/escape".metrics]
-required = ["acc"]
+PLAN = ESCAPE_WORKLOAD + '''
 [[experiments]]
 workload = "toy/escape"
 repeats = 2

@@ -9,6 +9,7 @@ import psutil
 
 from hyperwatt.clock import SYSTEM_CLOCK, Clock
 from hyperwatt.process.proctable import descendants, snapshot
+from hyperwatt.process.tree import to_processes
 from hyperwatt.sensors.base import Capabilities, Sensor
 from hyperwatt.sensors.records import EnergyEstimate, Sample, SensorInfo
 
@@ -108,10 +109,4 @@ class CpuEstimateSensor(Sensor):
         pids = set(roots)
         for pid in list(pids):
             pids |= descendants(table, pid)
-        procs = []
-        for pid in pids:
-            try:
-                procs.append(psutil.Process(pid))
-            except psutil.Error:
-                pass
-        return procs
+        return to_processes(pids)

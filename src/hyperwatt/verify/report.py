@@ -9,6 +9,7 @@ from typing import Any, Sequence
 
 from hyperwatt.records import ExperimentRecord, cpu_only
 from hyperwatt.store import SessionLayout, SlotRow, atomic_write_text
+from hyperwatt.store.pick import final_records
 from hyperwatt.verify import verdicts
 from hyperwatt.verify.verdicts import NO, YES, Verdict, tally
 
@@ -89,15 +90,7 @@ class _Answers:
 
 
 def render(session: Any, slots: Sequence[SlotRow], records: Sequence[ExperimentRecord], plan: Any) -> str:
-    latest: dict[int, ExperimentRecord] = {}
-    for r in records:  # an interrupted experiment that was run again is superseded by the rerun
-        if r.status == "running":
-            continue
-        held = latest.get(r.slot)
-        if held is None or (r.started_wall or 0.0) >= (held.started_wall or 0.0):
-            latest[r.slot] = r
-    finals = sorted(latest.values(), key=lambda r: r.slot)
-    superseded = [r for r in records if r.status != "running" and latest.get(r.slot) is not r]
+    finals, superseded = final_records(records)  # a rerun supersedes the interrupted run
     parallel = [r for r in finals if r.mode == "parallel"]
     answers = _Answers.of(finals, parallel)
     stops = [r.background.stop.delay_s for r in parallel if r.background and r.background.stop]
