@@ -238,6 +238,11 @@ class MonitorProcess:
         if self._proc.stdout.readline().strip() != "ready":
             raise SystemExit("hyperwatt's sampler process did not start")
 
+    def edge(self) -> None:
+        """A window edge just passed (no reply: the runner's own call does not wait either)."""
+        assert self._proc.stdin is not None
+        self._proc.stdin.write("edge\n")
+
     def measure(self, t0: float, t1: float) -> dict[str, Any]:
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._proc.stdin.write(f"measure {t0!r} {t1!r}\n")
@@ -266,6 +271,9 @@ def monitor_proc(gpu: int, rate_hz: float) -> None:
         cmd = line.split()
         if not cmd or cmd[0] == "quit":
             break
+        if cmd[0] == "edge":
+            monitor.sample_now()
+            continue
         est = monitor.measure(float(cmd[1]), float(cmd[2]))[name]
         print(json.dumps(_estimate(est)), flush=True)
     monitor.stop()
@@ -358,6 +366,13 @@ class GpuRig:
                 notes.append(f"codecarbon: {type(exc).__name__}: {exc}")
         return made, notes
 
+    def edge(self) -> None:
+        if self.mproc is not None:
+            self.mproc.edge()
+        else:
+            assert self.monitor is not None
+            self.monitor.sample_now()
+
     def hyperwatt(self, t0: float, t1: float) -> dict[str, Any]:
         if self.mproc is not None:
             return self.mproc.measure(t0, t1)
@@ -417,6 +432,9 @@ class FakeRig(FakeBackend):
     def make_peers(self) -> tuple[list[Any], list[str]]:
         return [], []
 
+    def edge(self) -> None:
+        self.monitor.sample_now()
+
     def hyperwatt(self, t0: float, t1: float) -> dict[str, Any]:
         return _estimate(next(iter(self.monitor.measure(t0, t1).values())))
 
@@ -440,11 +458,13 @@ def run_trial(rig: Any, case: Case, repeat: int) -> Trial:
     pre = locate_steps(rig.read_burst(PRE_PAD_S))
     t0 = rig.now()
     e0 = rig.counter_j()
+    rig.edge()  # as the engine tells its sampler when a training starts and exits (Zeus: begin/end_window)
     for peer in peers:
         peer.begin()
     rig.load(case)
     t1 = rig.now()
     e1 = rig.counter_j()
+    rig.edge()
     readings = [Reading("counter_at_edges", t0, t1, e1 - e0)]
     for peer in reversed(peers):
         readings.append(peer.end())

@@ -23,7 +23,7 @@ import argparse
 import json
 import math
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from statistics import fmean, stdev
 from typing import Any
@@ -109,7 +109,7 @@ required = ["test_accuracy"]
 
 
 # --- the session --------------------------------------------------------------------------------
-def plan_text(suite: list[Entry], detect: tuple[str, str, int, int, int], extra: str, gpu: int | None) -> str:
+def plan_text(suite: list[Entry], detect: tuple[str, str, int, int, int] | None, extra: str, gpu: int | None) -> str:
     timing = TIMING.format(idle=2, cool_min=1, cool_max=10) if gpu != FAKE else TIMING.format(idle=0.3, cool_min=0,
                                                                                              cool_max=0)
     lines = ['name = "repeatability"', "seed = 24", timing, extra]
@@ -124,9 +124,10 @@ def plan_text(suite: list[Entry], detect: tuple[str, str, int, int, int], extra:
             text += f'background = {{ workload = "{background}" }}\n'
         return text
 
-    workload, name, low, high, n = detect
-    for value in (low, high):  # first: cut short at a deadline, the session still answers the detection
-        lines.append(entry(workload, "sequential", {name: value}, n, None))
+    if detect is not None:
+        workload, name, low, high, n = detect
+        for value in (low, high):  # first: cut short at a deadline, the session still answers the detection
+            lines.append(entry(workload, "sequential", {name: value}, n, None))
     for e in suite:
         lines.append(entry(e.workload, e.mode, e.hyperparameters, e.repeats, e.background))
     return "\n".join(lines)
@@ -174,6 +175,20 @@ def settings_table(records: list[ExperimentRecord]) -> list[SettingRow]:
     return rows
 
 
+def runs_table(records: list[ExperimentRecord]) -> list[dict[str, Any]]:
+    """Every run in the order it ran: its energies, durations and the GPU temperature at its idle
+    baseline (a run that starts warmer draws more for the same work), so a spread can be traced."""
+    rows = []
+    for r in sorted(records, key=lambda r: r.started_wall or 0.0):
+        base = next((b for b in r.energy.idle_baseline.values() if b.get("temp_c") is not None), None)
+        rows.append({"experiment": r.experiment_id, "workload": r.workload, "mode": r.mode,
+                     "setting": ", ".join(f"{k}={v}" for k, v in r.hyperparameters.items() if k == "epochs"),
+                     "valid": r.valid, "window_gpu_j": measure(r, GPU_ENERGY)[0],
+                     "train_gpu_j": measure(r, TRAIN_GPU_ENERGY)[0], "duration_s": measure(r, DURATION)[0],
+                     "train_s": measure(r, TRAIN_DURATION)[0], "start_temp_c": base["temp_c"] if base else None})
+    return rows
+
+
 def detection(records: list[ExperimentRecord], detect: tuple[str, str, int, int, int]) -> dict[str, Any]:
     """Welch's t-test of the high setting against the low one, for each quantity."""
     from scipy import stats
@@ -210,7 +225,17 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(f"| {row['workload']} | {row['mode']} | {row['setting']} | {row['n']} | {w} | "
                      f"{_pct(row['cv_window'])} | {t} | {_pct(row['cv_train'])} | {_pct(row['cv_duration'])} | "
                      f"{_pct(row['cv_train_duration'])} | {_pct(row['train_share'])} |")
+    lines += ["", "| run | workload | setting | window GPU energy | training-phase GPU energy | training time "
+              "| GPU temperature at its idle baseline |", "|---|---|---|---|---|---|---|"]
+    for i, run in enumerate(result.get("runs", []), 1):
+        def num(x: float | None, unit: str, fmt: str = ".0f") -> str:
+            return "—" if x is None else f"{x:{fmt}} {unit}"
+        lines.append(f"| {i} | {run['workload']} ({run['mode']}) | {run['setting']} | {num(run['window_gpu_j'], 'J')} "
+                     f"| {num(run['train_gpu_j'], 'J', '.1f')} | {num(run['train_s'], 's', '.2f')} "
+                     f"| {num(run['start_temp_c'], '°C')} |")
     d = result["detection"]
+    if d is None:
+        return "\n".join(lines)
     lines += ["", f"{d['workload']}: {d['parameter']} {d['low']} → {d['high']}, "
               f"{d['n'][str(d['low'])]} + {d['n'][str(d['high'])]} runs (Welch's t-test, detected: p < 0.05 upwards)",
               "", "| quantity | change | p | detected |", "|---|---|---|---|"]
@@ -229,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gpu", type=int, default=None, help="the GPU to measure on (default: every visible)")
     parser.add_argument("--quick", action="store_true", help="leave out Person_reID/densenet121")
     parser.add_argument("--fake", action="store_true", help="CPU smoke test: fake GPU, toy training")
+    parser.add_argument("--no-detect", action="store_true", help="leave out the epochs 10 -> 11 detection runs")
+    parser.add_argument("--repeats", type=int, default=None, help="runs per setting (default: the suite's)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     factory = None
@@ -242,8 +269,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         suite = [e for e in SUITE if not (args.quick and e.workload == "Person_reID/densenet121")]
         detect, extra = DETECT, ""
+    if args.repeats:
+        suite = [replace(e, repeats=args.repeats) for e in suite]
     plan = args.out / "repeatability.toml"
-    plan.write_text(plan_text(suite, detect, extra, FAKE if args.fake else args.gpu))
+    plan.write_text(plan_text(suite, None if args.no_detect else detect, extra, FAKE if args.fake else args.gpu))
     session = run_plan(load_plan(plan, Registry.builtin()),
                        SessionOptions(results_dir=args.out / "results", sensors_factory=factory, rerun=True))
     records = session.records
@@ -252,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
         "fake": args.fake, "device": ", ".join(devices) or "no GPU sensor", "session": session.session_id,
         "invalid": [f"{r.experiment_id}: {r.status} {r.status_reason}" for r in records if not r.valid],
         "settings": [asdict(row) for row in settings_table(records)],
-        "detection": detection(records, detect),
+        "runs": runs_table(records),
+        "detection": None if args.no_detect else detection(records, detect),
     }
     (args.out / "repeatability.json").write_text(json.dumps(result, indent=2))
     text = markdown(result)
