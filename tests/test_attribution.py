@@ -39,6 +39,17 @@ def test_marginal_bound_adds_the_counter_the_alone_power_and_its_spread():
     assert rules.marginal(5000.0, 5.0, 10.0, 400.0, 0.5, None) == (pytest.approx(1000.0), None)
 
 
+def test_the_interference_allowance_widens_the_bound_by_its_share_of_the_alone_power():
+    """The H200's mnist_ff || resnet20 (feasibility run): the device drew 354.7 W against 362.6 W
+    alone; a light foreground displaced the background's work. 5 % of 362.6 W covers it."""
+    duration, device, alone_w = 14.3, 5072.8, 362.6
+    value, narrow = rules.marginal(device, 4.9, duration, alone_w, 0.6, 2.8)
+    assert rules.marginal_verdict(value, narrow, device, 4.9) == "outside physical limits"
+    value2, wide = rules.marginal(device, 4.9, duration, alone_w, 0.6, 2.8, interference_pct=5.0)
+    assert value2 == value and wide == pytest.approx(narrow + duration * 0.05 * alone_w)
+    assert rules.marginal_verdict(value, wide, device, 4.9) == "not distinguishable from 0"
+
+
 @pytest.mark.parametrize("value, unc, verdict", [
     (1000.0, 30.0, "above 0"),
     (20.0, 30.0, "not distinguishable from 0"),

@@ -48,13 +48,20 @@ def power_spread_w(samples: Sequence[tuple[float, float]], length_s: float) -> f
 
 
 def marginal(device_j: float, device_unc_j: float | None, duration_s: float, alone_w: float,
-             alone_unc_w: float | None, spread_w: float | None) -> tuple[float, float | None]:
+             alone_unc_w: float | None, spread_w: float | None,
+             interference_pct: float = 0.0) -> tuple[float, float | None]:
     """The foreground's marginal energy: what the device drew beyond the background's power alone,
-    `device − alone × window`, and its bound `δdevice + window × (δalone + spread)`."""
+    `device − alone × window`, and its bound `δdevice + window × (δalone + spread + interference)`.
+
+    `interference_pct` of the alone power allows for the background drawing differently while it
+    shares the GPU: time slicing displaces its work, so a light foreground can *lower* the device's
+    power (measured: docs/benchmarks.md, "Attribution"). Without it the bound assumes the background
+    draws exactly what it drew alone."""
     value = device_j - alone_w * duration_s
     if device_unc_j is None or alone_unc_w is None or spread_w is None:
         return value, None
-    return value, device_unc_j + duration_s * (alone_unc_w + spread_w)
+    interference_w = abs(alone_w) * interference_pct / 100
+    return value, device_unc_j + duration_s * (alone_unc_w + spread_w + interference_w)
 
 
 def marginal_verdict(value_j: float, uncertainty_j: float | None, device_j: float,

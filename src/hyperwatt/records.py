@@ -92,6 +92,9 @@ class Attribution(_Record):
     background_alone_uncertainty_w: float | None = None
     background_alone_spread_w: float | None = None
     background_alone_source: str
+    #: the marginal's allowance for the background drawing differently while it shares the GPU, in %
+    #: of its alone power (`parallel.interference_pct`; None in records written before it existed)
+    background_interference_pct: float | None = None
     foreground_marginal_energy_j: float | None
     foreground_marginal_uncertainty_j: float | None = None
     #: "above 0", "not distinguishable from 0" or "outside physical limits" (a `marginal_out_of_range` flag)

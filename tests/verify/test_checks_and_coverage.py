@@ -110,3 +110,30 @@ def test_a_marginal_below_zero_beyond_its_bound_is_a_warning_with_the_figures():
     for value, bound in ((-50.0, 110.0), (900.0, 110.0), (-776.0, None)):  # straddles 0; above; no bound stated
         assert not [f for f in check(attributed(value, bound), POLICY) if f.code == "marginal_out_of_range"]
     assert [f.code for f in check(attributed(5200.0, 10.0), POLICY)] == ["marginal_out_of_range"]  # above the device
+
+
+def test_verify_restates_a_marginal_bound_written_without_todays_interference_allowance():
+    from hyperwatt.config import ParallelPolicy
+    from hyperwatt.records import Attribution, SensorEnergy
+
+    rec = _parallel()
+    rec.energy.sensors = [SensorEnergy(sensor="gpu0", domain="gpu", method="nvml-energy-counter", energy_j=5072.8,
+                                       uncertainty_j=4.9, duration_s=14.3)]
+    old_bound = 4.9 + 14.3 * (0.6 + 2.8)
+    rec.energy.attribution = Attribution(
+        device_energy_j=5072.8, device_uncertainty_j=4.9, background_alone_power_w=362.6,
+        background_alone_uncertainty_w=0.6, background_alone_spread_w=2.8,
+        background_alone_source="alone window of 10.0 s after the readiness gate",
+        foreground_marginal_energy_j=5072.8 - 362.6 * 14.3, foreground_marginal_uncertainty_j=old_bound,
+        foreground_marginal_verdict="outside physical limits",
+        foreground_util_share=None, foreground_util_share_energy_j=None)
+    policy = ParallelPolicy(interference_pct=5.0)
+    assert recheck(rec, policy)  # restated: a record of before the allowance existed
+    a = rec.energy.attribution
+    assert a.background_interference_pct == 5.0
+    assert a.foreground_marginal_uncertainty_j == pytest.approx(old_bound + 14.3 * 0.05 * 362.6)
+    assert a.foreground_marginal_verdict == "not distinguishable from 0"
+    assert not [f for f in rec.flags if f.code == "marginal_out_of_range"]
+    assert not recheck(rec, policy)  # verified again: nothing changes
+    assert recheck(rec, ParallelPolicy(interference_pct=0.0))  # the plan's own allowance is what counts
+    assert [f.code for f in rec.flags if f.code == "marginal_out_of_range"] == ["marginal_out_of_range"]

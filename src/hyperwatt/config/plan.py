@@ -74,6 +74,10 @@ class ParallelPolicy(_Strict):
     # after the readiness gate, the background is measured alone this long (the marginal rule's
     # background-alone power and its spread); 0: no alone window, no marginal figure
     background_alone_s: float = Field(default=10.0, ge=0, le=3_600)
+    # sharing the GPU changes what the background draws (time slicing displaces its work): the
+    # marginal's bound allows this share of its alone power; measured on an H200, 0.8-4.2 % over
+    # 9 pairs (docs/benchmarks.md, "Attribution"); 0 assumes the background draws as it did alone
+    interference_pct: float = Field(default=5.0, ge=0, le=100)
 
 
 class PreflightPolicy(_Strict):

@@ -92,7 +92,7 @@ def _plain(obj: Any) -> dict[str, Any]:
 
 
 def attribution(energy: Energy, alone: BackgroundAlone | None, spread_w: float | None,
-                fg_util_share: float | None) -> Attribution:
+                fg_util_share: float | None, interference_pct: float = 0.0) -> Attribution:
     """Every rule of docs/measurement.md ("Attribution") side by side: the whole device, the
     foreground's marginal energy over the background measured alone (with its bound and where its
     interval lies), and the utilisation-share split."""
@@ -109,7 +109,8 @@ def attribution(energy: Energy, alone: BackgroundAlone | None, spread_w: float |
     elif alone_w is None:
         reason = f"no background-alone power: {alone.reason}"
     else:
-        value, unc = rules.marginal(device, device_unc, duration, alone_w, alone.power_uncertainty_w, spread_w)
+        value, unc = rules.marginal(device, device_unc, duration, alone_w, alone.power_uncertainty_w, spread_w,
+                                    interference_pct)
         verdict = rules.marginal_verdict(value, unc, device, device_unc)
         if unc is None:
             reason = "no bound: " + ("the alone window had too few power samples for its spread"
@@ -123,12 +124,14 @@ def attribution(energy: Energy, alone: BackgroundAlone | None, spread_w: float |
         background_alone_power_w=alone_w,
         background_alone_uncertainty_w=alone.power_uncertainty_w if alone is not None else None,
         background_alone_spread_w=spread_w, background_alone_source=source,
+        background_interference_pct=interference_pct if value is not None else None,
         foreground_marginal_energy_j=value, foreground_marginal_uncertainty_j=unc,
         foreground_marginal_verdict=verdict, marginal_reason=reason,
         foreground_util_share=fg_util_share, foreground_util_share_energy_j=share_energy,
         note=("device: everything the GPU drew during the foreground window (the figure trade-offs use); "
               "marginal: device minus the background's power measured alone x window, with a bound that "
-              "includes how much that power varied; util share: device x the foreground's share of "
+              "includes how much that power varied and how much sharing the GPU may change it "
+              "(parallel.interference_pct); util share: device x the foreground's share of "
               "per-process SM utilisation (an estimate without a bound)"),
     )
 

@@ -366,7 +366,8 @@ class ExperimentRun:
             return
         bg = self.record.background
         if self.pe.mode == "parallel" and bg is not None:
-            measurement.attribute(self.ctx, self.slot, self.window, self.watch, bg, energy, self.alone_span)
+            measurement.attribute(self.ctx, self.slot, self.window, self.watch, bg, energy, self.alone_span,
+                                  self.policy.interference_pct)
         self.record.energy = energy
 
     def _measure_phases(self, markers: tuple[list[PhaseMarker], list[str]]) -> None:

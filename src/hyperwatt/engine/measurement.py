@@ -81,6 +81,7 @@ def attribute(
     bg: BackgroundRecord,
     energy: Energy,
     alone_span: tuple[float, float] | None,
+    interference_pct: float = 0.0,
 ) -> None:
     """Parallel mode: the background's utilisation share and mean GPU utilisation in the window, and
     the energy's attribution between foreground and background (docs/measurement.md)."""
@@ -100,4 +101,4 @@ def attribute(
         powers = [(x.t_mono, x.power_w) for x in ctx.monitor.samples(slot.label, t0, t1) if x.power_w is not None]
         length = min(window.t1_mono - window.t0_mono, (t1 - t0) / 2)
         spread = attribution_rules.power_spread_w(powers, length)
-    energy.attribution = energy_mod.attribution(energy, bg.alone, spread, share)
+    energy.attribution = energy_mod.attribution(energy, bg.alone, spread, share, interference_pct)

@@ -13,8 +13,10 @@ from hyperwatt.sensors.records import Sample
 from hyperwatt.store.files import atomic_write_text
 
 COLUMNS = ("sensor", "t_mono", "t_wall", "power_w", "power_avg_w", "energy_j", "util_pct", "mem_used_mib",
-           "temp_c", "sm_clock_mhz", "error")
+           "temp_c", "sm_clock_mhz", "read_latency_s", "error")
 _FLOATS = COLUMNS[1:-1]
+#: columns later versions added: a file written before them reads with these empty
+_OPTIONAL = ("read_latency_s",)
 
 
 def _cell(value: object) -> str:
@@ -47,14 +49,14 @@ def read_timeline_csv(path: str | Path) -> list[Sample]:
         raise ConfigError(path, None, f"cannot read timeline: {exc.strerror or exc}") from None
     with fh:
         reader = csv.DictReader(fh)
-        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+        missing = [c for c in COLUMNS if c not in (reader.fieldnames or []) and c not in _OPTIONAL]
         if missing:
             raise ConfigError(path, "header", f"missing column(s): {', '.join(missing)}")
         out = []
         for row in reader:
             values: dict[str, object] = {}
             for col in _FLOATS:
-                text = row[col]
+                text = row.get(col) or ""
                 try:
                     values[col] = float(text) if text else None
                 except ValueError:

@@ -265,7 +265,9 @@ def _attribution(parallel: Sequence[ExperimentRecord]) -> list[str]:
         "",
         "The whole device's energy over the foreground's window is the measured figure; the rules that split "
         "it (docs/measurement.md, \"Attribution\") stand beside it. A marginal whose interval includes 0 is "
-        "not distinguishable from 0; one outside [0, device] is flagged `marginal_out_of_range`.",
+        "not distinguishable from 0; one outside [0, device] is flagged `marginal_out_of_range`. The marginal's "
+        "bound includes the background's alone power's spread and the allowance (`parallel.interference_pct`, "
+        "shown beside it) for sharing the GPU changing what the background draws.",
         "",
         "| # | experiment | device (whole GPU) | background alone | foreground marginal | marginal | "
         "utilisation-share split |",
@@ -277,6 +279,8 @@ def _attribution(parallel: Sequence[ExperimentRecord]) -> list[str]:
             continue
         alone = (f"{_pm(a.background_alone_power_w, a.background_alone_uncertainty_w, 'W')}"
                  + (f", spread ± {a.background_alone_spread_w:.1f} W" if a.background_alone_spread_w is not None else "")
+                 + (f", interference ± {a.background_interference_pct:g} %"
+                    if a.background_interference_pct is not None else "")
                  if a.background_alone_power_w is not None else "—")
         verdict = a.foreground_marginal_verdict or (a.marginal_reason or "—")
         lines.append(
