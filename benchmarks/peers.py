@@ -451,6 +451,8 @@ class Trial:
     errors_pct: dict[str, float | None] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     true_j: float | None = None
+    #: the reference's located pad steps (t, half, value after), so the reference can be re-derived offline
+    pad_steps: dict[str, list[tuple[float, float, float]]] = field(default_factory=dict)
 
 
 def run_trial(rig: Any, case: Case, repeat: int) -> Trial:
@@ -475,7 +477,9 @@ def run_trial(rig: Any, case: Case, repeat: int) -> Trial:
     readings += [Reading("hyperwatt", t0, t1, hw["energy_j"], hw["bound_j"], note),
                  Reading("seed_nvidia_smi_1hz", t0, t1, rig.seed_j(t0, t1))]
     ref = Reference(pre, post)
-    trial = Trial(rig.variant, case.name, repeat, t1 - t0, readings, {}, notes=notes, true_j=rig.true_j(t0, t1))
+    trial = Trial(rig.variant, case.name, repeat, t1 - t0, readings, {}, notes=notes, true_j=rig.true_j(t0, t1),
+                  pad_steps={"pre": [(s.t, s.half, s.value_j) for s in pre],
+                             "post": [(s.t, s.half, s.value_j) for s in post]})
     for r in readings:
         ref_j, ref_bound = ref.energy(r.t0, r.t1)
         trial.reference[r.method] = (ref_j, ref_bound)

@@ -76,7 +76,7 @@ class ParallelPolicy(_Strict):
     background_alone_s: float = Field(default=10.0, ge=0, le=3_600)
     # sharing the GPU changes what the background draws (time slicing displaces its work): the
     # marginal's bound allows this share of its alone power; measured on an H200, 0.8-4.2 % over
-    # 9 pairs (docs/benchmarks.md, "Attribution"); 0 assumes the background draws as it did alone
+    # 11 pairs (docs/benchmarks.md, "Attribution"); 0 assumes the background draws as it did alone
     interference_pct: float = Field(default=5.0, ge=0, le=100)
 
 
