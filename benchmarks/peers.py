@@ -348,6 +348,20 @@ class GpuRig:
                 return reads
             time.sleep(max(0.0, a + READ_INTERVAL_S - time.monotonic()))
 
+    def read_burst_while(self, duration_s: float, during: Callable[[], None]) -> list[tuple[float, float, float]]:
+        """The post pad's reads start at once, in a thread, while `during` (the peers closing their
+        windows: CodeCarbon's stop takes a while) runs: the first step after the load is located
+        within one read interval instead of after the peers, so the reference models at most one
+        counter interval after the window instead of extrapolating its fit over the peers' stops."""
+        out: list[list[tuple[float, float, float]]] = []
+        reader = threading.Thread(target=lambda: out.append(self.read_burst(duration_s)), daemon=True)
+        reader.start()
+        try:
+            during()
+        finally:
+            reader.join()
+        return out[0]
+
     def load(self, case: Case) -> None:
         assert self._worker.stdin is not None and self._worker.stdout is not None
         cmd = f"burst {case.duration_s}" if case.kind == "burst" else f"onoff {case.duration_s} {case.on_s} {case.off_s}"
@@ -432,6 +446,10 @@ class FakeRig(FakeBackend):
     def make_peers(self) -> tuple[list[Any], list[str]]:
         return [], []
 
+    def read_burst_while(self, duration_s: float, during: Callable[[], None]) -> list[tuple[float, float, float]]:
+        during()  # no peers on the fake GPU; the fake clock moves only when told
+        return self.read_burst(duration_s)
+
     def edge(self) -> None:
         self.monitor.sample_now()
 
@@ -468,9 +486,12 @@ def run_trial(rig: Any, case: Case, repeat: int) -> Trial:
     e1 = rig.counter_j()
     rig.edge()
     readings = [Reading("counter_at_edges", t0, t1, e1 - e0)]
-    for peer in reversed(peers):
-        readings.append(peer.end())
-    post = locate_steps(rig.read_burst(POST_PAD_S))
+
+    def close_peers() -> None:
+        for peer in reversed(peers):
+            readings.append(peer.end())
+
+    post = locate_steps(rig.read_burst_while(POST_PAD_S, close_peers))
     hw = rig.hyperwatt(t0, t1)
     note = "" if not hw["partial"] else f"partial: {hw['reason']}"
     note += f"{'; ' if note else ''}{hw['samples']} samples, largest gap {hw['max_gap_s'] or 0:.3f} s"
