@@ -94,8 +94,9 @@ def replay(loaded: LoadedPlan, session: str, started_wall: float, records: list[
         pe = plan.get(r.slot)
         wall = _finish(r) - (r.started_wall if r.started_wall is not None else started_wall)
         walls.append(wall)
-        if pe is not None and r.status in ("succeeded", "invalid"):
-            est.observe(pe, r.duration_s, wall)
+        if pe is not None:
+            est.observe(pe, r.duration_s if r.status in ("succeeded", "invalid") else None, wall,
+                        r.environment.get("prepare", []))
     pending: list[PlannedExperiment] = [plan[r.slot] for r in done[k:] if r.slot in plan]
     actual = _finish(done[-1]) - _finish(done[k - 1])
     eta = est.remaining(pending)

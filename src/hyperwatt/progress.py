@@ -12,7 +12,7 @@ from rich.text import Text
 
 from hyperwatt.console import Output, stderr_line
 from hyperwatt.engine import SessionEvents, Slot
-from hyperwatt.engine.eta import Estimate, Estimator, Eta, combine, fmt_duration
+from hyperwatt.engine.eta import Estimator, Eta, fmt_duration
 from hyperwatt.mutation import PlannedExperiment
 from hyperwatt.records import ExperimentRecord
 
@@ -97,7 +97,6 @@ class ConsoleEvents(SessionEvents):
         self.pending: dict[int, PlannedExperiment] = {}
         self.started: dict[int, tuple[PlannedExperiment, float]] = {}
         self.slots = 1
-        self._cache: dict[int, Estimate | None] | None = None
         #: the live bar redraws from its own thread while slots start and finish experiments
         self._lock = threading.Lock()
         self.noted: set[tuple[str, str]] = set()  # (workload, metric or problem) already reported
@@ -115,20 +114,9 @@ class ConsoleEvents(SessionEvents):
             return self._eta()
 
     def _eta(self) -> Eta:
-        if self._cache is None:
-            self._cache = {s: self.estimator.predict(pe) for s, pe in {**self.pending, **{
-                k: v[0] for k, v in self.started.items()}}.items()}
-        now = time.monotonic()
-        parts, unknown = [], 0
-        for slot, est in self._cache.items():
-            if est is None:
-                unknown += 1
-                continue
-            ran = now - self.started[slot][1] if slot in self.started else 0.0  # under the lock
-            parts.append(Estimate(max(est.central_s - ran, 0.0), max(est.low_s - ran, 0.0), max(est.high_s - ran, 0.0)))
-        if not parts:
-            return Eta(None if unknown else 0.0, None if unknown else 0.0, None if unknown else 0.0, unknown)
-        return combine(parts, unknown, self.slots)
+        now = time.monotonic()  # under the lock; the estimator keeps its predictions until the next observation
+        running = [(pe, now - start) for pe, start in self.started.values()]
+        return self.estimator.remaining(list(self.pending.values()), running, self.slots)
 
     def planned(self, session_id: str, total: int, skipped: int, pending: list[PlannedExperiment]) -> None:
         self.pending = {pe.slot: pe for pe in pending}
@@ -148,7 +136,6 @@ class ConsoleEvents(SessionEvents):
             self.pending.pop(pe.slot, None)
             self.started[pe.slot] = (pe, time.monotonic())
             self.slots = max(self.slots, len(self.started))
-            self._cache = None
         bg = f" with background {pe.background.workload.name}" if pe.background else ""
         self.say(f"[{pe.slot + 1}/{self.total}] {pe.workload.name} {_args(pe.mutated, pe.foreground.args(), pe.label)} "
                  f"started on {slot.label}{bg}", style="dim")
@@ -157,9 +144,9 @@ class ConsoleEvents(SessionEvents):
         with self._lock:
             pe, start = self.started.pop(record.slot, (None, None))
             self.pending.pop(record.slot, None)
-            if pe is not None and start is not None and record.status in ("succeeded", "invalid"):
-                self.estimator.observe(pe, record.duration_s, time.monotonic() - start)
-            self._cache = None
+            if pe is not None and start is not None:
+                self.estimator.observe(pe, record.duration_s if record.status in ("succeeded", "invalid") else None,
+                                       time.monotonic() - start, record.environment.get("prepare", []))
             self.energy_j += total_energy(record)[0] or 0.0
         line = experiment_line(record, self.total)
         if not self.live and (self.pending or self.started):  # a log has no live bar: the ETA goes on the line

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from hyperwatt.console import Column, Output
-from hyperwatt.engine.eta import Estimator, Eta, combine, fmt_duration
+from hyperwatt.engine.eta import Estimator, fmt_duration
 from hyperwatt.store.pick import final_records
 from hyperwatt.verify.verdicts import outcome
 from hyperwatt.words import plural
@@ -68,16 +68,13 @@ def plan_view(loaded: Any, expansion: Any, done: Callable[[str, int], str | None
     from hyperwatt.engine.command import build_argv, hyperparameter_env
     from hyperwatt.mutation import occurrence_indices
 
-    experiments, rows, parts, unknown = [], [], [], 0
+    experiments, rows, to_run = [], [], []
     for pe, n in zip(expansion.experiments, occurrence_indices(expansion.experiments)):
         state = done(pe.key_hash, n)
         skip = state is not None
         est = estimator.predict(pe)  # a skipped row too: what the store's runs say it takes (not counted)
         if not skip:
-            if est is None:
-                unknown += 1
-            else:
-                parts.append(est)
+            to_run.append(pe)
         env = hyperparameter_env(pe.foreground)
         argv = build_argv(pe.foreground)
         passed = [f"{k}={v}" for k, v in env.items()] + argv[len(pe.workload.argv):]  # env, then argv
@@ -94,7 +91,7 @@ def plan_view(loaded: Any, expansion: Any, done: Callable[[str, int], str | None
             rows.append([str(pe.slot + 1), pe.workload.name, mode, pe.label, str(pe.repeat_index + 1),
                          shlex.join(passed), fmt_duration(est.central_s if est else None),
                          state or "run"])
-    eta = combine(parts, unknown, 1) if parts else Eta(None if unknown else 0.0, None, None, unknown)
+    eta = estimator.remaining(to_run)  # with the prepare steps the experiments will run
     total, runs = len(experiments), sum(e["state"] == "run" for e in experiments)
     plan = loaded.plan
     notes = []

@@ -45,20 +45,37 @@ class PrepareSteps:
 
     def ensure(self, ctx: Any, setting: Setting, gpu_index: int | None) -> tuple[PrepareRun | None, bool]:
         """(the prepare run this setting relies on or None, whether it ran just now)."""
-        spec = setting.workload.prepare
-        if spec is None:
+        prep, spec = prepare_setting(setting), setting.workload.prepare
+        key = prepare_key(setting, ctx.python, gpu_index)
+        if prep is None or spec is None or key is None:
             return None, False
-        prep = Setting(workload=setting.workload.model_copy(update={"argv": spec.argv}), values=setting.values,
-                       passed=tuple(n for n in setting.passed if n in spec.hyperparameters))
         argv = build_argv(prep, ctx.python)
         env = build_env(prep, None, gpu_index)
-        key = json.dumps([argv, str(workdir(prep)), {k: env[k] for k in sorted(setting.workload.env)}])
         with self._lock:
             if key in self._done:
                 return self._done[key], False
             run = _run(ctx, setting.workload.name, argv, prep, env, len(self._done) + 1, spec.timeout_s)
             self._done[key] = run
             return run, True
+
+
+def prepare_setting(setting: Setting) -> Setting | None:
+    """The setting's prepare command as a setting of its own (the prepare's hyperparameters only)."""
+    spec = setting.workload.prepare
+    if spec is None:
+        return None
+    return Setting(workload=setting.workload.model_copy(update={"argv": spec.argv}), values=setting.values,
+                   passed=tuple(n for n in setting.passed if n in spec.hyperparameters))
+
+
+def prepare_key(setting: Setting, python: str, gpu_index: int | None = None) -> str | None:
+    """What makes two prepare runs the same (argv, working directory, the workload's environment):
+    a session runs each key once. None: the workload has no prepare step."""
+    prep = prepare_setting(setting)
+    if prep is None:
+        return None
+    env = build_env(prep, None, gpu_index, base={})
+    return json.dumps([build_argv(prep, python), str(workdir(prep)), {k: env[k] for k in sorted(setting.workload.env)}])
 
 
 def _run(ctx: Any, name: str, argv: list[str], prep: Setting, env: dict[str, str], number: int,
