@@ -59,6 +59,10 @@ class Replay:
     median_error_pct: float | None
     declared_error_pct: float | None
     history_runs: int
+    #: the plan's experiments that did not finish (interrupted, never started): in neither the ETA nor the truth
+    cut_short: int = 0
+    #: experiments at a time (the session's slots)
+    slots: int = 1
 
 
 def _finish(r: ExperimentRecord) -> float:
@@ -81,11 +85,18 @@ def _pct(estimate: float | None, actual: float) -> float | None:
 
 def replay(loaded: LoadedPlan, session: str, started_wall: float, records: list[ExperimentRecord],
            history: list[ExperimentRecord], at: float) -> Replay | None:
-    """The ETA after `at` of the session's experiments finished, against what the rest took."""
+    """The ETA after `at` of the session's experiments finished, against what the rest took.
+
+    A session cut short (interrupted, or a deadline) is replayed as the plan of the experiments that
+    finished: the interrupted one and those never started are in neither the ETA nor the truth.
+    With several slots, an experiment still running when the k-th finished counts as running
+    (the seconds it had run come off its estimate) and the ETA spreads over the slots."""
     done = sorted((r for r in records if r.status in FINISHED and r.ended_wall is not None), key=_finish)
     if len(done) < 2:
         return None
-    plan = {pe.slot: pe for pe in expand(loaded).experiments}
+    planned = expand(loaded).experiments
+    plan = {pe.slot: pe for pe in planned}
+    slots = len({str(r.environment.get("slot", "")) for r in records if r.status != "skipped"}) or 1
     k = min(max(1, round(at * len(done))), len(done) - 1)
     past = _past(history)
     est = Estimator(lambda w: past.get(w, []))
@@ -97,19 +108,30 @@ def replay(loaded: LoadedPlan, session: str, started_wall: float, records: list[
         if pe is not None:
             est.observe(pe, r.duration_s if r.status in ("succeeded", "invalid") else None, wall,
                         r.environment.get("prepare", []))
-    pending: list[PlannedExperiment] = [plan[r.slot] for r in done[k:] if r.slot in plan]
-    actual = _finish(done[-1]) - _finish(done[k - 1])
-    eta = est.remaining(pending)
+    now = _finish(done[k - 1])
+    pending: list[PlannedExperiment] = []
+    running: list[tuple[PlannedExperiment, float]] = []
+    for r in done[k:]:
+        if r.slot not in plan:
+            continue
+        if r.started_wall is not None and r.started_wall < now:
+            running.append((plan[r.slot], now - r.started_wall))
+        else:
+            pending.append(plan[r.slot])
+    actual = _finish(done[-1]) - now
+    eta = est.remaining(pending, running, slots)
+    pending += [pe for pe, _ in running]
     declared = [declared_s(pe) + overhead_s(pe) for pe in pending if pe.workload.estimated_duration_s is not None]
-    declared_total = sum(declared) if len(declared) == len(pending) else None
+    declared_total = sum(declared) / slots if len(declared) == len(pending) else None
     err = _pct(eta.central_s, actual) if not eta.unknown else None
     return Replay(
         session=session, plan=loaded.plan.name, experiments=len(done), observed=k, actual_s=actual,
         eta_s=eta.central_s, eta_low_s=eta.low_s, eta_high_s=eta.high_s, error_pct=err,
         in_range=(eta.low_s is not None and eta.high_s is not None and eta.low_s <= actual <= eta.high_s
                   and not eta.unknown),
-        median_error_pct=_pct(statistics.median(walls) * len(pending), actual),
+        median_error_pct=_pct(statistics.median(walls) * len(pending) / slots, actual),
         declared_error_pct=_pct(declared_total, actual), history_runs=sum(len(v) for v in past.values()),
+        cut_short=len(planned) - len(done), slots=slots,
     )
 
 
@@ -199,14 +221,16 @@ def table(rows: list[Replay], at: float) -> str:
              "in range | old: median × left | declared only |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r.session} | {r.plan} | {r.experiments} ({r.observed}) | {r.history_runs} | "
+        cut = f" of {r.experiments + r.cut_short} planned" if r.cut_short else ""
+        lines.append(f"| {r.session} | {r.plan} | {r.experiments}{cut} ({r.observed}) | {r.history_runs} | "
                      f"{dur(r.actual_s)} | {dur(r.eta_s)} [{dur(r.eta_low_s)}–{dur(r.eta_high_s)}] | "
                      f"{pct(r.error_pct)} | {'yes' if r.in_range else 'no'} | {pct(r.median_error_pct)} | "
                      f"{pct(r.declared_error_pct)} |")
     errs = [abs(r.error_pct) for r in rows if r.error_pct is not None]
     if errs:
         lines += ["", f"largest |error| {max(errs):.1f} %, mean |error| {statistics.fmean(errs):.1f} % "
-                      f"over {len(errs)} session(s); target ≤ 25 %: {'met' if max(errs) <= 25 else 'NOT met'}"]
+                      f"over {len(errs)} session(s); target ≤ 25 %: {'met' if max(errs) <= 25 else 'NOT met'}; "
+                      f"actual inside the 90 % range: {sum(bool(r.in_range) for r in rows)} of {len(rows)}"]
     return "\n".join(lines)
 
 
