@@ -357,6 +357,7 @@ class Estimator:
     #: log training durations per (workload, mode, drivers' values): the session's repeats
     _groups: dict[tuple[object, ...], list[float]] = field(default_factory=dict)
     _cache: dict[tuple[str, int], Estimate | None] = field(default_factory=dict)
+    _keys: dict[tuple[str, int], list[str]] = field(default_factory=dict)
 
     def _fitted(self, pe: PlannedExperiment, source: str, category: tuple[object, ...], drivers: _Drivers,
                 past: Sequence[Past]) -> _Fit | None:
@@ -444,8 +445,11 @@ class Estimator:
 
     def prepare_keys(self, pe: PlannedExperiment) -> list[str]:
         """The prepare steps the experiment relies on (foreground, background)."""
-        keys = (prepare_key(s, "{python}") for s in (pe.foreground, pe.background) if s is not None)
-        return [k for k in keys if k is not None]
+        key = (pe.key_hash, pe.spec_index)
+        if key not in self._keys:
+            keys = (prepare_key(s, "{python}") for s in (pe.foreground, pe.background) if s is not None)
+            self._keys[key] = [k for k in keys if k is not None]
+        return self._keys[key]
 
     def prepare(self, pe: PlannedExperiment) -> Estimate:
         """One prepare step of the experiment's workload not run yet: as long as those of this session
