@@ -30,7 +30,7 @@ from hyperwatt.sensors.fake import FakeGpus  # noqa: E402
 from hyperwatt.store import open_store  # noqa: E402
 from tests.conftest import TOY_TRAIN, TOY_WORKLOAD  # noqa: E402
 
-pytestmark = pytest.mark.ray
+pytestmark = [pytest.mark.ray, pytest.mark.slow]  # a real cluster: ~75 s of a 2-core machine
 
 TIMING = """
 [timing]

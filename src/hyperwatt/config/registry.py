@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
 from pydantic import ValidationError
@@ -20,6 +22,18 @@ PASSING_KEYS = frozenset({"flag", "env", "positional"})
 REPO_ALIASES = {"Person_reID_baseline_pytorch": "Person_reID"}
 
 
+@functools.cache
+def _builtin_workloads() -> Mapping[str, Workload]:
+    """The package's builtin.toml, built once: it cannot change while the process runs, and a
+    Workload is frozen, so every Registry.builtin() shares these (its own dict, the same values)."""
+    registry = Registry()
+    ref = resources.files("hyperwatt.workloads").joinpath(BUILTIN_FILE)
+    if ref.is_file():
+        with resources.as_file(ref) as path:
+            registry.add_file(path, source_label="builtin")
+    return MappingProxyType(registry._workloads)
+
+
 class Registry:
     """Workloads by name. Later declarations may `extends` earlier ones."""
 
@@ -28,12 +42,8 @@ class Registry:
 
     @classmethod
     def builtin(cls) -> Registry:
-        registry = cls()
-        ref = resources.files("hyperwatt.workloads").joinpath(BUILTIN_FILE)
-        if ref.is_file():
-            with resources.as_file(ref) as path:
-                registry.add_file(path, source_label="builtin")
-        return registry
+        """A fresh registry holding the built-in workloads (read and validated once per process)."""
+        return cls(_builtin_workloads())
 
     def __contains__(self, name: str) -> bool:
         return self.canonical(name) in self._workloads
