@@ -327,3 +327,19 @@ def test_on_simulated_sessions_the_range_holds_and_the_error_stays_small(write_p
     errors.sort()
     assert errors[len(errors) // 2] < 0.15  # the median session within 15 %
     assert hits >= 0.8 * len(errors)  # a 90 % range holds in at least 80 % of sessions
+
+
+def test_a_noisy_history_lets_one_run_move_the_estimate_less_than_a_steady_one(write_plan) -> None:  # type: ignore[no-untyped-def]
+    cnn = _one(write_plan, 'epochs = 2')
+    steady = [Past(40.0 * f, {"epochs": 2}) for f in (0.98, 1.0, 1.02, 0.99, 1.01, 1.0)]
+    noisy = [Past(40.0 * f, {"epochs": 2}) for f in (0.5, 1.6, 0.8, 1.25, 0.62, 2.0)]
+    moved = {}
+    for name, past in (("steady", steady), ("noisy", noisy)):
+        est = Estimator(lambda workload, past=past: past)  # type: ignore[misc]
+        before = est.predict(cnn)
+        est.observe(cnn, 80.0)
+        after = est.predict(cnn)
+        assert before is not None and after is not None
+        moved[name] = after.central_s / before.central_s
+    # a run twice the history: believed most of the way after a steady history, less after a noisy one
+    assert moved["steady"] > 1.6 and 1.0 < moved["noisy"] < moved["steady"] - 0.2

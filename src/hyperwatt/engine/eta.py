@@ -203,6 +203,8 @@ class _Fit:
     sigma: float
     #: extra spread: the points came from another category (e.g. another size or mode)
     extra_sd: float = 0.0
+    #: the points it was fitted on
+    n: int = 1
 
     def predict(self, z: Sequence[float]) -> tuple[float, float]:
         """log duration and its predictive standard deviation."""
@@ -233,7 +235,7 @@ def _fit(points: Sequence[tuple[list[float], float]], priors: Sequence[float], e
     n = len(ys)
     sigma = max(FLOOR_SD, math.sqrt(float(resid @ resid) / (n - 1))) if n > 1 else 0.2
     coef, cov = solve(sigma)
-    return _Fit(coef, cov, sigma, extra_sd)
+    return _Fit(coef, cov, sigma, extra_sd, n)
 
 
 def _points(drivers: _Drivers, past: Iterable[Past], category: tuple[object, ...]) -> tuple[list[tuple[list[float], float]], float]:
@@ -358,6 +360,8 @@ class Estimator:
     _groups: dict[tuple[object, ...], list[float]] = field(default_factory=dict)
     _cache: dict[tuple[str, int], Estimate | None] = field(default_factory=dict)
     _keys: dict[tuple[str, int], list[str]] = field(default_factory=dict)
+    #: per workload with a history: its fit's residual spread and degrees of freedom
+    _noise_prior: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def _fitted(self, pe: PlannedExperiment, source: str, category: tuple[object, ...], drivers: _Drivers,
                 past: Sequence[Past]) -> _Fit | None:
@@ -374,12 +378,12 @@ class Estimator:
             self._past[workload] = list(self.history(workload))
         return self._past[workload]
 
-    def noise_sd(self) -> float:
-        """One run's spread (log) around its setting's duration on this machine today: RUN_SD, weighed
-        against the spread of the session's repeats of a setting."""
+    def noise_sd(self, prior_sd: float = RUN_SD, prior_runs: float = NOISE_PRIOR_RUNS) -> float:
+        """One run's spread (log) around its setting's duration on this machine today: a prior spread
+        (RUN_SD, or a history's residual spread) weighed against the spread of the session's repeats."""
         squares = sum(sum((x - sum(g) / len(g)) ** 2 for x in g) for g in self._groups.values())
         dof = sum(len(g) - 1 for g in self._groups.values())
-        return max(FLOOR_SD, math.sqrt((NOISE_PRIOR_RUNS * RUN_SD ** 2 + squares) / (NOISE_PRIOR_RUNS + dof)))
+        return max(FLOOR_SD, math.sqrt((prior_runs * prior_sd ** 2 + squares) / (prior_runs + dof)))
 
     def _declared(self) -> _DeclaredFit:
         if self._declared_fit is None:
@@ -396,6 +400,7 @@ class Estimator:
         fit = self._fitted(pe, "history", category, drivers, past) if past else None
         if fit is not None:
             mu, sd = fit.predict(drivers.z(values))
+            self._noise_prior[pe.workload.name] = (fit.sigma, max(fit.n - 1, 1))
             return mu, sd, "history"
         if pe.workload.estimated_duration_s is not None:
             return math.log(declared_s(pe)), 0.0, "declared"
@@ -421,7 +426,9 @@ class Estimator:
             return self._declared().predict(name, startup, work, drift)
         if source == "history":
             others = {w: r for w, r in self.ratios.items() if w != name}
-            shift, shift_sd = _shift(self.ratios.get(name, []), others, self.noise_sd())
+            # the history's own spread says how noisy this workload's runs are here, beside the session's repeats
+            noise = self.noise_sd(*self._noise_prior.get(name, (RUN_SD, NOISE_PRIOR_RUNS)))
+            shift, shift_sd = _shift(self.ratios.get(name, []), others, noise)
             return mu + shift, math.sqrt(sd ** 2 + shift_sd ** 2)
         return mu, sd  # a fit on this session's own runs needs no correction
 
