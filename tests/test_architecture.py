@@ -5,6 +5,7 @@ map that names every module and cites no file that does not exist."""
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from pathlib import Path
 
@@ -67,7 +68,10 @@ def _imports(name: str) -> dict[str, set[str]]:
     return {"ours": ours, "theirs": theirs}
 
 
-GRAPH = {name: _imports(name) for name in MODULES}
+@functools.cache
+def _graph() -> dict[str, dict[str, set[str]]]:
+    """Every module's imports, parsed once, when a test first asks (not at collection, in each worker)."""
+    return {name: _imports(name) for name in MODULES}
 
 
 def _cycles() -> list[list[str]]:
@@ -85,7 +89,7 @@ def _cycles() -> list[list[str]]:
         counter[0] += 1
         stack.append(v)
         on_stack.add(v)
-        for w in GRAPH[v]["ours"]:
+        for w in _graph()[v]["ours"]:
             if w not in index:
                 visit(w)
                 low[v] = min(low[v], low[w])
@@ -102,7 +106,7 @@ def _cycles() -> list[list[str]]:
             if len(component) > 1:
                 found.append(sorted(component))
 
-    for name in sorted(GRAPH):
+    for name in sorted(_graph()):
         if name not in index:
             visit(name)
     return found
@@ -110,7 +114,7 @@ def _cycles() -> list[list[str]]:
 
 def _importers(prefix: str, *, ours: bool = True) -> set[str]:
     key = "ours" if ours else "theirs"
-    return {name for name, deps in GRAPH.items() if any(d == prefix or d.startswith(prefix + ".") for d in deps[key])}
+    return {name for name, deps in _graph().items() if any(d == prefix or d.startswith(prefix + ".") for d in deps[key])}
 
 
 def _outside(names: set[str], *allowed: str) -> set[str]:
@@ -122,17 +126,17 @@ def test_no_import_cycle():
 
 
 def test_psutil_only_in_process_and_sensors():
-    users = {name for name, deps in GRAPH.items() if "psutil" in deps["theirs"]}
+    users = {name for name, deps in _graph().items() if "psutil" in deps["theirs"]}
     assert _outside(users, "hyperwatt.process", "hyperwatt.sensors", "hyperwatt.doctor") == set()
 
 
 def test_nvml_only_in_sensors():
-    users = {name for name, deps in GRAPH.items() if {"pynvml", "zeus"} & deps["theirs"]}
+    users = {name for name, deps in _graph().items() if {"pynvml", "zeus"} & deps["theirs"]}
     assert _outside(users, "hyperwatt.sensors") == set()
 
 
 def test_the_store_imports_no_hardware_module():
-    sensors_used = {d for name in MODULES if name.startswith("hyperwatt.store") for d in GRAPH[name]["ours"]
+    sensors_used = {d for name in MODULES if name.startswith("hyperwatt.store") for d in _graph()[name]["ours"]
                     if d.startswith("hyperwatt.sensors")}
     assert sensors_used <= {"hyperwatt.sensors.records"}
 
@@ -141,14 +145,14 @@ def test_layers_do_not_import_upwards():
     for low, high in [("hyperwatt.sensors", "hyperwatt.engine"), ("hyperwatt.process", "hyperwatt.engine"),
                       ("hyperwatt.store", "hyperwatt.engine"), ("hyperwatt.verify", "hyperwatt.engine"),
                       ("hyperwatt.config", "hyperwatt.engine"), ("hyperwatt.sensors", "hyperwatt.store")]:
-        offenders = {n for n in MODULES if n.startswith(low) and any(d.startswith(high) for d in GRAPH[n]["ours"])}
+        offenders = {n for n in MODULES if n.startswith(low) and any(d.startswith(high) for d in _graph()[n]["ours"])}
         assert offenders == set(), f"{low} imports {high}"
 
 
 def test_workloads_import_only_the_metrics_helper():
     for name in MODULES:
         if name.startswith("hyperwatt.workloads"):
-            outside = _outside(GRAPH[name]["ours"], "hyperwatt.workloads", "hyperwatt.metricsfile", "hyperwatt")
+            outside = _outside(_graph()[name]["ours"], "hyperwatt.workloads", "hyperwatt.metricsfile", "hyperwatt")
             assert outside == set(), name
 
 

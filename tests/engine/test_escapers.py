@@ -29,7 +29,8 @@ def test_an_escaped_daemon_is_killed_named_and_reported(tmp_path):
     plan.write_text(f'name = "escape"\nseed = 1\n{FAST_TIMING}\n{PLAN}')
     result = run_plan(load_plan(plan, Registry.builtin()),
                       SessionOptions(results_dir=tmp_path / "results", sensors_factory=lambda p: None))
-    daemons = sorted(int(p.name) for p in (tmp_path / "escapers").iterdir())
+    # in the order they escaped (each writes its file at once), not by pid: pids wrap around (pid_max)
+    daemons = [int(p.name) for p in sorted((tmp_path / "escapers").iterdir(), key=lambda p: p.stat().st_mtime_ns)]
     assert len(daemons) == 2 and not any(_alive(pid) for pid in daemons)
     first, second = sorted(result.records, key=lambda r: r.slot)
     for rec, daemon in zip((first, second), daemons):

@@ -45,6 +45,13 @@ def _resume_and_check(root, session_id):
     assert _session(root) == [(session_id, "completed")]
 
 
+#: Each of these kills the runner mid-plan and resumes it through the command line (a run of ~5 s,
+#: two CLI start-ups with their reports): `make test` runs them; test-fast keeps the interrupt and
+#: resume path through tests/test_cli_sessions.py and test_sigterm_during_background_startup below.
+kills_and_resumes = pytest.mark.slow
+
+
+@kills_and_resumes
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_during_foreground(tmp_path, sig, code):
     root = tmp_path / "p"
@@ -91,6 +98,7 @@ readiness_timeout_s = 60
     assert rec["background"]["runs"][0]["stopped_by_us"]
 
 
+@kills_and_resumes
 def test_sigint_during_cooldown_then_resume(tmp_path):
     root = tmp_path / "p"
     timing = '''
@@ -115,6 +123,7 @@ max_s = 60
     _resume_and_check(root, records(root)[0]["session_id"])
 
 
+@kills_and_resumes
 def test_kill_9_of_the_runner_leaves_nothing_and_resume_completes(tmp_path):
     root = tmp_path / "p"
     make_project(root, LONG)
