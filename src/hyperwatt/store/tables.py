@@ -8,15 +8,16 @@ import math
 import re
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Literal
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Iterable, Literal
 
 from hyperwatt.errors import HyperwattError
 from hyperwatt.records import ExperimentRecord
 from hyperwatt.store.files import atomic_write_text
 from hyperwatt.verify import verdicts
 from hyperwatt.verify.verdicts import as_bool
+
+if TYPE_CHECKING:  # pandas is imported where a table is built or read: status, plan and list never need it
+    import pandas as pd
 
 #: Fixed leading columns of summary.csv, in order; hp_* and metric_* columns follow, sorted.
 SUMMARY_COLUMNS = [
@@ -111,6 +112,8 @@ def _iso(wall: float | None) -> str | None:
 def frame(records: Iterable[ExperimentRecord]) -> pd.DataFrame:
     """One row per experiment, each column typed by its values: integers as nullable Int64 (a gap
     does not turn 64 into 64.0), booleans as nullable booleans, numbers as floats, text as text."""
+    import pandas as pd
+
     rows = [flatten(r) for r in records]
     seed = [c for c in SEED_COLUMNS if any(c in row for row in rows)]
     extra = sorted({k for row in rows for k in row} - set(SUMMARY_COLUMNS) - set(SEED_COLUMNS),
@@ -120,6 +123,8 @@ def frame(records: Iterable[ExperimentRecord]) -> pd.DataFrame:
 
 
 def _column(values: list[Any]) -> pd.Series:
+    import pandas as pd
+
     present = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
     kinds = {_kind(v) for v in present}
     if kinds == {"bool"}:
@@ -189,6 +194,8 @@ def write_frame(df: pd.DataFrame, fmt: Literal["csv", "parquet"], out: Path) -> 
 def read_export(path: Path) -> pd.DataFrame | list[ExperimentRecord]:
     """An export read back with its types: a json export as records; a csv or parquet export as the
     table `frame` made (integers Int64, booleans nullable, numbers float64, empty cells missing)."""
+    import pandas as pd
+
     path = Path(path)
     try:
         if path.suffix == ".json":
@@ -209,6 +216,8 @@ _INT = re.compile(r"^[+-]?\d+$")
 
 
 def _parsed(cells: list[str]) -> pd.Series:
+    import pandas as pd
+
     present = [c for c in cells if c != ""]
     values: list[Any] = [None if c == "" else c for c in cells]
     if present and all(c in ("True", "False") for c in present):
