@@ -111,10 +111,10 @@ class Runner:
             raise SystemExit(f"prepare of {workload} failed ({done.returncode}): {done.stderr.strip()[-300:]}")
 
     def start(self, argv: list[str], role: str) -> subprocess.Popen:
+        if self.state is not None:  # the fake draws from the moment the start is asked (as the caller's t0),
+            self.state.set(role, True)  # not after a fork that a busy machine can make take 100 ms
         proc = subprocess.Popen(argv, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True)
-        if self.state is not None:
-            self.state.set(role, True)
         if self.fake_gpu is not None:  # the driver's per-process samples, scripted
             self.fake_gpu.process_util[proc.pid] = 25.0 if role == "fg" else 75.0
         return proc

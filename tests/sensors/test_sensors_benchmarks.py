@@ -33,8 +33,9 @@ def test_energy_accuracy_fake(tmp_path: Path):
 
 
 def test_monitor_overhead_fake(tmp_path: Path):
+    # a short lead: the worker's busy loop runs through every lead (1 s by default), a core's worth of CPU
     out = _run("monitor_overhead.py", "--out", str(tmp_path), "--cycles", "2", "--block-seconds", "0.3",
-               "--call-costs")
+               "--lead-seconds", "0.1", "--call-costs")
     result = json.loads((tmp_path / "monitor_overhead.json").read_text())
     assert (tmp_path / "monitor_overhead.md").read_text().strip() == out.strip()
     assert [s["mode"] for s in result["summary"]] == [
