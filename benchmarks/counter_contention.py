@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import select
+import statistics
 import subprocess
 import sys
 import time
@@ -21,9 +23,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from hyperwatt.sensors import Monitor, discover  # noqa: E402
+from hyperwatt.sensors import Monitor, discover
 
-CONTENDERS = ("none", "reader-20ms", "reader-b2b", "nvidia-smi-1hz")
+#: contender -> the reader's interval in seconds (0: back to back; -1: nvidia-smi once a second), None: none
+CONTENDERS: dict[str, float | None] = {"none": None, "reader-20ms": 0.02, "reader-b2b": 0.0, "nvidia-smi-1hz": -1.0}
 
 
 def reader(gpu: int, interval_s: float, out: str) -> None:
@@ -34,8 +37,6 @@ def reader(gpu: int, interval_s: float, out: str) -> None:
     pynvml.nvmlInit()
     h = pynvml.nvmlDeviceGetHandleByIndex(gpu)
     reads = []
-    import select
-
     print("ready", flush=True)
     while True:
         a = time.monotonic()
@@ -54,8 +55,6 @@ def reader(gpu: int, interval_s: float, out: str) -> None:
 
 def steps_seen(reads: list) -> dict:
     """Step intervals seen in back-to-back reads: count, median and spread of the spacing."""
-    import statistics
-
     steps = [(a0 + b1) / 2 for (a0, _b0, v0), (_a1, b1, v1) in zip(reads, reads[1:]) if v1 != v0]
     gaps = [y - x for x, y in zip(steps, steps[1:])]
     lat = [b - a for a, b, _ in reads]
@@ -81,19 +80,12 @@ def main() -> None:
     h = pynvml.nvmlDeviceGetHandleByIndex(args.gpu)
     args.out.mkdir(parents=True, exist_ok=True)
     result = {}
-    for name in CONTENDERS:
+    for name, interval in CONTENDERS.items():
         proc = None
         other_file = args.out / f"{name}.reads.json"
-        if name.startswith("reader"):
-            interval = 0.02 if name == "reader-20ms" else 0.0
+        if interval is not None:
             proc = subprocess.Popen([sys.executable, __file__, "--out", str(args.out), "--gpu", str(args.gpu),
                                      "--reader", str(interval), str(other_file)], stdin=subprocess.PIPE,
-                                    stdout=subprocess.PIPE, text=True)
-            assert proc.stdout is not None
-            proc.stdout.readline()
-        elif name == "nvidia-smi-1hz":
-            proc = subprocess.Popen([sys.executable, __file__, "--out", str(args.out), "--gpu", str(args.gpu),
-                                     "--reader", "-1", str(other_file)], stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, text=True)
             assert proc.stdout is not None
             proc.stdout.readline()
@@ -122,12 +114,9 @@ def main() -> None:
         monitor.stop()
         sensors.close()
         if proc is not None:
-            if proc.stdin is not None:
-                proc.stdin.write("stop\n")
-                proc.stdin.flush()
-                proc.stdin.close()
-            else:
-                proc.terminate()
+            assert proc.stdin is not None
+            proc.stdin.write("stop\n")
+            proc.stdin.close()
             proc.wait(timeout=10)
         other = json.loads(other_file.read_text()) if other_file.exists() else None
         result[name] = {

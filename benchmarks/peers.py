@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 
-from energy_accuracy import Case, FakeBackend, worker  # noqa: E402
+from energy_accuracy import Case, FakeBackend  # noqa: E402
 from hyperwatt.config.plan import SensorSettings  # noqa: E402
 from hyperwatt.sensors import Monitor, discover  # noqa: E402
 

@@ -214,6 +214,10 @@ def _pct(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.1f} %"
 
 
+def _num(x: float | None, unit: str, fmt: str = ".0f") -> str:
+    return "—" if x is None else f"{x:{fmt}} {unit}"
+
+
 def markdown(result: dict[str, Any]) -> str:
     lines = [f"Device: {result['device']}" + (" (fake GPU: constant power, toy training)" if result["fake"] else ""),
              "", "| workload | mode | setting | runs | window GPU energy | CV window | training-phase GPU energy "
@@ -228,11 +232,9 @@ def markdown(result: dict[str, Any]) -> str:
     lines += ["", "| run | workload | setting | window GPU energy | training-phase GPU energy | training time "
               "| GPU temperature at its idle baseline |", "|---|---|---|---|---|---|---|"]
     for i, run in enumerate(result.get("runs", []), 1):
-        def num(x: float | None, unit: str, fmt: str = ".0f") -> str:
-            return "—" if x is None else f"{x:{fmt}} {unit}"
-        lines.append(f"| {i} | {run['workload']} ({run['mode']}) | {run['setting']} | {num(run['window_gpu_j'], 'J')} "
-                     f"| {num(run['train_gpu_j'], 'J', '.1f')} | {num(run['train_s'], 's', '.2f')} "
-                     f"| {num(run['start_temp_c'], '°C')} |")
+        lines.append(f"| {i} | {run['workload']} ({run['mode']}) | {run['setting']} | {_num(run['window_gpu_j'], 'J')} "
+                     f"| {_num(run['train_gpu_j'], 'J', '.1f')} | {_num(run['train_s'], 's', '.2f')} "
+                     f"| {_num(run['start_temp_c'], '°C')} |")
     d = result["detection"]
     if d is None:
         return "\n".join(lines)

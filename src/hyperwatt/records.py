@@ -131,6 +131,12 @@ class Energy(_Record):
     #: the monitor's sampler thread had died by the window's end (its error)
     sampler_error: str | None = None
 
+    @property
+    def gpu_window_s(self) -> float | None:
+        """The window the GPU counter measured (monotonic), else the wall-clock span written beside it."""
+        return next((s.duration_s for s in self.sensors if s.domain == "gpu" and s.energy_j is not None),
+                    self.duration_s)
+
 
 class PhaseSensorEnergy(_Record):
     sensor: str

@@ -146,13 +146,18 @@ run_plan(load_plan(Path(plan), Registry.builtin()), options)
 """
 
 
+def _start_driver(plan: Path, address: str) -> subprocess.Popen:
+    """The driver in its own process (so a test can kill it), on this checkout's source."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2] / "src"),
+                                                        os.environ.get("PYTHONPATH", "")])}
+    return subprocess.Popen([sys.executable, "-c", DRIVER, str(plan), address], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def test_driver_killed_then_resume_collects_remote_results_and_runs_the_rest(cluster, tmp_path):
     c, _ = cluster
     plan = _project(tmp_path, FOUR.replace("SLEEP", "1.0"))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2] / "src"),
-                                                        os.environ.get("PYTHONPATH", "")])}
-    driver = subprocess.Popen([sys.executable, "-c", DRIVER, str(plan), c.address], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    driver = _start_driver(plan, c.address)
     db = tmp_path / "results" / "hyperwatt.db"
     end = time.monotonic() + 150
     stored = 0
@@ -222,10 +227,7 @@ def _trainings_in(folder: Path) -> list[int]:
 def test_ctrl_c_cancels_the_remote_tasks_and_leaves_nothing_running(cluster, tmp_path):
     c, _ = cluster
     plan = _project(tmp_path, FOUR.replace("SLEEP", "30.0"))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2] / "src"),
-                                                        os.environ.get("PYTHONPATH", "")])}
-    driver = subprocess.Popen([sys.executable, "-c", DRIVER, str(plan), c.address], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    driver = _start_driver(plan, c.address)
     end = time.monotonic() + 120
     while time.monotonic() < end and not _trainings_in(tmp_path):
         time.sleep(0.2)

@@ -97,9 +97,7 @@ def attribution(energy: Energy, alone: BackgroundAlone | None, spread_w: float |
     foreground's marginal energy over the background measured alone (with its bound and where its
     interval lies), and the utilisation-share split."""
     device, device_unc = energy.gpu_energy_j, energy.gpu_uncertainty_j
-    # the window the counter measured (monotonic), not the wall-clock span written beside it
-    gpu_rows = [r.duration_s for r in energy.sensors if r.domain == "gpu" and r.energy_j is not None]
-    duration = gpu_rows[0] if gpu_rows else energy.duration_s
+    duration = energy.gpu_window_s
     alone_w = alone.power_w if alone is not None else None
     value = unc = verdict = reason = None
     if device is None or duration is None:

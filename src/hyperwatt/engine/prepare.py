@@ -46,11 +46,11 @@ class PrepareSteps:
     def ensure(self, ctx: Any, setting: Setting, gpu_index: int | None) -> tuple[PrepareRun | None, bool]:
         """(the prepare run this setting relies on or None, whether it ran just now)."""
         prep, spec = prepare_setting(setting), setting.workload.prepare
-        key = prepare_key(setting, ctx.python, gpu_index)
-        if prep is None or spec is None or key is None:
+        if prep is None or spec is None:
             return None, False
         argv = build_argv(prep, ctx.python)
         env = build_env(prep, None, gpu_index)
+        key = _key(prep, argv, env)
         with self._lock:
             if key in self._done:
                 return self._done[key], False
@@ -74,8 +74,11 @@ def prepare_key(setting: Setting, python: str, gpu_index: int | None = None) -> 
     prep = prepare_setting(setting)
     if prep is None:
         return None
-    env = build_env(prep, None, gpu_index, base={})
-    return json.dumps([build_argv(prep, python), str(workdir(prep)), {k: env[k] for k in sorted(setting.workload.env)}])
+    return _key(prep, build_argv(prep, python), build_env(prep, None, gpu_index, base={}))
+
+
+def _key(prep: Setting, argv: list[str], env: dict[str, str]) -> str:
+    return json.dumps([argv, str(workdir(prep)), {k: env[k] for k in sorted(prep.workload.env)}])
 
 
 def _run(ctx: Any, name: str, argv: list[str], prep: Setting, env: dict[str, str], number: int,

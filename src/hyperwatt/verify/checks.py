@@ -171,8 +171,7 @@ def _restate_marginal(record: ExperimentRecord, interference_pct: float) -> bool
     if (a is None or a.foreground_marginal_energy_j is None or a.device_energy_j is None
             or a.background_alone_power_w is None or a.background_interference_pct == interference_pct):
         return False
-    gpu = [s.duration_s for s in record.energy.sensors if s.domain == "gpu" and s.energy_j is not None]
-    duration = gpu[0] if gpu else record.energy.duration_s
+    duration = record.energy.gpu_window_s
     if duration is None:
         return False
     value, unc = rules.marginal(a.device_energy_j, a.device_uncertainty_j, duration, a.background_alone_power_w,
