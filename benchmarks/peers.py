@@ -51,6 +51,7 @@ import numpy as np  # noqa: E402
 from energy_accuracy import Case, FakeBackend  # noqa: E402
 from hyperwatt.config.plan import SensorSettings  # noqa: E402
 from hyperwatt.sensors import Monitor, discover  # noqa: E402
+from hyperwatt.sensors.monitor import CONTEXT_S  # noqa: E402
 
 # Targets of issue 18 (worst |error| in %), in the same run as the peers.
 CASES = [
@@ -261,11 +262,22 @@ def _estimate(est: Any) -> dict[str, Any]:
             "reason": est.reason, "samples": est.sample_count, "max_gap_s": est.max_gap_s}
 
 
+def _measure(monitor: Monitor, t0: float, t1: float) -> dict[str, Any]:
+    """hyperwatt's estimate of [t0, t1] and what it was made from (the GPU's samples around the window
+    and the counter's locked period), so the estimate can be replayed offline with `window_energy`."""
+    name, est = next(iter(monitor.measure(t0, t1).items()))
+    ctx = monitor.samples(name, t0 - CONTEXT_S, t1 + CONTEXT_S)
+    counter = monitor.stats().counters.get(name)
+    return {**_estimate(est), "timeline": {
+        "period_s": counter.period_s if counter is not None and counter.mode in ("locked", "fine") else None,
+        "mode": counter.mode if counter is not None else None,
+        "samples": [(s.t_mono, s.energy_j, s.power_w, s.read_latency_s, s.error) for s in ctx]}}
+
+
 def monitor_proc(gpu: int, rate_hz: float) -> None:
     sensors = discover(gpu_indices=[gpu], cpu=False)
     monitor = Monitor(sensors, rate_hz=rate_hz, lock_interval_s=SensorSettings().lock_interval_s)
     monitor.start()
-    name = sensors.gpus()[0].name
     print("ready", flush=True)
     for line in sys.stdin:
         cmd = line.split()
@@ -274,8 +286,7 @@ def monitor_proc(gpu: int, rate_hz: float) -> None:
         if cmd[0] == "edge":
             monitor.sample_now()
             continue
-        est = monitor.measure(float(cmd[1]), float(cmd[2]))[name]
-        print(json.dumps(_estimate(est)), flush=True)
+        print(json.dumps(_measure(monitor, float(cmd[1]), float(cmd[2]))), flush=True)
     monitor.stop()
     sensors.close()
 
@@ -286,7 +297,7 @@ class GpuRig:
 
     fake = False
 
-    def __init__(self, gpu: int, dtype: str, rate_hz: float, variant: str, peers: list[str]) -> None:
+    def __init__(self, gpu: int, dtype: str, rate_hz: float, variant: str, peers: list[str], smi: bool = True) -> None:
         import pynvml
 
         self._nvml = pynvml
@@ -318,7 +329,7 @@ class GpuRig:
                 warm.stop()
             except Exception as exc:
                 self.notes.append(f"codecarbon: {type(exc).__name__}: {exc}")
-        self.smi = SmiSampler(gpu)
+        self.smi = SmiSampler(gpu) if smi else None
         self.monitor: Monitor | None = None
         self.mproc: MonitorProcess | None = None
         if variant == "inproc":
@@ -391,16 +402,17 @@ class GpuRig:
         if self.mproc is not None:
             return self.mproc.measure(t0, t1)
         assert self.monitor is not None
-        return _estimate(next(iter(self.monitor.measure(t0, t1).values())))
+        return _measure(self.monitor, t0, t1)
 
     def seed_j(self, t0: float, t1: float) -> float | None:
-        return self.smi.energy(t0, t1)
+        return self.smi.energy(t0, t1) if self.smi is not None else None
 
     def true_j(self, t0: float, t1: float) -> float | None:
         return None
 
     def close(self) -> None:
-        self.smi.close()
+        if self.smi is not None:
+            self.smi.close()
         if self.monitor is not None:
             self.monitor.stop()
             self.sensors.close()
@@ -454,7 +466,7 @@ class FakeRig(FakeBackend):
         self.monitor.sample_now()
 
     def hyperwatt(self, t0: float, t1: float) -> dict[str, Any]:
-        return _estimate(next(iter(self.monitor.measure(t0, t1).values())))
+        return _measure(self.monitor, t0, t1)
 
 
 # --- one trial ---------------------------------------------------------------------------------------
@@ -471,6 +483,9 @@ class Trial:
     true_j: float | None = None
     #: the reference's located pad steps (t, half, value after), so the reference can be re-derived offline
     pad_steps: dict[str, list[tuple[float, float, float]]] = field(default_factory=dict)
+    #: hyperwatt's GPU samples around the window (t, energy_j, power_w, read_latency_s, error) and its
+    #: counter period: its estimate can be replayed offline (kept in peers.timelines.json)
+    timeline: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 def run_trial(rig: Any, case: Case, repeat: int) -> Trial:
@@ -500,7 +515,8 @@ def run_trial(rig: Any, case: Case, repeat: int) -> Trial:
     ref = Reference(pre, post)
     trial = Trial(rig.variant, case.name, repeat, t1 - t0, readings, {}, notes=notes, true_j=rig.true_j(t0, t1),
                   pad_steps={"pre": [(s.t, s.half, s.value_j) for s in pre],
-                             "post": [(s.t, s.half, s.value_j) for s in post]})
+                             "post": [(s.t, s.half, s.value_j) for s in post]},
+                  timeline={"t0": t0, "t1": t1, **hw["timeline"]})
     for r in readings:
         ref_j, ref_bound = ref.energy(r.t0, r.t1)
         trial.reference[r.method] = (ref_j, ref_bound)
@@ -593,9 +609,16 @@ def table(rows: list[dict[str, Any]], coverage: dict[str, Any], device: str, not
     return "\n".join(lines) + "\n"
 
 
+def _trial_json(t: Trial) -> dict[str, Any]:
+    """A trial as peers.json keeps it (its timeline goes to peers.timelines.json)."""
+    d = asdict(t)
+    d.pop("timeline")
+    return d
+
+
 def _save_partial(out: Path, trials: list[Trial]) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    (out / "peers.partial.json").write_text(json.dumps([asdict(t) for t in trials], default=float))
+    (out / "peers.partial.json").write_text(json.dumps([_trial_json(t) for t in trials], default=float))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -608,6 +631,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cases", default=",".join(c.name for c in CASES), help="comma-separated subset")
     p.add_argument("--variants", default="engine,inproc", help="engine, inproc or both (GPU only)")
     p.add_argument("--peers", default=",".join(PEERS), help="peers to run beside hyperwatt (GPU only)")
+    p.add_argument("--no-smi", action="store_true", help="leave the seed's 1 Hz nvidia-smi sampler out (GPU only)")
     p.add_argument("--fake", action="store_true", help="simulated GPU on a fake clock (no GPU; peers skipped)")
     p.add_argument("--monitor-proc", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -635,7 +659,8 @@ def main(argv: list[str] | None = None) -> int:
     trials: list[Trial] = []
     device = ""
     for variant in variants:
-        rig: Any = FakeRig(args.rate) if args.fake else GpuRig(args.gpu, args.dtype, args.rate, variant, peers)
+        rig: Any = FakeRig(args.rate) if args.fake else GpuRig(args.gpu, args.dtype, args.rate, variant, peers,
+                                                                       smi=not args.no_smi)
         device = rig.device
         try:
             for r in range(args.repeats):
@@ -653,9 +678,11 @@ def main(argv: list[str] | None = None) -> int:
     rows = summarize(trials)
     coverage = bound_coverage(trials)
     result = {"device": device, "fake": args.fake, "wall_s": time.monotonic() - started, "summary": rows,
-              "bound_coverage": coverage, "notes": notes, "trials": [asdict(t) for t in trials]}
+              "bound_coverage": coverage, "notes": notes, "trials": [_trial_json(t) for t in trials]}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "peers.json").write_text(json.dumps(result, indent=2, default=float))
+    (args.out / "peers.timelines.json").write_text(json.dumps(
+        [{"variant": t.variant, "case": t.case, "repeat": t.repeat, **t.timeline} for t in trials]))
     text = table(rows, coverage, device, notes)
     (args.out / "peers.md").write_text(text)
     print(text)
