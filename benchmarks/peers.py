@@ -24,6 +24,7 @@ trainings are subprocesses), so contention between the tools is not mistaken for
 
 GPU:  PYTHONPATH=src python3 benchmarks/peers.py --out DIR [--gpu 0] [--repeats 3] [--variants engine,inproc]
 CPU:  PYTHONPATH=src python3 benchmarks/peers.py --fake --out DIR   (simulated GPU; peers skipped)
+      PYTHONPATH=src python3 benchmarks/peers.py --replay RUN_DIR   (a recorded GPU run, hyperwatt re-estimated)
 
 Writes DIR/peers.json and DIR/peers.md and prints the tables last.
 """
@@ -52,6 +53,9 @@ from energy_accuracy import Case, FakeBackend  # noqa: E402
 from hyperwatt.config.plan import SensorSettings  # noqa: E402
 from hyperwatt.sensors import Monitor, discover  # noqa: E402
 from hyperwatt.sensors.monitor import CONTEXT_S  # noqa: E402
+from hyperwatt.sensors.nvml import NOMINAL_UPDATE_S  # noqa: E402
+from hyperwatt.sensors.records import Sample, SensorInfo  # noqa: E402
+from hyperwatt.sensors.window import window_energy  # noqa: E402
 
 # Targets of issue 18 (worst |error| in %), in the same run as the peers.
 CASES = [
@@ -621,6 +625,32 @@ def _save_partial(out: Path, trials: list[Trial]) -> None:
     (out / "peers.partial.json").write_text(json.dumps([_trial_json(t) for t in trials], default=float))
 
 
+def replay(run_dir: Path) -> tuple[list[Trial], str, list[str]]:
+    """A recorded run's trials with hyperwatt's estimates made again, from the samples it recorded,
+    by this checkout's estimator (the other methods' readings and the reference are as recorded)."""
+    recorded = json.loads((run_dir / "peers.json").read_text())
+    timelines = json.loads((run_dir / "peers.timelines.json").read_text())
+    info = SensorInfo(name="gpu0", domain="gpu", method="nvml-energy-counter", device=recorded["device"],
+                      update_period_s=NOMINAL_UPDATE_S, resolution_j=0.001)
+    trials = []
+    for d, tl in zip(recorded["trials"], timelines):
+        samples = [Sample("gpu0", t, 0.0, power_w=p, energy_j=e, read_latency_s=lat, error=err)
+                   for t, e, p, lat, err in tl["samples"]]
+        est = window_energy(samples, info, tl["t0"], tl["t1"], period_s=tl["period_s"], nominal_interval_s=0.05)
+        readings = [Reading(**r) for r in d["readings"]]
+        for i, r in enumerate(readings):
+            if r.method == "hyperwatt":
+                note = "" if not est.partial else f"partial: {est.reason}"
+                readings[i] = Reading("hyperwatt", r.t0, r.t1, est.energy_j, est.uncertainty_j, note)
+        ref_j = d["reference"]["hyperwatt"][0]
+        errors = dict(d["errors_pct"], hyperwatt=None if est.energy_j is None else 100 * (est.energy_j - ref_j) / ref_j)
+        trials.append(Trial(d["variant"], d["case"], d["repeat"], d["duration_s"], readings,
+                            {m: tuple(v) for m, v in d["reference"].items()}, errors, d["notes"], d["true_j"],
+                            d["pad_steps"]))
+    notes = [*recorded["notes"], f"hyperwatt replayed by this checkout from the samples recorded in {run_dir}"]
+    return trials, recorded["device"], notes
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path)
@@ -633,10 +663,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--peers", default=",".join(PEERS), help="peers to run beside hyperwatt (GPU only)")
     p.add_argument("--no-smi", action="store_true", help="leave the seed's 1 Hz nvidia-smi sampler out (GPU only)")
     p.add_argument("--fake", action="store_true", help="simulated GPU on a fake clock (no GPU; peers skipped)")
+    p.add_argument("--replay", type=Path, metavar="RUN_DIR",
+                   help="make hyperwatt's estimates of a recorded run (its peers.json and peers.timelines.json) "
+                        "again with this checkout's estimator, and print the tables (no GPU)")
     p.add_argument("--monitor-proc", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.monitor_proc:
         monitor_proc(args.gpu, args.rate)
+        return 0
+    if args.replay is not None:
+        trials, device, notes = replay(args.replay)
+        text = table(summarize(trials), bound_coverage(trials), device, notes)
+        if args.out is not None:
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / "peers.md").write_text(text)
+        print(text)
         return 0
     if args.out is None:
         p.error("--out is required")

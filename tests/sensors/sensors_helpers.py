@@ -25,13 +25,14 @@ class Run:
 
 
 def simulate(power, t0: float, t1: float, *, edges: bool = True, after_s: float = 2.0, rate_hz: float = 20.0,
-             end_level: str = "after", **gpu_kwargs) -> Run:
+             end_level: str = "after", lock_interval_s: float = 1.0, **gpu_kwargs) -> Run:
     """Sample from START to t1 + after_s (calling sample_now at both edges if `edges`), measure [t0, t1]."""
     clock = FakeClock(start=START)
     gpu_kwargs.setdefault("counter_read_cost_s", 0.0035)
     gpu_kwargs.setdefault("phase_s", 0.037)
     gpu = FakeGpu(power, clock=clock, **gpu_kwargs)
-    monitor = Monitor(SensorSet([FakeGpuSensor(gpu)]), rate_hz=rate_hz, clock=clock)
+    monitor = Monitor(SensorSet([FakeGpuSensor(gpu)]), rate_hz=rate_hz, clock=clock,
+                      lock_interval_s=lock_interval_s)
     monitor.run_for(t0 - clock.monotonic())
     if edges:
         monitor.sample_now()

@@ -67,3 +67,13 @@ def test_peers_fake_run(tmp_path: Path):
     assert all(r["beats_peers"] is None for r in rows.values())  # peers need a real GPU: skipped, said so
     assert "Zeus and CodeCarbon need a real GPU" in done.stdout
     assert rows["burst-2s"]["counter_at_edges"]["max_abs_pct"] > rows["burst-2s"]["hyperwatt"]["max_abs_pct"]
+    # the run can be replayed: hyperwatt's estimates made again from the samples it recorded
+    timelines = json.loads((tmp_path / "peers.timelines.json").read_text())
+    assert [t["case"] for t in timelines] == [t["case"] for t in result["trials"]]
+    assert all(len(t["samples"]) > 20 and t["t0"] < t["t1"] for t in timelines)
+    again = subprocess.run([sys.executable, str(BENCH / "peers.py"), "--replay", str(tmp_path)],
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert f"replayed by this checkout from the samples recorded in {tmp_path}" in again.stdout
+    table = [line for line in done.stdout.splitlines() if line.startswith("| burst")]
+    assert table and table == [line for line in again.stdout.splitlines() if line.startswith("| burst")]

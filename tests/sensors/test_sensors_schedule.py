@@ -60,6 +60,28 @@ def test_edge_request_locates_the_next_step_promptly():
     assert abs(step - true_step) < 0.006
 
 
+@pytest.mark.parametrize("lead_s", [0.012, 0.03, 0.06])
+def test_edge_request_seeks_the_very_next_step(lead_s: float):
+    """The step right after an edge is sought at once when it is more than a read away, not the one
+    after it: the window's edge then sits between two precisely located steps."""
+    clock = FakeClock(start=START)
+    gpu = FakeGpu(constant(100.0), clock=clock, counter_read_cost_s=0.0035, phase_s=0.063)
+    monitor = _monitor(gpu, clock, lock_interval_s=10.0)
+    monitor.run_for(5.0)
+    next_step = gpu.last_update(clock.monotonic() + 0.2)
+    while next_step - clock.monotonic() > lead_s + 0.1:
+        next_step -= 0.1
+    monitor.run_for(next_step - lead_s - clock.monotonic())
+    edge = clock.monotonic()
+    monitor.sample_now()
+    monitor.run_for(0.25)
+    sched = monitor._states[0].schedule
+    assert sched is not None
+    located = [s.t_mono for s in monitor.samples("gpu0", edge, edge + 0.25) if s.read_latency_s]
+    assert sched.last_step_s is not None and abs(sched.last_step_s - next_step) < 0.006
+    assert len(located) <= 3 + lead_s / 0.0035  # back-to-back reads up to the step, then a few
+
+
 def test_irregular_counter_still_gives_precise_steps_at_bounded_cost():
     clock = FakeClock(start=START)
     gpu = _Irregular(constant(100.0), clock=clock, counter_read_cost_s=0.0035)

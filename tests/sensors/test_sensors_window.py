@@ -9,7 +9,7 @@ from sensors_helpers import simulate
 
 from hyperwatt.sensors import Sample, SensorInfo, detect_update_period, window_energy
 from hyperwatt.sensors.fake import FakeError, PiecewiseLinear, burst, constant, square_wave
-from hyperwatt.sensors.window import COUNTER_RESET
+from hyperwatt.sensors.window import COUNTER_RESET, _Anchor, _refine_with_grid
 
 
 def test_constant_power_is_exact_to_the_millijoule_scale():
@@ -61,6 +61,31 @@ def test_window_edges_anywhere_between_counter_steps(phase_s: float):
     run = simulate(curve, 105.1, 108.3, phase_s=phase_s)
     assert abs(run.error_j) <= run.estimate.uncertainty_j
     assert abs(run.error_j) < 1.0
+
+
+@pytest.mark.parametrize("phase_s", [0.0, 0.021, 0.048, 0.066, 0.093])
+def test_sparse_locks_edges_anchored_on_the_grid(phase_s: float):
+    """The engine re-locks every 10 s: near a short window the only precise steps are the ones
+    sought after its edges; the steps before the edges are placed on their grid, and the level
+    after the end is read clear of the power readings' lag (steps jitter by 3 ms, as on an H200)."""
+    for start in (104.3, 104.337, 104.371):
+        curve = burst(120.0, 700.0, start + 0.002, 2.0, ramp_s=0.02)
+        run = simulate(curve, start, start + 2.03, phase_s=phase_s, lock_interval_s=10.0, update_jitter_s=0.003)
+        assert abs(run.error_j) <= run.estimate.uncertainty_j
+        assert run.estimate.uncertainty_j / run.truth_j < 0.003
+        assert abs(run.error_j) / run.truth_j < 0.001
+
+
+def test_grid_places_each_wide_anchor_on_its_own_step():
+    """Two wide anchors before a precise one: each new counter value is a distinct step, so the one
+    two anchors back is two steps back, even where its bracket also touches the step one back."""
+    ref_far = _Anchor(-1.9897, -1.9811, 10.0)  # 21 steps before `ref`: the pair measures the grid
+    wide_2, wide_1 = _Anchor(-0.101, 0.011, 20.0), _Anchor(0.009, 0.106, 21.0)
+    ref = _Anchor(0.1106, 0.1187, 22.0)
+    out = _refine_with_grid([ref_far, wide_2, wide_1, ref], 0.1, period_measured=True)
+    assert out[2].lo <= 0.0146 <= out[2].hi and out[2].half < 0.006
+    assert out[1].lo <= -0.0854 <= out[1].hi and out[1].half < 0.006
+    assert out[0] == ref_far and out[3] == ref
 
 
 def test_instant_power_samples_instead_of_interval_means():

@@ -307,7 +307,7 @@ class Monitor:
         step = sched.last_step_s
         if step is None or step <= t:
             return False
-        return bool(st.times) and st.times[-1] >= step + 2.2 * (sched.period_s or 0.1)
+        return bool(st.times) and st.times[-1] >= step + 2.35 * (sched.period_s or 0.1)
 
     def stats(self) -> MonitorStats:
         with self._lock:

@@ -5,9 +5,10 @@ reads. The schedule therefore phase-locks on the counter's step grid:
 
 - **seek**: read back-to-back until two consecutive reads differ; the step is then bracketed by
   about one read duration. The first lock seeks two steps and so measures the period.
-- **locked**: every `lock_interval_s` (and at once after `request_edge`), a *targeted* seek starts
-  just before the next predicted step and reads until the counter moves: two or three reads,
-  each lock an independent precise step that also refines the period and measures the jitter.
+- **locked**: every `lock_interval_s`, a *targeted* seek starts just before the next predicted
+  step and reads until the counter moves: two or three reads, each lock an independent precise
+  step that also refines the period and measures the jitter. After `request_edge` (a window edge
+  passed) the seek aims at the first step that may still be ahead, starting at once if need be.
 - **coarse**: the counter has no usable grid; read every `coarse_interval_s`, retry the lock later.
 - **fine**: the counter steps faster than a read takes; every read is precise, read at the lock
   interval and at edges.
@@ -87,7 +88,7 @@ class CounterSchedule:
         if self._seeking:
             return
         if self.mode == LOCKED:
-            self._plan(now, now)
+            self._plan_edge(now)
         elif self.mode == COARSE:
             self._start_seek(now)
         elif self.mode == FINE:
@@ -207,6 +208,17 @@ class CounterSchedule:
     def _margin(self, k: int) -> float:
         assert self._last is not None
         return self._last.half + k * self.period_err_s + self.jitter_s + self._safety_s
+
+    def _plan_edge(self, now: float) -> None:
+        """Seek the first step predicted more than one read after an edge, at once if its seek
+        should already have started: the read at the edge and the seek's reads bracket it. (A step
+        predicted sooner may already be in the edge's read; seeking it could cost a whole period.)"""
+        assert self._last is not None and self.period_s is not None
+        period, last = self.period_s, self._last.center
+        k = max(1, math.ceil((now + self._latency_s - last) / period))
+        while last + k * period <= now + self._latency_s:
+            k += 1
+        self._next_at = max(now, last + k * period - self._margin(k) - self._latency_s)
 
     def _plan(self, now: float, desired: float) -> None:
         """Plan a targeted seek at a predicted step: the first one whose seek starts after `desired`,

@@ -22,14 +22,13 @@ from hyperwatt.sensors.window import (
     COUNTER_RESET,
     POWER_REL_ERR,
     EndLevel,
-    _anchors,
     _Edge,
     _edge,
     _power_curve,
     _Read,
-    _refine_with_grid,
     _trapezoid_estimate,
     detect_update_period,
+    grid_anchors,
     window_energy,
 )
 
@@ -83,10 +82,7 @@ class WindowSlicer:
         if whole.partial:
             return "independent"
         if reads and self._curve is not None:
-            anchors = _anchors(reads, self._period)
-            if self._period:
-                anchors = _refine_with_grid(anchors, self._period)
-            self._anchor_list = anchors
+            self._anchor_list = grid_anchors(reads, self._period, self._kw["period_s"] is not None)
             e0, e1 = self._edge(self.t0), self._edge(self.t1)
             resets = any(s.error and s.error.startswith(COUNTER_RESET) for s in self._errors)
             if e0 is not None and e1 is not None and not resets:

@@ -22,8 +22,9 @@ from hyperwatt.sensors.records import EnergyEstimate, Sample, SensorInfo
 POWER_REL_ERR = 0.05  # instant power vs the energy counter's scale (NVML documents +/-5 %)
 COUNTER_RESET = "energy counter reset"  # error prefix a sensor uses when its counter went backwards
 EDGE_SEARCH_S = 2.0  # anchors farther than this from an edge are not considered
-_PRECISE_FRACTION = 0.0625  # an anchor is "precise" when its half-width is at most this x period
-_GRID_MAX_K = 4  # grid refinement reaches at most this many periods from a precise anchor
+_REFERENCE_FRACTION = 0.125  # an anchor located to within this x period is a reference for the step grid
+_DEFAULT_DEVIATION = 0.05  # steps' assumed deviation from the grid (x period) when no pair of references measures it
+_GRID_MAX_K = 4  # grid refinement reaches at most this many periods from a reference anchor
 EndLevel = Literal["after", "inside"]
 
 
@@ -163,7 +164,8 @@ def window_energy(
     lag_s = max(period or 0.0, nominal_interval_s)
     est = None
     if curve is not None and reads:
-        est = _counter_estimate(reads, curve, info, t0, t1, period, gap_s, lag_s, power_rel_err, errors, end_level)
+        est = _counter_estimate(reads, curve, info, t0, t1, period, period_s is not None, gap_s, lag_s,
+                                power_rel_err, errors, end_level)
     if est is None and curve is not None:
         est = _trapezoid_estimate(curve, info, t0, t1, gap_s, lag_s, power_rel_err, errors)
     if est is None or curve is None:
@@ -229,11 +231,9 @@ def _join(reasons: list[str], errors: list[Sample]) -> str | None:
 
 # --- the counter method ------------------------------------------------------------------------
 def _counter_estimate(reads: list[_Read], curve: _PowerCurve, info: SensorInfo, t0: float, t1: float,
-                      period: float | None, gap_s: float, lag_s: float, rel: float,
+                      period: float | None, period_measured: bool, gap_s: float, lag_s: float, rel: float,
                       errors: list[Sample], end_level: EndLevel = "after") -> _Result | None:
-    anchors = _anchors(reads, period)
-    if period:
-        anchors = _refine_with_grid(anchors, period)
+    anchors = grid_anchors(reads, period, period_measured)
     if not anchors:
         return None
     resolution = info.resolution_j or 0.0
@@ -303,35 +303,41 @@ def _anchors(reads: list[_Read], period: float | None) -> list[_Anchor]:
     return out
 
 
-def _refine_with_grid(anchors: list[_Anchor], period: float) -> list[_Anchor]:
-    """Narrow wide anchors with the step grid of nearby precise ones (steps come every period).
+def _refine_with_grid(anchors: list[_Anchor], period: float, period_measured: bool = False) -> list[_Anchor]:
+    """Narrow wide anchors with the step grid of nearby reference anchors (steps come every period).
 
-    The grid's period and how far steps stray from it are measured from the precise anchors
-    themselves; without at least three of them nothing is refined.
+    Reference anchors are those located to within period/8. The grid's period is `period` when the
+    caller measured it (the sampler's lock, over long baselines), else it is measured from pairs of
+    reference anchors. How far located steps stray from the grid (bracket slack and jitter together)
+    is measured from those pairs, and assumed to be `_DEFAULT_DEVIATION` x period without any. Each
+    anchor is a distinct step, so a wide anchor m anchors before (after) its reference lies at
+    least m + 1 steps before (after) it; it is narrowed only when one grid step fits its bracket.
     """
-    precise = [a for a in anchors if a.half <= _PRECISE_FRACTION * period]
-    if len(precise) < 3:
-        return anchors
-    pairs = [(a, b, round((b.mid - a.mid) / period)) for a, b in zip(precise, precise[1:])]
+    refs = [a for a in anchors if a.half <= _REFERENCE_FRACTION * period]
+    pairs = [(a, b, round((b.mid - a.mid) / period)) for a, b in zip(refs, refs[1:])]
     pairs = [(a, b, k) for a, b, k in pairs if 1 <= k <= 50]
-    if not pairs:
+    if period_measured:
+        t_est = period
+    elif len(pairs) >= 2:
+        t_est = sum(b.mid - a.mid for a, b, _ in pairs) / sum(k for _, _, k in pairs)
+    else:
         return anchors
-    t_est = sum(b.mid - a.mid for a, b, _ in pairs) / sum(k for _, _, k in pairs)
-    # how far located steps stray from the grid: bracket slack and jitter together (conservative)
-    deviation = max(abs(b.mid - a.mid - k * t_est) for a, b, k in pairs)
+    deviation = max((abs(b.mid - a.mid - k * t_est) for a, b, k in pairs), default=_DEFAULT_DEVIATION * period)
     if deviation > period / 4:  # no usable grid
         return anchors
-    mids = np.array([p.mid for p in precise])
+    rank = {id(a): i for i, a in enumerate(anchors)}
+    mids = np.array([r.mid for r in refs])
     out = []
     for a in anchors:
-        if a.half <= _PRECISE_FRACTION * period:
+        if not refs or a.half <= _REFERENCE_FRACTION * period:
             out.append(a)
             continue
         i = int(np.searchsorted(mids, a.mid))
-        near = min((precise[k] for k in (i - 1, i) if 0 <= k < len(precise)), key=lambda p: abs(p.mid - a.mid))
+        near = min((refs[k] for k in (i - 1, i) if 0 <= k < len(refs)), key=lambda r: abs(r.mid - a.mid))
+        between = abs(rank[id(a)] - rank[id(near)])  # distinct steps from a to near, a's own included
+        ks = range(-_GRID_MAX_K, -between + 1) if a.mid < near.mid else range(between, _GRID_MAX_K + 1)
         cands = []
-        ks = range(-_GRID_MAX_K, 0) if a.energy_j < near.energy_j else range(1, _GRID_MAX_K + 1)
-        for k in ks:  # a different value: a different step, before or after the precise one
+        for k in ks:
             c = near.mid + k * t_est
             tol = near.half + deviation + 5e-4
             lo, hi = max(a.lo, c - tol), min(a.hi, c + tol)
@@ -340,6 +346,12 @@ def _refine_with_grid(anchors: list[_Anchor], period: float) -> list[_Anchor]:
         far = abs(a.mid - near.mid) > (_GRID_MAX_K - 0.5) * t_est
         out.append(_Anchor(cands[0][0], cands[0][1], a.energy_j) if len(cands) == 1 and not far else a)
     return out
+
+
+def grid_anchors(reads: list[_Read], period: float | None, period_measured: bool) -> list[_Anchor]:
+    """The counter's steps located from its reads, narrowed with the step grid when there is one."""
+    anchors = _anchors(reads, period)
+    return _refine_with_grid(anchors, period, period_measured) if period else anchors
 
 
 def _edge(anchors: list[_Anchor], curve: _PowerCurve, t: float, side: str, period: float | None,
@@ -373,7 +385,7 @@ def _interval_edge(a: _Anchor, b: _Anchor, curve: _PowerCurve, t: float, side: s
     elif side == "end_inside":
         lo, hi = a.mid, t
     else:
-        lo, hi = b.mid + period, b.mid + 2 * period
+        lo, hi = b.mid + 1.25 * period, b.mid + 2.25 * period
     d, step = (t - a.mid, a) if from_a else (b.mid - t, b)
     k, m = np.searchsorted(curve.t, [lo, hi], side="left")[0], np.searchsorted(curve.t, hi, side="right")
     outside = curve.p[k:m]
