@@ -24,7 +24,7 @@ COUNTER_RESET = "energy counter reset"  # error prefix a sensor uses when its co
 EDGE_SEARCH_S = 2.0  # anchors farther than this from an edge are not considered
 _REFERENCE_FRACTION = 0.125  # an anchor located to within this x period is a reference for the step grid
 _DEFAULT_DEVIATION = 0.05  # steps' assumed deviation from the grid (x period) when no pair of references measures it
-_GRID_MAX_K = 4  # grid refinement reaches at most this many periods from a reference anchor
+_GRID_MAX_K = 6  # grid refinement reaches at most this many periods from a reference anchor
 EndLevel = Literal["after", "inside"]
 
 
@@ -309,7 +309,8 @@ def _refine_with_grid(anchors: list[_Anchor], period: float, period_measured: bo
     Reference anchors are those located to within period/8. The grid's period is `period` when the
     caller measured it (the sampler's lock, over long baselines), else it is measured from pairs of
     reference anchors. How far located steps stray from the grid (bracket slack and jitter together)
-    is measured from those pairs, and assumed to be `_DEFAULT_DEVIATION` x period without any. Each
+    is measured from those pairs a few steps apart, and assumed to be `_DEFAULT_DEVIATION` x period
+    without any. Each
     anchor is a distinct step, so a wide anchor m anchors before (after) its reference lies at
     least m + 1 steps before (after) it; it is narrowed only when one grid step fits its bracket.
     """
@@ -322,7 +323,8 @@ def _refine_with_grid(anchors: list[_Anchor], period: float, period_measured: bo
         t_est = sum(b.mid - a.mid for a, b, _ in pairs) / sum(k for _, _, k in pairs)
     else:
         return anchors
-    deviation = max((abs(b.mid - a.mid - k * t_est) for a, b, k in pairs), default=_DEFAULT_DEVIATION * period)
+    local = [(a, b, k) for a, b, k in pairs if k <= 2 * _GRID_MAX_K]  # far pairs add the period's error
+    deviation = max((abs(b.mid - a.mid - k * t_est) for a, b, k in local), default=_DEFAULT_DEVIATION * period)
     if deviation > period / 4:  # no usable grid
         return anchors
     rank = {id(a): i for i, a in enumerate(anchors)}
