@@ -79,7 +79,7 @@ def test_sparse_locks_edges_anchored_on_the_grid(phase_s: float):
 def test_grid_places_each_wide_anchor_on_its_own_step():
     """Two wide anchors before a precise one: each new counter value is a distinct step, so the one
     two anchors back is two steps back, even where its bracket also touches the step one back."""
-    ref_far = _Anchor(-1.9897, -1.9811, 10.0)  # 21 steps before `ref`: the pair measures the grid
+    ref_far = _Anchor(-0.8897, -0.8811, 10.0)  # 10 steps before `ref`: the pair measures the grid
     wide_2, wide_1 = _Anchor(-0.101, 0.011, 20.0), _Anchor(0.009, 0.106, 21.0)
     ref = _Anchor(0.1106, 0.1187, 22.0)
     out = _refine_with_grid([ref_far, wide_2, wide_1, ref], 0.1, period_measured=True)
