@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -9,7 +10,7 @@ from sensors_helpers import simulate
 
 from hyperwatt.sensors import Sample, SensorInfo, detect_update_period, window_energy
 from hyperwatt.sensors.fake import FakeError, PiecewiseLinear, burst, constant, square_wave
-from hyperwatt.sensors.window import COUNTER_RESET, _Anchor, _refine_with_grid
+from hyperwatt.sensors.window import COUNTER_RESET, _Anchor, _PowerCurve, _refine_with_grid
 
 
 def test_constant_power_is_exact_to_the_millijoule_scale():
@@ -86,6 +87,26 @@ def test_grid_places_each_wide_anchor_on_its_own_step():
     assert out[2].lo <= 0.0146 <= out[2].hi and out[2].half < 0.006
     assert out[1].lo <= -0.0854 <= out[1].hi and out[1].half < 0.006
     assert out[0] == ref_far and out[3] == ref
+
+
+def _end_edge_anchors() -> list[_Anchor]:
+    """An H200 end edge (2026-12-03): the read at the edge (+4.6 ms) is the first of its value, the
+    next read came 106 ms later; the step sought after the edge is the only reference."""
+    return [_Anchor(-0.106, 0.0062, 32323.367), _Anchor(0.092, 0.1325, 32341.013), _Anchor(0.2020, 0.2089, 32353.349)]
+
+
+def test_two_grid_steps_in_a_bracket_are_told_apart_by_the_power_readings():
+    # the edge's bracket holds grid steps at +5.5 ms and -94.5 ms: 17.6 J to the next step in one
+    # period is 176 W, in two periods 88 W; the GPU read 128-807 W there, so 88 W is impossible
+    readings = [(-0.354, 128.9), (-0.204, 128.5), (-0.154, 807.2), (-0.054, 730.3), (0.046, 200.4),
+                (0.146, 128.6), (0.246, 128.3), (0.446, 129.0)]
+    curve = _PowerCurve(np.array([t for t, _ in readings]), np.array([p for _, p in readings]))
+    out = _refine_with_grid(_end_edge_anchors(), 0.1, period_measured=True, curve=curve)
+    assert out[1].lo <= 0.1055 <= out[1].hi and out[1].half < 0.01
+    assert out[0].lo <= 0.0055 <= out[0].hi and out[0].half < 0.01
+    # readings that allow neither placement (a steady 700 W) leave the anchor as wide as it was
+    steady = _PowerCurve(np.array([-0.5, 0.5]), np.array([700.0, 700.0]))
+    assert _refine_with_grid(_end_edge_anchors(), 0.1, period_measured=True, curve=steady)[0].half > 0.05
 
 
 def test_instant_power_samples_instead_of_interval_means():

@@ -233,7 +233,7 @@ def _join(reasons: list[str], errors: list[Sample]) -> str | None:
 def _counter_estimate(reads: list[_Read], curve: _PowerCurve, info: SensorInfo, t0: float, t1: float,
                       period: float | None, period_measured: bool, gap_s: float, lag_s: float, rel: float,
                       errors: list[Sample], end_level: EndLevel = "after") -> _Result | None:
-    anchors = grid_anchors(reads, period, period_measured)
+    anchors = grid_anchors(reads, period, period_measured, curve)
     if not anchors:
         return None
     resolution = info.resolution_j or 0.0
@@ -303,16 +303,18 @@ def _anchors(reads: list[_Read], period: float | None) -> list[_Anchor]:
     return out
 
 
-def _refine_with_grid(anchors: list[_Anchor], period: float, period_measured: bool = False) -> list[_Anchor]:
+def _refine_with_grid(anchors: list[_Anchor], period: float, period_measured: bool = False,
+                      curve: _PowerCurve | None = None, rel: float = POWER_REL_ERR) -> list[_Anchor]:
     """Narrow wide anchors with the step grid of nearby reference anchors (steps come every period).
 
     Reference anchors are those located to within period/8. The grid's period is `period` when the
     caller measured it (the sampler's lock, over long baselines), else it is measured from pairs of
     reference anchors. How far located steps stray from the grid (bracket slack and jitter together)
     is measured from those pairs a few steps apart, and assumed to be `_DEFAULT_DEVIATION` x period
-    without any. Each
-    anchor is a distinct step, so a wide anchor m anchors before (after) its reference lies at
-    least m + 1 steps before (after) it; it is narrowed only when one grid step fits its bracket.
+    without any. Each anchor is a distinct step, so a wide anchor m anchors before (after) its
+    reference lies at least m steps before (after) it. It is narrowed to the one grid step its
+    bracket holds; where it holds two, to the one whose energy to a narrow neighbour anchor is a
+    mean power the power readings (`curve`) allow.
     """
     refs = [a for a in anchors if a.half <= _REFERENCE_FRACTION * period]
     pairs = [(a, b, round((b.mid - a.mid) / period)) for a, b in zip(refs, refs[1:])]
@@ -325,35 +327,60 @@ def _refine_with_grid(anchors: list[_Anchor], period: float, period_measured: bo
         return anchors
     local = [(a, b, k) for a, b, k in pairs if k <= 2 * _GRID_MAX_K]  # far pairs add the period's error
     deviation = max((abs(b.mid - a.mid - k * t_est) for a, b, k in local), default=_DEFAULT_DEVIATION * period)
-    if deviation > period / 4:  # no usable grid
+    if deviation > period / 4 or not refs:  # no usable grid
         return anchors
-    rank = {id(a): i for i, a in enumerate(anchors)}
     mids = np.array([r.mid for r in refs])
-    out = []
-    for a in anchors:
-        if not refs or a.half <= _REFERENCE_FRACTION * period:
-            out.append(a)
+    out = list(anchors)
+    ambiguous: dict[int, list[_Anchor]] = {}
+    for n, a in enumerate(anchors):
+        if a.half <= _REFERENCE_FRACTION * period:
             continue
         i = int(np.searchsorted(mids, a.mid))
         near = min((refs[k] for k in (i - 1, i) if 0 <= k < len(refs)), key=lambda r: abs(r.mid - a.mid))
-        between = abs(rank[id(a)] - rank[id(near)])  # distinct steps from a to near, a's own included
+        if abs(a.mid - near.mid) > (_GRID_MAX_K - 0.5) * t_est:
+            continue
+        between = abs(n - anchors.index(near))  # distinct steps from a to near, a's own included
         ks = range(-_GRID_MAX_K, -between + 1) if a.mid < near.mid else range(between, _GRID_MAX_K + 1)
-        cands = []
-        for k in ks:
-            c = near.mid + k * t_est
-            tol = near.half + deviation + 5e-4
-            lo, hi = max(a.lo, c - tol), min(a.hi, c + tol)
-            if lo < hi:
-                cands.append((lo, hi))
-        far = abs(a.mid - near.mid) > (_GRID_MAX_K - 0.5) * t_est
-        out.append(_Anchor(cands[0][0], cands[0][1], a.energy_j) if len(cands) == 1 and not far else a)
+        tol = near.half + deviation + 5e-4
+        cands = [_Anchor(max(a.lo, c - tol), min(a.hi, c + tol), a.energy_j)
+                 for c in (near.mid + k * t_est for k in ks) if max(a.lo, c - tol) < min(a.hi, c + tol)]
+        if len(cands) == 1:
+            out[n] = cands[0]
+        elif cands:
+            ambiguous[n] = cands
+    if curve is not None:
+        for n, cands in ambiguous.items():
+            fits = [c for c in cands if _power_allows(c, out, n, curve, period, rel)]
+            if len(fits) == 1:
+                out[n] = fits[0]
     return out
 
 
-def grid_anchors(reads: list[_Read], period: float | None, period_measured: bool) -> list[_Anchor]:
+def _power_allows(cand: _Anchor, anchors: list[_Anchor], n: int, curve: _PowerCurve, period: float,
+                  rel: float) -> bool:
+    """Whether anchor n placed at `cand` makes the mean power to each narrow neighbour anchor one
+    the power readings allow (their range two periods either side: they lag; +/- `rel`, and the
+    span's own uncertainty)."""
+    for m in (n - 1, n + 1):
+        if not 0 <= m < len(anchors) or anchors[m].half > _REFERENCE_FRACTION * period:
+            continue
+        first, last = (anchors[m], cand) if m < n else (cand, anchors[m])
+        span = last.mid - first.mid
+        if span <= first.half + last.half:
+            return False
+        power = (last.energy_j - first.energy_j) / span
+        slack = power * (first.half + last.half) / span
+        pmin, pmax = curve.extremes(first.mid - 2 * period, last.mid + 2 * period)
+        if not pmin * (1 - rel) - slack <= power <= pmax * (1 + rel) + slack:
+            return False
+    return True
+
+
+def grid_anchors(reads: list[_Read], period: float | None, period_measured: bool,
+                 curve: _PowerCurve | None = None) -> list[_Anchor]:
     """The counter's steps located from its reads, narrowed with the step grid when there is one."""
     anchors = _anchors(reads, period)
-    return _refine_with_grid(anchors, period, period_measured) if period else anchors
+    return _refine_with_grid(anchors, period, period_measured, curve) if period else anchors
 
 
 def _edge(anchors: list[_Anchor], curve: _PowerCurve, t: float, side: str, period: float | None,
