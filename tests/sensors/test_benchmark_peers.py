@@ -11,7 +11,10 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCH))
 
-from peers import Reference, locate_steps  # noqa: E402
+import pytest  # noqa: E402
+from peers import Reference, bound_coverage, locate_steps, replay, summarize  # noqa: E402
+
+RECORDED = sorted((BENCH / "recorded").glob("peers-*/*/peers.timelines.json"))
 
 
 IDLE_W, LOAD_W, WARM_W, DECAY_S = 70.0, 600.0, 8.0, 1.0
@@ -77,3 +80,18 @@ def test_peers_fake_run(tmp_path: Path):
     assert f"replayed by this checkout from the samples recorded in {tmp_path}" in again.stdout
     table = [line for line in done.stdout.splitlines() if line.startswith("| burst")]
     assert table and table == [line for line in again.stdout.splitlines() if line.startswith("| burst")]
+
+
+@pytest.mark.parametrize("run", [p.parent for p in RECORDED], ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_recorded_gpu_runs_meet_the_targets_when_replayed(run: Path):
+    """The H200 runs of 2026-12-03, re-estimated by this checkout from the samples they recorded:
+    every case meets its target and beats Zeus and CodeCarbon, and the bound covers every error."""
+    trials, device, _ = replay(run)
+    assert "H200" in device and len(trials) >= 16
+    rows = summarize(trials)
+    assert {r["case"] for r in rows} == {"burst-2s", "burst-5s", "burst-30s", "onoff-250ms-10s"}
+    for row in rows:
+        assert row["meets_target"], row
+        assert row["beats_peers"], row
+    coverage = bound_coverage(trials)
+    assert coverage["covered"] == coverage["trials"] == len(trials)
