@@ -82,6 +82,20 @@ def test_edge_request_seeks_the_very_next_step(lead_s: float):
     assert len(located) <= 3 + lead_s / 0.0035  # back-to-back reads up to the step, then a few
 
 
+def test_a_stall_during_the_first_lock_does_not_double_the_period():
+    """Back-to-back reads of a counter stepping every 100 ms, the reader stalled for 150 ms between
+    the first two steps it saw (a loaded machine): the period is measured on a stall-free pair."""
+    sched = CounterSchedule()
+    t, stalled = 0.0, False
+    while sched.period_s is None and t < 2.0:
+        t = max(t, sched.next_read_at(t))
+        if sched.steps_located == 1 and not stalled:
+            t, stalled = t + 0.15, True
+        sched.observe(t + 0.00175, float(int((t + 0.00175 - 0.037) // 0.1)), 0.0035)
+        t += 0.0035
+    assert stalled and sched.period_s == pytest.approx(0.1, abs=0.008)
+
+
 def test_irregular_counter_still_gives_precise_steps_at_bounded_cost():
     clock = FakeClock(start=START)
     gpu = _Irregular(constant(100.0), clock=clock, counter_read_cost_s=0.0035)

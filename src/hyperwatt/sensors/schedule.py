@@ -4,7 +4,8 @@ The window estimate needs counter steps located precisely near the window edges,
 reads. The schedule therefore phase-locks on the counter's step grid:
 
 - **seek**: read back-to-back until two consecutive reads differ; the step is then bracketed by
-  about one read duration. The first lock seeks two steps and so measures the period.
+  about one read duration. The first lock seeks two steps and so measures the period (again, if
+  the reads between them stalled for half of it: a step could have passed unseen).
 - **locked**: every `lock_interval_s`, a *targeted* seek starts just before the next predicted
   step and reads until the counter moves: two or three reads, each lock an independent precise
   step that also refines the period and measures the jitter. After `request_edge` (a window edge
@@ -20,6 +21,7 @@ import math
 from dataclasses import dataclass
 
 SEEK, LOCKED, COARSE, FINE = "seek", "locked", "coarse", "fine"
+_MAX_RESTARTS = 5  # after this many stalled first locks, the period is taken as measured
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,8 @@ class CounterSchedule:
         self._ref: _Step | None = None  # long-baseline reference for the period
         self._last: _Step | None = None
         self._prev: tuple[float, float, float] | None = None  # last read: t, value, latency
+        self._gap_s = 0.0  # longest time between two reads since the last located step
+        self._restarts = 0  # first locks begun again because reads stalled between their two steps
         self._seeking = True
         self._seek_deadline: float | None = None
         self._next_at = -math.inf
@@ -99,10 +103,13 @@ class CounterSchedule:
         self.reads += 1
         if value is None:
             self._prev = None
+            self._gap_s = math.inf  # a step may have passed unseen
             self._after_read(t)
             return
         self._latency_s = latency_s if self._latency_s == 0 else 0.8 * self._latency_s + 0.2 * latency_s
         prev, self._prev = self._prev, (t, value, latency_s)
+        if prev is not None:
+            self._gap_s = max(self._gap_s, t - prev[0])
         if prev is not None and value != prev[1]:
             lo, hi = prev[0] - prev[2] / 2, t + latency_s / 2
             if hi - lo <= self._precise_width():
@@ -137,8 +144,9 @@ class CounterSchedule:
 
     def _on_step(self, step: _Step, t: float) -> None:
         self.steps_located += 1
+        gap, self._gap_s = self._gap_s, 0.0
         if self.period_s is None:
-            self._first_lock(step, t)
+            self._first_lock(step, t, gap)
             return
         last = self._last
         assert last is not None
@@ -166,12 +174,14 @@ class CounterSchedule:
         self._retry_at = t + self._retry_s
         self._next_at = t + self._coarse_interval_s
 
-    def _first_lock(self, step: _Step, t: float) -> None:
-        if self._last is None:  # keep seeking: the next step gives the period
+    def _first_lock(self, step: _Step, t: float, gap_s: float) -> None:
+        period = step.center - self._last.center if self._last is not None else math.inf
+        stalled = gap_s > period / 2 and self._restarts < _MAX_RESTARTS  # a step may have passed unseen
+        if self._last is None or stalled:  # keep seeking: the next step gives the period
+            self._restarts += stalled
             self._last = self._ref = step
             self._seek_deadline = t + self._seek_timeout_s
             return
-        period = step.center - self._last.center
         self._seeking = False
         self._seek_deadline = None
         if period <= 0 or period > 2.0:
