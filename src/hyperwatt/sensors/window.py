@@ -330,6 +330,7 @@ def _refine_with_grid(anchors: list[_Anchor], period: float, period_measured: bo
     if deviation > period / 4 or not refs:  # no usable grid
         return anchors
     mids = np.array([r.mid for r in refs])
+    rank = {id(a): n for n, a in enumerate(anchors)}
     out = list(anchors)
     ambiguous: dict[int, list[_Anchor]] = {}
     for n, a in enumerate(anchors):
@@ -339,7 +340,7 @@ def _refine_with_grid(anchors: list[_Anchor], period: float, period_measured: bo
         near = min((refs[k] for k in (i - 1, i) if 0 <= k < len(refs)), key=lambda r: abs(r.mid - a.mid))
         if abs(a.mid - near.mid) > (_GRID_MAX_K - 0.5) * t_est:
             continue
-        between = abs(n - anchors.index(near))  # distinct steps from a to near, a's own included
+        between = abs(n - rank[id(near)])  # distinct steps from a to near, a's own included
         ks = range(-_GRID_MAX_K, -between + 1) if a.mid < near.mid else range(between, _GRID_MAX_K + 1)
         tol = near.half + deviation + 5e-4
         cands = [_Anchor(max(a.lo, c - tol), min(a.hi, c + tol), a.energy_j)
