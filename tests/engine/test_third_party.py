@@ -122,3 +122,39 @@ def test_metrics_from_a_csv_the_script_writes_to_a_fresh_folder_per_attempt(tmp_
         assert rec.metrics == {"val_acc": 0.75, "test_acc": 0.375}
         assert (result.layout.dir / rec.experiment_id / "attempt-1" / "output" / "metrics.csv").exists()
     assert not (tmp_path / "repo" / "output").exists()
+
+
+RELATIVE_TRAIN = r'''
+import json, os, sys
+out = sys.argv[sys.argv.index("--out") + 1]
+os.makedirs(out, exist_ok=True)
+with open(os.path.join(out, "results.json"), "w") as f:
+    json.dump({"loss": 0.25}, f)
+with open(os.environ["HYPERWATT_METRICS_FILE"], "a") as f:
+    f.write(json.dumps({"acc": 0.5}) + "\n")
+'''
+
+
+def test_a_relative_results_dir_reaches_a_training_in_its_own_workdir(tmp_path: Path, monkeypatch):
+    """`-o results` (the default) is relative to hyperwatt's folder, the training runs in its own:
+    the metrics file and `{output_dir}` it is given must still name the attempt's folder."""
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "train.py").write_text(RELATIVE_TRAIN)
+    plan = tmp_path / "plan.toml"
+    plan.write_text('name = "rel"\n' + FAST_TIMING + textwrap.dedent('''
+        [[experiments]]
+        workload = "lab/rel"
+        [workloads."lab/rel"]
+        argv = ["{python}", "train.py", "--out", "{output_dir}"]
+        workdir = "repo"
+        metrics = { files = ["{output_dir}/results.json"], required = ["acc", "loss"] }
+    '''))
+    monkeypatch.chdir(tmp_path)
+    result = run_plan(load_plan(plan, Registry.builtin()),
+                      SessionOptions(results_dir=Path("results"), sensors_factory=lambda p: None))
+    (rec,) = result.records
+    assert rec.status == "succeeded", rec.status_reason
+    assert rec.metrics == {"acc": 0.5, "loss": 0.25}
+    attempt = tmp_path / "results" / result.session_id / rec.experiment_id / "attempt-1"
+    assert json.loads((attempt / "output" / "results.json").read_text()) == {"loss": 0.25}
+    assert not (tmp_path / "repo" / "results").exists()

@@ -55,10 +55,11 @@ def workdir(setting: Setting) -> Path:
 
 
 def placeholder_values(setting: Setting, output_dir: Path | None) -> dict[str, str]:
-    """What `{workdir}`, `{repo}`, `{model}` and `{output_dir}` stand for (argv, metrics.files)."""
+    """What `{workdir}`, `{repo}`, `{model}` and `{output_dir}` stand for (argv, metrics.files).
+    `{output_dir}` is absolute: the training runs in its own `workdir`, not in hyperwatt's folder."""
     w = setting.workload
     return {"workdir": str(workdir(setting)), "repo": w.repo, "model": w.model,
-            "output_dir": str(output_dir) if output_dir is not None else "{output_dir}"}
+            "output_dir": str(output_dir.absolute()) if output_dir is not None else "{output_dir}"}
 
 
 def build_env(setting: Setting, metrics_file: Path | None, gpu_index: int | None,
@@ -68,7 +69,7 @@ def build_env(setting: Setting, metrics_file: Path | None, gpu_index: int | None
     env.update(hyperparameter_env(setting))
     env["PYTHONUNBUFFERED"] = "1"
     if metrics_file is not None:
-        env[metricsfile.ENV_VAR] = str(metrics_file)
+        env[metricsfile.ENV_VAR] = str(metrics_file.absolute())  # the training's cwd is its workdir
     if gpu_index is not None:
         env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"  # so CUDA's numbering matches NVML's
         env["CUDA_VISIBLE_DEVICES"] = str(gpu_index)
