@@ -59,6 +59,18 @@ def test_booleans_and_non_finite_numbers_are_refused(tmp_path, body, key, reason
     assert reason in err.reason, str(err)
 
 
+@pytest.mark.parametrize("value, got", [("-1", "(got -1)"), ('"abc"', "(got 'abc')"), ("1e20", "(got 1e+20)")])
+def test_a_value_no_member_of_a_union_takes_is_one_problem_on_its_key(tmp_path, value, got):
+    """`timeout_s` takes seconds or "auto"/"none": a bad value is one line naming the key and every
+    form it could take, not one line per union member with pydantic's internal type names."""
+    path = tmp_path / "plan.toml"
+    path.write_text(f"[timing]\ntimeout_s = {value}\n" + GOOD)
+    err = _err(path)
+    assert err.key == "timing.timeout_s", str(err)
+    assert "'auto' or 'none'" in err.reason and err.reason.endswith(got), str(err)
+    assert "constrained" not in str(err) and err.reason.count("(got") == 1, str(err)
+
+
 def test_numbers_as_strings_and_booleans_as_values_still_load(tmp_path):
     path = tmp_path / "plan.toml"
     path.write_text('[timing]\ntimeout_s = "60"\n' + GOOD + 'repeats = "2"\nhyperparameters = { epochs = "3" }\n')

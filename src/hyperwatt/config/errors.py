@@ -65,6 +65,30 @@ def all_from_validation(
         problem = _one(first, model, source, prefix)
         if str(problem) not in {str(p) for p in out}:
             out.append(problem)
+    return _merge_union_branches(out, {str(_one(e, model, source, prefix)) for e in errors
+                                       if any(_is_union_tag(p) for p in e["loc"])})
+
+
+def _merge_union_branches(problems: list[ConfigError], branches: set[str]) -> list[ConfigError]:
+    """One problem per key where a value failed every member of a union (`timeout_s`: a number > 0,
+    or "auto"/"none"): pydantic reports each member apart, the user wrote one value."""
+    out: list[ConfigError] = []
+    merged: dict[str | None, ConfigError] = {}
+    for problem in problems:
+        if str(problem) not in branches:
+            out.append(problem)
+            continue
+        if problem.key not in merged:
+            merged[problem.key] = problem
+            out.append(problem)
+            continue
+        first = merged[problem.key]
+        got = re.search(r" \(got .*\)$", first.reason)
+        suffix = got.group(0) if got else ""
+        head = first.reason[: len(first.reason) - len(suffix)] if suffix else first.reason
+        tail = problem.reason[: -len(suffix)] if suffix and problem.reason.endswith(suffix) else problem.reason
+        combined = ConfigError(first.source, first.key, f"{head}, or {tail[:1].lower()}{tail[1:]}{suffix}")
+        out[out.index(first)] = merged[problem.key] = combined
     return out
 
 
@@ -98,7 +122,8 @@ _TYPE_TAG = re.compile(r"^[a-z][\w-]*\[.*\]$")
 
 def _is_union_tag(part: Any) -> bool:
     # pydantic inserts the union member's type into the location ('int', 'float', 'function-after[...]')
-    return isinstance(part, str) and (part in {"int", "float", "str", "bool"} or bool(_TYPE_TAG.match(part)))
+    return isinstance(part, str) and (part in {"int", "float", "str", "bool"} or part.startswith("constrained-")
+                                      or bool(_TYPE_TAG.match(part)))
 
 
 def _fields_at(model: type[BaseModel], loc: typing.Sequence[Any]) -> list[str]:
