@@ -113,3 +113,18 @@ def test_mutate_all_leaves_out_what_set_fixes():
     loaded = oneliner_plan(Registry.builtin(), "examples/mnist", "all", 1, "joint", ["epochs=3"], None, 1, False, 0)
     spec = loaded.plan.experiments[0]  # was: 'epochs' is both fixed and mutated
     assert spec.mutate.parameters == ["learning_rate", "batch_size", "seed"] and spec.hyperparameters == {"epochs": "3"}
+
+
+@pytest.mark.parametrize("args, says", [
+    (["run"], "run: Missing argument 'PLAN'; see `hyperwatt run --help`"),
+    (["export", "--output", "x.csv"], "export: No such option: --output (Possible options: --out)"),
+    (["mutate", "-w", "examples/mnist", "-n", "x"], "mutate: Invalid value for '--mutations' / '-n'"),
+    (["bogus"], "No such command 'bogus'"),
+])
+def test_a_usage_error_is_one_line_naming_the_command_and_option(project, args, says):
+    """A mistyped option or a missing argument is one line, like every other user error (click's
+    own Usage/Try/Error block was three), and still exits 2."""
+    proc = hw(*args, cwd=project)
+    line = one_line(proc)
+    assert proc.returncode == 2
+    assert line.startswith("hyperwatt: error: ") and says in line, line

@@ -11,7 +11,7 @@ import typer
 
 from hyperwatt import __version__
 from hyperwatt.console import make_output
-from hyperwatt.errors import ConfigError, HyperwattError
+from hyperwatt.errors import ConfigError, HyperwattError, one_line
 from hyperwatt.words import DEFAULT_RESULTS_DIR, command, plural
 
 if TYPE_CHECKING:  # imported where used: `hyperwatt --help` stays quick
@@ -431,6 +431,20 @@ def _session_report(result: SessionResult, results_dir: Path) -> Path | None:
         return None
 
 
+def _usage_line(exc: Exception) -> str | None:
+    """A usage error (unknown option, missing argument, bad value) as one line naming the command and
+    the option, with where to read more; None for what click shows as help (no arguments at all)."""
+    message, ctx = getattr(exc, "format_message", None), getattr(exc, "ctx", None)
+    if not callable(message) or type(exc).__name__ == "NoArgsIsHelpError":
+        return None
+    sub = ""
+    if ctx is not None:
+        sub = ctx.command_path[len(ctx.find_root().command_path):].strip()
+    where = f"{sub}: " if sub else ""
+    see = command(*(sub.split() if sub else []), "--help")
+    return one_line(f"hyperwatt: error: {where}{str(message()).rstrip('.')}; see `{see}`")
+
+
 def main() -> None:
     """Entry point: user errors become one line on stderr and a non-zero exit, never a traceback."""
     try:
@@ -446,7 +460,11 @@ def main() -> None:
     except Exception as exc:  # usage errors (typer's click, vendored or not: matched by shape)
         show, exit_code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
         if callable(show) and isinstance(exit_code, int):
-            show()
+            line = _usage_line(exc)
+            if line is None:
+                show()
+            else:
+                print(line, file=sys.stderr)
             sys.exit(exit_code)
         if type(exc).__name__ == "Abort":
             sys.exit(130)
