@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import signal
 from pathlib import Path
 from typing import Iterable
 
@@ -23,3 +24,13 @@ def command(*args: str, results_dir: Path | str | None = None, workloads: Iterab
     if results_dir is not None and Path(results_dir) != DEFAULT_RESULTS_DIR:
         words += ["-o", str(results_dir)]
     return shlex.join(words)
+
+
+def exit_status(code: int | None) -> str:
+    """`exit code 1`, or for a death by signal `killed by signal SIGSEGV (exit code -11)`."""
+    if code is not None and code < 0:
+        try:
+            return f"killed by signal {signal.Signals(-code).name} (exit code {code})"
+        except ValueError:
+            return f"killed by signal {-code} (exit code {code})"
+    return f"exit code {code}"

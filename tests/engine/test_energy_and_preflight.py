@@ -79,9 +79,13 @@ def test_unwritable_results_dir_and_missing_script_are_refused(write_plan, toy_d
     plan = write_plan('[[experiments]]\nworkload = "toy/net"\n')
     blocked = tmp_path / "file"
     blocked.write_text("")
-    with pytest.raises(PreflightError, match="not writable"):
+    with pytest.raises(PreflightError, match=f"cannot be created: {blocked} is a file, not a folder"):
         run_plan(load_plan(plan, Registry.builtin()),
                  SessionOptions(results_dir=blocked / "results", sensors_factory=lambda p: None))
+    # `-o FILE` said "not writable (File exists)": the file is named as what it is
+    with pytest.raises(PreflightError, match=f"{blocked}: is a file, not a folder"):
+        run_plan(load_plan(plan, Registry.builtin()),
+                 SessionOptions(results_dir=blocked, sensors_factory=lambda p: None))
     (toy_dir / "missing.toml").write_text(
         '[workloads."x/y"]\nargv = ["./nope.sh"]\nworkdir = "."\n[[experiments]]\nworkload = "x/y"\n')
     with pytest.raises(PreflightError, match="nope.sh does not exist"):

@@ -178,3 +178,17 @@ def test_a_signal_or_out_of_range_exit_code_is_refused(write_plan):
                       '[[experiments]]\nworkload = "toy/bad"\n')
     with pytest.raises(ConfigError, match=r"success_exit_codes.*exit code -9 is not in 0 … 255"):
         load_plan(plan, Registry.builtin())
+
+
+def test_a_training_killed_by_a_signal_says_which(write_plan, run_toy):
+    """A negative exit code is a death by signal: the reason names the signal, not just `-9`."""
+    plan = write_plan("""
+        [workloads."toy/killed"]
+        argv = ["{python}", "-c", "import os, signal; print('dying', flush=True); os.kill(os.getpid(), signal.SIGKILL)"]
+        [[experiments]]
+        workload = "toy/killed"
+    """)
+    rec = _record(run_toy(plan))
+    assert rec.status == "failed"
+    assert rec.attempts[0].exit_code == -9
+    assert rec.status_reason.startswith("killed by signal SIGKILL (exit code -9)"), rec.status_reason

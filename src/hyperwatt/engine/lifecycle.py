@@ -49,6 +49,7 @@ from hyperwatt.store import (
 from hyperwatt.store.diskfull import is_disk_full
 from hyperwatt.verify import checks
 from hyperwatt.verify.coverage import coverage, effective_intervals
+from hyperwatt.words import exit_status
 
 log = logging.getLogger(__name__)
 POLL_S = 0.05
@@ -301,7 +302,7 @@ class ExperimentRun:
             attempt.error = "interrupted"
         elif not clean:
             tail = last_line(log)
-            attempt.error = f"exit code {code}" + (f"; last log line: {tail[:200]!r}" if tail else "")
+            attempt.error = exit_status(code) + (f"; last log line: {tail[:200]!r}" if tail else "")
         elif found.missing:
             attempt.error = "required metrics missing: " + ", ".join(found.missing)
         attempt.succeeded = attempt.error is None

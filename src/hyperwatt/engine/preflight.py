@@ -27,6 +27,12 @@ def check_results_dir(results_dir: Path, policy: PreflightPolicy) -> None:
         if is_disk_full(exc):
             raise PreflightError(f"{results_dir}: the file system {filesystem(results_dir)} is full "
                                  "(no space left on device); nothing was started") from None
+        if results_dir.exists() and not results_dir.is_dir():
+            raise PreflightError(f"{results_dir}: is a file, not a folder; pass -o/--results-dir with a folder") from None
+        blocked = next((p for p in results_dir.parents if p.exists() and not p.is_dir()), None)
+        if blocked is not None:
+            raise PreflightError(f"{results_dir}: results directory cannot be created: {blocked} is a file, "
+                                 "not a folder") from None
         raise PreflightError(f"{results_dir}: results directory is not writable ({exc.strerror or exc})") from None
     free_mib = shutil.disk_usage(results_dir).free / 2**20
     if free_mib < policy.min_free_disk_mib:

@@ -18,6 +18,7 @@ from hyperwatt.engine.command import build_argv, build_env, workdir
 from hyperwatt.errors import HyperwattError
 from hyperwatt.mutation import PlannedExperiment, Setting
 from hyperwatt.process import spawn
+from hyperwatt.words import exit_status
 
 POLL_S = 0.1
 
@@ -105,7 +106,7 @@ def _run(ctx: Any, name: str, argv: list[str], prep: Setting, env: dict[str, str
             code, error = handle.returncode, f"timed out after {timeout_s:g} s; the whole process tree was killed"
             break
     if error is None and code != 0:
-        error = f"exit code {code}; see {rel}"
+        error = f"{exit_status(code)}; see {rel}"
     return PrepareRun(name, argv, rel, code, ctx.clock.monotonic() - started, error)
 
 
