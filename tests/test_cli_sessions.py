@@ -95,3 +95,31 @@ def test_session_errors_name_the_next_step(tmp_path: Path) -> None:
     skipped = hw(tmp_path, "plan", "one.toml", "-W", "toy.toml", "-o", OUT)
     row = next(line for line in skipped.stdout.splitlines() if "(in store)" in line)
     assert "unknown" not in row, row  # the store's durations estimate a skipped row too
+
+
+def test_run_resume_after_the_plan_was_edited_names_the_unfinished_session(tmp_path: Path) -> None:
+    """`run --resume` finishes only a session of this very plan; after an edit it starts a new one,
+    and says so, naming the unfinished session and the pasteable line that finishes it."""
+    root = tmp_path
+    _project(root)
+    proc = subprocess.Popen([sys.executable, "-m", "hyperwatt", "run", "plan.toml", "-W", "toy.toml", "-o", OUT],
+                            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"})
+    assert wait_for(lambda: _training(root), 60), proc
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out
+    (old,) = [s["session_id"] for s in json.loads(hw(root, "status", "-o", OUT, "--json").stdout)["sessions"]]
+    plan = root / "plan.toml"
+    plan.write_text(plan.read_text().replace("sleep = 5.0", "sleep = 0.1"))
+    again = hw(root, "run", "plan.toml", "-W", "toy.toml", "-o", OUT, "--resume")
+    assert again.returncode == 0, again.stdout + again.stderr
+    note = next(line for line in again.stdout.splitlines() if line.startswith("note: --resume"))
+    assert "starting a new session" in note and old in note, note
+    hint = note.split("`")[1]
+    assert hint == f"hyperwatt resume {old} -o '{OUT}'", note
+    finished = pasted(root, hint)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert {s["session_id"]: s["status"] for s in json.loads(hw(root, "status", "-o", OUT, "--json").stdout)
+            ["sessions"]}[old] == "completed"

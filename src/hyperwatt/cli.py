@@ -118,7 +118,8 @@ def run(
     workloads: list[Path] | None = WorkloadsOpt,
     results_dir: Path = ResultsDir,
     rerun: bool = typer.Option(False, "--rerun", help="Run settings the store already holds."),
-    resume_: bool = typer.Option(False, "--resume", help="Finish the latest unfinished session of this plan."),
+    resume_: bool = typer.Option(False, "--resume", help="Finish the latest unfinished session of this plan "
+                                  "(as it is now: after an edit, a new session, naming the unfinished one)."),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 if any experiment is invalid, too (failed ones "
                                 "always exit 1); refuse a seed settings file that needs reinterpreting."),
     seed_compat: str | None = SeedCompatOpt,
@@ -142,8 +143,25 @@ def run(
     options = _options(results_dir, rerun, verbose, executor, ray_address, gpus)
     with _events(results_dir, quiet) as events:
         sid = find_resumable(results_dir, loaded) if resume_ and (results_dir / DB_NAME).exists() else None
+        if resume_ and sid is None:
+            _say_nothing_resumed(results_dir, loaded)
         result = resume(sid, options, events) if sid else run_plan(loaded, options, events)
     _finish(result, strict, results_dir)
+
+
+def _say_nothing_resumed(results_dir: Path, loaded: LoadedPlan) -> None:
+    """`run --resume` that finds no unfinished session of this very plan starts a new one: said, with
+    the unfinished sessions of an earlier version of the plan (edited since) and how to finish them."""
+    from hyperwatt.engine import unfinished_versions
+    from hyperwatt.store import DB_NAME
+
+    others = unfinished_versions(results_dir, loaded) if (results_dir / DB_NAME).exists() else []
+    line = "note: --resume: no unfinished session of this plan; starting a new session"
+    if others:
+        line += (f" (the plan changed since {plural(len(others), 'unfinished session')} of "
+                 f"'{loaded.plan.name}': {', '.join(others)}; `{command('resume', others[-1], results_dir=results_dir)}` "
+                 "finishes {'it' if len(others) == 1 else 'the latest'} as it was planned)")
+    out.line(line, style="yellow")
 
 
 @app.command("resume", epilog="Example: hyperwatt resume   (the latest session; or name one: hyperwatt resume SESSION)")

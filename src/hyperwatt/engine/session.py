@@ -163,6 +163,17 @@ def find_resumable(results_dir: Path, loaded: LoadedPlan) -> str | None:
     return None
 
 
+def unfinished_versions(results_dir: Path, loaded: LoadedPlan) -> list[str]:
+    """Unfinished sessions of a plan of the same name whose content differs (the plan was edited
+    since): `run --resume` does not finish them, and says so."""
+    store = open_store(results_dir, readonly=True)
+    try:
+        return [row.session_id for row in store.sessions()
+                if row.name == loaded.plan.name and row.plan_hash != loaded.plan_hash and row.status != "completed"]
+    finally:
+        store.close()
+
+
 class AlreadyComplete(HyperwattError):
     """`resume` of a session that has nothing left to run: said, and not an error (exit 0)."""
 
