@@ -123,3 +123,32 @@ def test_run_resume_after_the_plan_was_edited_names_the_unfinished_session(tmp_p
     assert finished.returncode == 0, finished.stdout + finished.stderr
     assert {s["session_id"]: s["status"] for s in json.loads(hw(root, "status", "-o", OUT, "--json").stdout)
             ["sessions"]}[old] == "completed"
+
+
+def test_status_tells_a_live_runner_from_a_dead_one_and_the_hint_finishes_the_session(tmp_path: Path) -> None:
+    """A runner killed with -9 cannot mark its session: status said `running` forever. The lock its
+    kernel dropped tells: the session reads `running, runner gone` with the line that finishes it."""
+    root = tmp_path
+    _project(root)
+    proc = subprocess.Popen([sys.executable, "-m", "hyperwatt", "run", "plan.toml", "-W", "toy.toml", "-o", OUT],
+                            cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"})
+    try:
+        assert wait_for(lambda: _training(root), 60)
+        alive = json.loads(hw(root, "status", "-o", OUT, "--json").stdout)["sessions"]
+        assert [(s["status"], s["runner_gone"]) for s in alive] == [("running", False)], alive
+        assert "runner gone" not in hw(root, "status", "-o", OUT).stdout
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+    (dead,) = json.loads(hw(root, "status", "-o", OUT, "--json").stdout)["sessions"]
+    assert (dead["status"], dead["runner_gone"]) == ("running", True), dead
+    table = hw(root, "status", "-o", OUT).stdout
+    assert "running, runner gone" in table, table
+    one = hw(root, "status", dead["session_id"], "-o", OUT).stdout
+    hint = next(line for line in one.splitlines() if "runner gone:" in line).split("`")[1]
+    assert hint == f"hyperwatt resume {dead['session_id']} -o '{OUT}'", one
+    finished = pasted(root, hint)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    (done,) = json.loads(hw(root, "status", "-o", OUT, "--json").stdout)["sessions"]
+    assert (done["status"], done["runner_gone"], done["succeeded"]) == ("completed", False, 2), done

@@ -15,7 +15,10 @@ from hyperwatt.errors import ConfigError, HyperwattError, one_line
 from hyperwatt.words import DEFAULT_RESULTS_DIR, command, plural
 
 if TYPE_CHECKING:  # imported where used: `hyperwatt --help` stays quick
+    from collections.abc import Sequence
+
     from hyperwatt.config import LoadedPlan, Registry
+    from hyperwatt.store import SessionRow
     from hyperwatt.engine import SessionOptions, SessionResult
     from hyperwatt.engine.eta import Estimator
     from hyperwatt.progress import ConsoleEvents
@@ -243,10 +246,26 @@ def status(
 
     with _existing_store(results_dir) as store:
         if session is None:
-            sessions_view(results_dir, store.sessions(), store.experiments).show(out, as_json)
+            sessions = store.sessions()
+            sessions_view(results_dir, sessions, store.experiments, _runner_gone(results_dir, sessions)).show(
+                out, as_json)
             return
         row = pick_session(store, session, results_dir)
-        session_view(results_dir, row, store.experiments(row.session_id)).show(out, as_json)
+        session_view(results_dir, row, store.experiments(row.session_id),
+                     row.session_id in _runner_gone(results_dir, [row])).show(out, as_json)
+
+
+def _runner_gone(results_dir: Path, sessions: Sequence[SessionRow]) -> set[str]:
+    """Sessions whose status says running while no runner of theirs holds the results directory:
+    the runner died (kill -9, a crash, a reboot) before it could mark them interrupted."""
+    from hyperwatt.store.lock import runner_holding
+
+    running = [s for s in sessions if s.status == "running"]
+    if not running:
+        return set()
+    holder = runner_holding(results_dir)
+    return {s.session_id for s in running
+            if holder is None or (holder.get("pid"), holder.get("host")) not in ((s.pid, s.host), (None, None))}
 
 
 @app.command("export", epilog="Example: hyperwatt export --format mlflow --experiment lr-study")

@@ -6,13 +6,13 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Collection, Sequence
 
 from hyperwatt.console import Column, Output
 from hyperwatt.engine.eta import Estimator, fmt_duration
 from hyperwatt.store.pick import final_records
 from hyperwatt.verify.verdicts import outcome
-from hyperwatt.words import plural
+from hyperwatt.words import command, plural
 
 #: `hyperwatt plan` draws this many experiments (a 100,000-row table took minutes); --json has all.
 PLAN_TABLE_ROWS = 1000
@@ -111,8 +111,14 @@ def plan_view(loaded: Any, expansion: Any, done: Callable[[str, int], str | None
                 rows, notes=notes)
 
 
-def sessions_view(results_dir: Path, sessions: Sequence[Any], experiments: Callable[[str], Sequence[Any]]) -> View:
-    """Every session of a results directory with its counts."""
+#: How a session whose runner died while it ran reads (its status still says running).
+RUNNER_GONE = "running, runner gone"
+
+
+def sessions_view(results_dir: Path, sessions: Sequence[Any], experiments: Callable[[str], Sequence[Any]],
+                  runner_gone: Collection[str] = ()) -> View:
+    """Every session of a results directory with its counts; `runner_gone`: the sessions marked
+    running whose runner no longer holds the directory (it died), said with how to finish them."""
     items, rows = [], []
     for s in sessions:
         recs, superseded = final_records(experiments(s.session_id))  # a rerun counts, not the run it superseded
@@ -122,18 +128,26 @@ def sessions_view(results_dir: Path, sessions: Sequence[Any], experiments: Calla
                       "planned": s.planned, "recorded": len(recs), "succeeded": ok, "invalid_or_failed": bad,
                       "not_measured": unmeasured, "superseded": len(superseded),
                       "started_wall": s.started_wall, "ended_wall": s.ended_wall, "host": s.host,
-                      "directory": str(Path(results_dir) / s.session_id)})
-        rows.append([s.session_id, s.name, s.status, str(s.planned), str(len(recs)), str(ok), str(bad),
+                      "directory": str(Path(results_dir) / s.session_id),
+                      "runner_gone": s.session_id in runner_gone})
+        rows.append([s.session_id, s.name, RUNNER_GONE if s.session_id in runner_gone else s.status,
+                     str(s.planned), str(len(recs)), str(ok), str(bad),
                      str(unmeasured)])
     return View({"results_dir": str(results_dir), "sessions": items}, f"sessions in {results_dir}",
                 [Column("session", no_wrap=True), "plan", *(Column(c, no_wrap=True) for c in
                                                             ("status", "planned", "recorded", "ok", "bad", "n/m"))],
                 rows, caption="recorded: one per planned experiment (a rerun, not the interrupted run it superseded); "
-                              "ok: valid; bad: invalid or failed; n/m: not measured (interrupted or still running)")
+                              "ok: valid; bad: invalid or failed; n/m: not measured (interrupted or still running)",
+                notes=[f"{sid}: {_gone_hint(results_dir, sid)}" for sid in runner_gone])
 
 
-def session_view(results_dir: Path, row: Any, records: Sequence[Any]) -> View:
-    """One session's experiments, one line each."""
+def _gone_hint(results_dir: Path, session_id: str) -> str:
+    return (f"{RUNNER_GONE}: its runner stopped without marking it (killed, crashed, or the machine restarted); "
+            f"`{command('resume', session_id, results_dir=results_dir)}` finishes it")
+
+
+def session_view(results_dir: Path, row: Any, records: Sequence[Any], runner_gone: bool = False) -> View:
+    """One session's experiments, one line each; `runner_gone` as in `sessions_view`."""
     from hyperwatt.progress import describe, total_energy
 
     items, rows = [], []
@@ -151,7 +165,9 @@ def session_view(results_dir: Path, row: Any, records: Sequence[Any]) -> View:
                      f"{r.status}, superseded by its rerun" if id(r) in gone else describe(r)])
     session = {"session_id": row.session_id, "plan": row.name, "plan_hash": row.plan_hash, "status": row.status,
                "planned": row.planned, "started_wall": row.started_wall, "ended_wall": row.ended_wall,
-               "host": row.host, "directory": str(Path(results_dir) / row.session_id)}
+               "host": row.host, "directory": str(Path(results_dir) / row.session_id), "runner_gone": runner_gone}
     return View({"results_dir": str(results_dir), "session": session, "experiments": items},
-                f"session {row.session_id}: plan {row.name}, {row.status}, {row.planned} planned",
-                ["#", Column("experiment", no_wrap=True), "result"], rows)
+                f"session {row.session_id}: plan {row.name}, {RUNNER_GONE if runner_gone else row.status}, "
+                f"{row.planned} planned",
+                ["#", Column("experiment", no_wrap=True), "result"], rows,
+                caption=_gone_hint(results_dir, row.session_id) if runner_gone else None)

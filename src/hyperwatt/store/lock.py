@@ -54,6 +54,30 @@ def runner_lock(results_dir: Path) -> Iterator[Path]:
         os.close(fd)  # releases the lock; the file stays (removing it would race a new holder)
 
 
+def runner_holding(results_dir: Path) -> dict[str, object] | None:
+    """The details (pid, host, started) of the runner holding the results directory now, or None
+    when no runner holds it (none started, or it died: the kernel dropped its lock). Takes nothing."""
+    path = Path(results_dir) / LOCK_NAME
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                info = json.loads(os.pread(fd, 4096, 0) or b"null")
+            except (OSError, ValueError):
+                info = None
+            return info if isinstance(info, dict) else {}
+        except OSError:
+            return None  # a file system without flock: nothing to say
+        return None
+    finally:
+        os.close(fd)
+
+
 def _holder(fd: int) -> str:
     end = time.monotonic() + _HOLDER_WAIT_S
     while True:
