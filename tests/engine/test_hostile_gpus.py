@@ -36,6 +36,17 @@ def test_no_gpu_at_all_with_gpus_named(write_plan, toy_dir):
         _run(plan, toy_dir, None)
 
 
+def test_gpus_option_naming_a_missing_gpu_names_the_option_not_the_plan(write_plan, toy_dir):
+    """`run plan.toml --gpus 0` on a machine without that GPU: the line blamed the plan's
+    `sensors.gpus`, a key the plan does not have."""
+    plan = write_plan('[[experiments]]\nworkload = "toy/net"\n')
+    loaded = load_plan(plan, Registry.builtin())
+    with pytest.raises(PreflightError) as info:
+        run_plan(loaded, SessionOptions(results_dir=toy_dir / "results", sensors_factory=lambda p: None, gpus=[0]))
+    assert str(info.value).startswith("--gpus: GPU 0 cannot be used"), str(info.value)
+    assert "sensors.gpus" not in str(info.value) and "plan.toml" not in str(info.value)
+
+
 def test_busy_gpu_abort_leaves_the_session_resumable(write_plan, toy_dir):
     plan = write_plan('[[experiments]]\nworkload = "toy/net"\n')
     gpu = FakeGpu(power=60.0)

@@ -68,8 +68,8 @@ def check_workloads(workloads: Iterable[Workload], python: str) -> None:
 
 
 def check_requested_gpus(requested: list[int] | None, sensors: SensorSet | None, source: object = "plan") -> None:
-    """An explicit `[sensors] gpus` list is a demand: every GPU in it must have opened (a missing
-    one let the session run on the CPU, unmeasured, without a word)."""
+    """An explicit `[sensors] gpus` list (or `--gpus`, `source` "--gpus") is a demand: every GPU in it
+    must have opened (a missing one let the session run on the CPU, unmeasured, without a word)."""
     if not requested:
         return
     opened = {g.index for g in (sensors.gpus() if sensors is not None else [])}
@@ -78,7 +78,8 @@ def check_requested_gpus(requested: list[int] | None, sensors: SensorSet | None,
         unavailable = sensors.unavailable if sensors is not None else []
         why = next((u.reason for u in unavailable if u.name == f"gpu{missing[0]}"), None) or next(
             (u.reason for u in unavailable if u.domain == "gpu"), "no GPU sensor opened")
-        raise PreflightError(f"{source}: sensors.gpus: GPU {missing[0]} cannot be used ({why}); list the GPUs this "
+        where = "--gpus" if source == "--gpus" else f"{source}: sensors.gpus"  # the option, or the plan's key
+        raise PreflightError(f"{where}: GPU {missing[0]} cannot be used ({why}); list the GPUs this "
                              "machine has (hyperwatt doctor), or leave gpus out to use whatever is there")
 
 

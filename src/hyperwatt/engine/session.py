@@ -275,7 +275,8 @@ def _run_pending(loaded: LoadedPlan, session_id: str, layout: SessionLayout, sto
         slots = host_slots(sensors)
         try:
             if not remote:
-                preflight.check_requested_gpus(plan.sensors.gpus, sensors, loaded.source)
+                preflight.check_requested_gpus(plan.sensors.gpus, sensors,
+                                               "--gpus" if options.gpus is not None else loaded.source)
             if pending and not remote:
                 preflight.check_gpus_free(slots, plan.preflight, options.clock, events.message)
         except PreflightError:
