@@ -100,6 +100,11 @@ class ResultsFiles:
                     continue
                 for record in records:
                     values.update(record)
+                nested = metricsfile.nested_numbers(path)
+                if nested:  # `{"final": {"acc": 0.9}}`: why a required `acc` went missing
+                    shown = ", ".join(nested[:5]) + (f" (+{len(nested) - 5} more)" if len(nested) > 5 else "")
+                    problems.append(f"results file {path}: numbers inside nested objects are not read "
+                                    f"(only top-level entries are metrics): {shown}")
                 problems += [f"results file {path}: {k} {metricsfile.not_finite(v)}"
                              for record in records for k, v in record.items() if not math.isfinite(v)]
         return values, problems

@@ -208,6 +208,30 @@ def records_from(path: str | Path) -> list[dict[str, float]]:
     return records
 
 
+def nested_numbers(path: str | Path) -> list[str]:
+    """Dotted names (`final.acc`) of the numbers a JSON results file holds inside nested objects,
+    which `records_from` leaves out; [] for a file that is not JSON or holds none."""
+    p = Path(path)
+    if p.suffix.lower() in (".csv", ".tsv", ".jsonl"):
+        return []
+    try:
+        data = _loads_strict(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    todo: list[tuple[str, Any]] = [("", row) for row in (data if isinstance(data, list) else [data])]
+    names: list[str] = []
+    while todo:
+        prefix, obj = todo.pop(0)
+        if not isinstance(obj, dict):
+            continue
+        for key, value in obj.items():
+            if isinstance(value, dict):
+                todo.append((f"{prefix}{key}.", value))
+            elif prefix and _number(value) is not None and f"{prefix}{key}" not in names:
+                names.append(f"{prefix}{key}")
+    return names
+
+
 def _loads_strict(text: str) -> Any:
     """JSON as `loads` reads it; ValueError (the decoder's message) when it is not JSON."""
     try:

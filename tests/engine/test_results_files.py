@@ -114,3 +114,18 @@ def test_brackets_in_a_path_are_not_wildcards_and_the_newest_file_wins(tmp_path)
     os.utime(out / "v9" / "m.json", (old, old))
     values, problems = ResultsFiles(tmp_path, {"output_dir": str(out)}, old - 0.5).read(["{output_dir}/v*/m.json"])
     assert problems == [] and values == {"acc": 0.1}
+
+
+def test_numbers_in_nested_objects_are_named_as_a_problem_not_silently_dropped(tmp_path):
+    """`{"final": {"acc": 0.9}}` holds no top-level metric: a required `acc` went missing without a
+    word about where it was. The problem names the nested numbers by their dotted path."""
+    from hyperwatt.metrics import ResultsFiles
+
+    (tmp_path / "results.json").write_text(
+        '{"loss": 0.5, "final": {"acc": 0.9, "note": "x", "per_class": {"cat": 0.8}}, "tag": "t"}')
+    values, problems = ResultsFiles(tmp_path, {}, 0.0).read(["results.json"])
+    assert values == {"loss": 0.5}
+    (problem,) = problems
+    assert "results.json" in problem and "nested" in problem and problem.endswith(": final.acc, final.per_class.cat")
+    (tmp_path / "flat.json").write_text('{"acc": 0.9}')
+    assert ResultsFiles(tmp_path, {}, 0.0).read(["flat.json"]) == ({"acc": 0.9}, [])
