@@ -123,3 +123,17 @@ def test_a_line_break_or_control_character_in_a_key_stays_on_one_line(tmp_path, 
         load_plan(plan, Registry.builtin())
     text = str(info.value)
     assert len(text.splitlines()) == 1 and ch not in text and repr(ch)[1:-1] in text
+
+
+def test_a_workdir_under_home_is_expanded_not_taken_as_a_folder_named_tilde(tmp_path, monkeypatch):
+    """`workdir = "~/lab/repo"` named `<plan folder>/~/lab/repo`, which does not exist."""
+    home = tmp_path / "home"
+    (home / "lab" / "repo").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    (tmp_path / "plans").mkdir()
+    path = tmp_path / "plans" / "plan.toml"
+    path.write_text('[workloads."lab/repo"]\nargv = ["x"]\nworkdir = "~/lab/repo"\n'
+                    '[[experiments]]\nworkload = "lab/repo"\n')
+    loaded = load_plan(path, Registry.builtin())
+    (workload,) = [w for w in loaded.workloads if w.name == "lab/repo"]
+    assert workload.workdir == (home / "lab" / "repo").resolve()

@@ -133,7 +133,7 @@ class Registry:
         if "workdir" in table and isinstance(table["workdir"], str):
             if "\0" in table["workdir"]:
                 raise ConfigError(path, f"{key}.workdir", "contains a NUL byte, which no path can hold")
-            table["workdir"] = str((path.parent / table["workdir"]).resolve())
+            table["workdir"] = str((path.parent / Path(table["workdir"]).expanduser()).resolve())  # ~ is home
         merged = _merge(merged, table)
         try:
             return Workload(name=name, source=label, **merged)
