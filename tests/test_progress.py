@@ -95,3 +95,12 @@ def test_the_line_of_a_finished_experiment_has_everything_on_one_line(capsys):
     (line,) = capsys.readouterr().out.splitlines()
     assert line.startswith("[3/17] pytorch_examples/mnist lr=0.74 succeeded 9.1 s 841±1 J | GPU 841±1 J")
     assert "acc=0.91 f1=0.5 loss=0.25 top5=0.99 mAP=missing" in line  # every metric, none dropped
+
+
+def test_a_metric_name_with_a_newline_stays_on_the_experiments_one_line():
+    from hyperwatt.progress import describe
+
+    rec = record()
+    rec.metrics = {"acc\n2": 2.0, "acc": 0.5}
+    line = describe(rec)
+    assert "\n" not in line and "acc 2=2" in line and "acc=0.5" in line

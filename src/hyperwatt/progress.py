@@ -11,6 +11,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColu
 from rich.text import Text
 
 from hyperwatt.console import Output, stderr_line
+from hyperwatt.errors import one_line
 from hyperwatt.engine import SessionEvents, Slot
 from hyperwatt.engine.eta import Estimator, Eta, fmt_duration
 from hyperwatt.mutation import PlannedExperiment
@@ -59,7 +60,7 @@ def describe(record: ExperimentRecord) -> str:
         parts.append(f"coverage {record.background.coverage:.1%}")
     if record.status_reason and record.status != "succeeded":
         parts.append(" ".join(record.status_reason.split()))
-    return " | ".join(parts)
+    return one_line(" | ".join(parts))  # a metric's name is whatever the training wrote (a newline too)
 
 
 def _args(mutated: Sequence[str], args: dict[str, str], label: str) -> str:

@@ -137,3 +137,17 @@ def test_verify_restates_a_marginal_bound_written_without_todays_interference_al
     assert not recheck(rec, policy)  # verified again: nothing changes
     assert recheck(rec, ParallelPolicy(interference_pct=0.0))  # the plan's own allowance is what counts
     assert [f.code for f in rec.flags if f.code == "marginal_out_of_range"] == ["marginal_out_of_range"]
+
+
+def test_a_metric_name_with_a_newline_or_a_pipe_keeps_the_verification_row_whole():
+    """Metric names are whatever the training wrote: `acc\\n2` split the markdown row in two and
+    `a|b` added a column."""
+    rec = _parallel(util=12.0)
+    rec.metrics = {"acc\n2": 2.0, "a|b": 1.0}
+    session = SessionRow(session_id="s", name="p", plan_path="/p", plan_hash="h", results_dir="/r", started_wall=1.0,
+                         status="completed", planned=1, host="h", pid=1, version="0")
+    from hyperwatt.config import Plan
+    text = render(session, [SlotRow(0, "h", "a/b", "fixed")], [rec], Plan(name="p", experiments=[{"workload": "a/b"}]))
+    (row,) = [line for line in text.splitlines() if f"`{rec.experiment_id}`" in line and "a\\|b=1" in line]
+    assert "acc 2=2" in row
+    assert row.replace("\\|", "").count("|") == 11, row  # ten cells

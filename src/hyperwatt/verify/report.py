@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from statistics import quantiles
 from typing import Any, Sequence
 
+from hyperwatt.errors import one_line
 from hyperwatt.records import ExperimentRecord, cpu_only
 from hyperwatt.store import SessionLayout, SlotRow, atomic_write_text
 from hyperwatt.store.pick import final_records
@@ -159,7 +160,9 @@ def _question1(finals: Sequence[ExperimentRecord], parallel: Sequence[Experiment
     effective = dict(zip((r.experiment_id for r in parallel), answers.background))
     for r, fg_ok in zip(finals, answers.foreground):
         bg_rec = r.background
-        metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(r.metrics.items())[:3]) or "—"
+        # a metric's name is whatever the training wrote: one line, its pipes escaped, or the row breaks
+        metrics = one_line(", ".join(f"{k}={v:.4g}" for k, v in sorted(r.metrics.items())[:3])).replace(
+            "|", "\\|") or "—"
         lines.append(
             f"| {r.slot + 1} | `{r.experiment_id}` | {r.status} | {_num(r.duration_s, unit='s')} | {len(r.attempts)} | "
             f"{metrics} | {_cell(fg_ok)} | {bg_rec.workload if bg_rec else '—'} | {len(bg_rec.runs) if bg_rec else '—'} | "
