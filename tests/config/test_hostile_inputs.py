@@ -137,3 +137,12 @@ def test_a_workdir_under_home_is_expanded_not_taken_as_a_folder_named_tilde(tmp_
     loaded = load_plan(path, Registry.builtin())
     (workload,) = [w for w in loaded.workloads if w.name == "lab/repo"]
     assert workload.workdir == (home / "lab" / "repo").resolve()
+
+
+@pytest.mark.parametrize("name", ["étude", "lr study", "-x"])
+def test_a_refused_plan_name_is_told_what_is_allowed_exactly(tmp_path, name):
+    """`étude` was refused as not made of "letters": it is, just not ASCII ones."""
+    path = tmp_path / "plan.toml"
+    path.write_text(f'name = "{name}"\n' + GOOD)
+    err = _err(path)
+    assert err.key == "name" and "ASCII letters" in err.reason and "starting with a letter" in err.reason, str(err)

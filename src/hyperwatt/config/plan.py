@@ -17,7 +17,8 @@ SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
 def check_safe_name(value: str) -> str:
     if not SAFE_NAME.match(value) or ".." in value:
         raise ValueError(
-            f"{value!r} must be 1-100 letters, digits, '_', '-' or '.', with no path separators or '..'"
+            f"{value!r} must be 1-100 ASCII letters, digits, '_', '-' or '.', starting with a letter, digit "
+            "or '_', with no spaces, path separators or '..'"
         )
     return value
 

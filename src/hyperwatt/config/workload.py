@@ -35,7 +35,7 @@ def check_workload_name(name: str) -> str:
     parts = name.split("/")
     if len(parts) != 2 or not all(NAME_PART.match(p) and p not in (".", "..") for p in parts):
         raise ValueError(
-            f"workload name {name!r} must be 'repo/model' made of letters, digits, '_', '-', '.', '+'"
+            f"workload name {name!r} must be 'repo/model' made of ASCII letters, digits, '_', '-', '.', '+'"
         )
     return name
 
