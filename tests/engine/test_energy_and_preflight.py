@@ -4,6 +4,7 @@ cooldown and the session's idle reference, and preflight refusals before anythin
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -174,3 +175,21 @@ def test_a_dead_sampler_thread_invalidates_the_experiment(write_plan, toy_dir, m
     (rec,) = _run(plan, toy_dir, FakeGpu(power=150.0)).records
     assert rec.energy.sampler_error == "RuntimeError('sampler bug')"
     assert rec.status == "invalid" and any(f.code == "sampler_died" and f.severity == "error" for f in rec.flags)
+
+
+def test_a_python_script_missing_from_the_trainings_folder_is_refused_before_any_run(tmp_path, monkeypatch):
+    """`argv = ["{python}", "train.py"]` without a workdir runs in hyperwatt's current folder: a plan
+    run from elsewhere failed every attempt of every experiment with "can't open file"."""
+    study = tmp_path / "study"
+    study.mkdir()
+    (study / "train.py").write_text("print('acc 1')\n")
+    (study / "plan.toml").write_text('[workloads."lab/x"]\nargv = ["{python}", "train.py"]\n'
+                                     '[[experiments]]\nworkload = "lab/x"\n')
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(PreflightError) as info:
+        run_plan(load_plan(Path("study/plan.toml"), Registry.builtin()),
+                 SessionOptions(results_dir=tmp_path / "results", sensors_factory=lambda p: None))
+    line = str(info.value)
+    assert "workloads.\"lab/x\".argv: script 'train.py' not found in" in line, line
+    assert 'set workdir = "." in plan.toml' in line, line
+    assert not list((tmp_path / "results").glob("*/plan.toml"))  # no session was started

@@ -65,6 +65,25 @@ def check_workloads(workloads: Iterable[Workload], python: str) -> None:
                 hint = (" (hyperwatt runs no shell: argv is a list of words, e.g. [\"python\", \"train.py\", "
                         "\"--fast\"]; pipes and redirections belong in a script)")
             raise PreflightError(f"{w.source}: workloads.\"{w.name}\".argv: {exe!r} is not on PATH{hint}")
+        _check_script(w, exe, where)
+
+
+def _check_script(w: Workload, exe: str, where: Path) -> None:
+    """`python train.py`: the script must be in the training's folder (without `workdir`, hyperwatt's
+    current one: a plan run from another folder failed every attempt with Python's "can't open file").
+    Left to the training when a prepare step could write it."""
+    if len(w.argv) < 2 or w.prepare is not None or not Path(exe).name.startswith("python"):
+        return
+    script = w.argv[1]
+    if not script.endswith(".py") or "{" in script or Path(script).is_absolute() or (where / script).is_file():
+        return
+    hint = ""
+    if w.workdir is None:
+        declared = Path(str(w.source)).parent
+        hint = (" (without a workdir the training runs in hyperwatt's current folder" +
+                (f"; it is in {declared}: set workdir = \".\" in {Path(str(w.source)).name}"
+                 if (declared / script).is_file() else "; set the workload's workdir") + ")")
+    raise PreflightError(f"{w.source}: workloads.\"{w.name}\".argv: script {script!r} not found in {where}{hint}")
 
 
 def check_requested_gpus(requested: list[int] | None, sensors: SensorSet | None, source: object = "plan") -> None:
