@@ -151,3 +151,19 @@ def test_a_metric_name_with_a_newline_or_a_pipe_keeps_the_verification_row_whole
     (row,) = [line for line in text.splitlines() if f"`{rec.experiment_id}`" in line and "a\\|b=1" in line]
     assert "acc 2=2" in row
     assert row.replace("\\|", "").count("|") == 11, row  # ten cells
+
+
+def test_low_coverage_from_a_background_that_keeps_finishing_says_so_not_crashed():
+    """A tiny background (5 s runs, exit 0) restarted under an 8 s start-up allowance: coverage 0 %
+    and the fix blamed a crash. It names the restarts, their lengths and what to change."""
+    rec = _parallel(coverage_=0.0)
+    bg = rec.background
+    bg.runs = [BackgroundRunRecord(index=i, started_wall=97.0 + 6 * i, ended_wall=102.0 + 6 * i, duration_s=5.0 + i / 10,
+                                   exit_code=0, log=f"background/run-{i}.log", stopped_by_us=False, effective=False)
+               for i in (1, 2)]
+    (flag,) = [f for f in check(rec, POLICY) if f.code == "low_coverage"]
+    assert "crashed" not in flag.fix and "finished and restarted 2 time(s)" in flag.fix, flag.fix
+    assert "5.1–5.2 s" in flag.fix and "first 8.0 s of each run" in flag.fix and "more epochs" in flag.fix
+    crashed = _parallel(coverage_=0.5)
+    (flag,) = [f for f in check(crashed, POLICY) if f.code == "low_coverage"]
+    assert "crashed or restarted" in flag.fix

@@ -6,7 +6,7 @@ import math
 
 from hyperwatt import attribution as rules
 from hyperwatt.config import ParallelPolicy
-from hyperwatt.records import ExperimentRecord, Flag
+from hyperwatt.records import BackgroundRecord, ExperimentRecord, Flag
 from hyperwatt.verify.verdicts import STOP_ERROR_S, UNFINISHED, window_measured
 
 #: A background outliving its foreground by more than this is worth a warning (target: p99 <= 100 ms).
@@ -115,7 +115,7 @@ def _background_flags(record: ExperimentRecord, policy: ParallelPolicy) -> list[
         out.append(Flag(code="low_coverage", severity="error",
                         message=f"background load covered {bg.coverage:.1%} of the foreground window "
                                 f"(needs {policy.min_coverage:.0%})",
-                        fix="the background crashed or restarted during the foreground; see background/run-*.log"))
+                        fix=_coverage_fix(bg)))
     if bg.stop is not None:
         if bg.stop.survivors:
             out.append(Flag(code="background_survived_stop", severity="error",
@@ -189,3 +189,16 @@ def apply(record: ExperimentRecord, policy: ParallelPolicy) -> None:
     if record.status == "succeeded" and errors:
         record.status = "invalid"
         record.status_reason = "; ".join(f.message for f in errors)
+
+
+def _coverage_fix(bg: BackgroundRecord) -> str:
+    """Why coverage fell short, where the runs tell: a background that finishes (exit 0) and restarts
+    loses each restart's start-up, counted as long as the readiness wait; a tiny one never loads at all."""
+    finished = [r.duration_s for r in bg.runs if not r.stopped_by_us and r.exit_code == 0 and r.duration_s is not None]
+    if not finished:
+        return "the background crashed or restarted during the foreground; see background/run-*.log"
+    startup = bg.readiness.waited_s if bg.readiness is not None and bg.readiness.ready else 0.0
+    return (f"the background finished and restarted {len(finished)} time(s) (its runs took "
+            f"{min(finished):.1f}–{max(finished):.1f} s) and the first {startup:.1f} s of each run (its start-up, "
+            "as long as the readiness wait) count as no load: give the background more epochs or a larger size, "
+            "so that one run outlasts the foreground; see background/run-*.log")
