@@ -146,3 +146,10 @@ def test_a_refused_plan_name_is_told_what_is_allowed_exactly(tmp_path, name):
     path.write_text(f'name = "{name}"\n' + GOOD)
     err = _err(path)
     assert err.key == "name" and "ASCII letters" in err.reason and "starting with a letter" in err.reason, str(err)
+
+
+def test_a_workloads_file_given_as_the_plan_says_to_pass_it_with_w(tmp_path):
+    path = tmp_path / "workloads.toml"
+    path.write_text('[workloads."lab/x"]\nargv = ["x"]\n')
+    err = _err(path)
+    assert err.key == "experiments" and "only [workloads] tables" in err.reason and "-W" in err.reason, str(err)

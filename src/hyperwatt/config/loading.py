@@ -97,6 +97,9 @@ def load_plan(path: Path, registry: Registry | None = None, strict: bool = False
         data, seed_keys, notes, csvs = _seed_settings(path, registry, strict, seed_compat)
     else:
         data = read_toml(path)
+        if isinstance(data, dict) and set(data) == {"workloads"}:  # a -W file given as the plan
+            raise ConfigError(path, "experiments", "required key is missing: this file holds only [workloads] "
+                              "tables; pass it with -W/--workloads, beside a plan that has [[experiments]]")
         registry.add_tables(data.pop("workloads", {}), path)
         if seed_compat is not None and isinstance(data, dict):
             data["seed_compat"] = seed_compat
