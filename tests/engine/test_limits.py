@@ -60,3 +60,26 @@ def test_timeout_and_log_cap_are_overridable_and_none_is_allowed(write_plan):
 def test_a_bad_timeout_is_one_line(write_plan, value):
     with pytest.raises(ConfigError, match="timeout_s"):
         _experiments(write_plan, f'[[experiments]]\nworkload = "toy/slow"\ntiming = {{ timeout_s = {value} }}\n')
+
+
+def test_a_run_without_any_time_limit_says_so_before_it_starts(write_plan, toy_dir):
+    """"auto" without an estimate is no limit: a user's training that hangs held the session
+    without a word. The run names the workloads it cannot time out, and how to give a limit."""
+    from hyperwatt.engine import SessionEvents, SessionOptions, run_plan
+
+    class Notes(SessionEvents):
+        def __init__(self) -> None:
+            self.lines: list[str] = []
+
+        def message(self, text: str) -> None:
+            self.lines.append(text)
+
+    def notes(body: str) -> list[str]:
+        events = Notes()
+        run_plan(load_plan(write_plan(ESTIMATED + body), Registry.builtin()),
+                 SessionOptions(results_dir=toy_dir / "results", sensors_factory=lambda p: None, rerun=True), events)
+        return [line for line in events.lines if "no time limit" in line]
+
+    (line,) = notes('[[experiments]]\nworkload = "toy/net"\nrepeats = 2\n')
+    assert "no time limit for toy/net:" in line and "estimated_duration_s" in line and "timeout_s" in line
+    assert notes('[[experiments]]\nworkload = "toy/net"\ntiming = { timeout_s = 60 }\n') == []

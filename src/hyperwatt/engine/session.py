@@ -21,6 +21,7 @@ from hyperwatt.engine.energy import settle_unmeasured
 from hyperwatt.engine.executors import Executor, LocalExecutor
 from hyperwatt.engine.jobs import Job, JobResult, jobs_for, lost_record, place_files
 from hyperwatt.engine.lifecycle import new_experiment_id
+from hyperwatt.engine.limits import attempt_timeout_s
 from hyperwatt.engine.recording import save_record, tokens_of
 from hyperwatt.engine.search_trials import run_searches, search_entries
 from hyperwatt.engine.slots import SensorsFactory, host_slots, open_sensors, run_on_slot
@@ -117,6 +118,11 @@ def run_plan(loaded: LoadedPlan, options: SessionOptions, events: SessionEvents 
     expansion = expand(loaded)
     for warning in expansion.warnings:
         events.message(warning)
+    unlimited = sorted({pe.workload.name for pe in expansion.experiments
+                        if pe.timing.timeout_s == "auto" and attempt_timeout_s(pe) is None})
+    if unlimited:  # "auto" without an estimate is no limit: a hung training would hold the session
+        events.message(f"no time limit for {', '.join(unlimited)}: timing.timeout_s is \"auto\" and the workload "
+                       "declares no estimated_duration_s, so a training that hangs runs until Ctrl-C; set either")
     preflight.check_results_dir(options.results_dir, plan.preflight)
     preflight.check_workloads(loaded.workloads, options.python)
     with runner_lock(options.results_dir):
