@@ -118,11 +118,6 @@ def run_plan(loaded: LoadedPlan, options: SessionOptions, events: SessionEvents 
     expansion = expand(loaded)
     for warning in expansion.warnings:
         events.message(warning)
-    unlimited = sorted({pe.workload.name for pe in expansion.experiments
-                        if pe.timing.timeout_s == "auto" and attempt_timeout_s(pe) is None})
-    if unlimited:  # "auto" without an estimate is no limit: a hung training would hold the session
-        events.message(f"no time limit for {', '.join(unlimited)}: timing.timeout_s is \"auto\" and the workload "
-                       "declares no estimated_duration_s, so a training that hangs runs until Ctrl-C; set either")
     preflight.check_results_dir(options.results_dir, plan.preflight)
     preflight.check_workloads(loaded.workloads, options.python)
     with runner_lock(options.results_dir):
@@ -151,6 +146,12 @@ def _start(loaded: LoadedPlan, experiments: list[PlannedExperiment], options: Se
         ))
         store.save_slots(session_id, rows)
         pending = [pe for pe, row in zip(experiments, rows) if row.skip_reason is None]
+        unlimited = sorted({pe.workload.name for pe in pending
+                            if pe.timing.timeout_s == "auto" and attempt_timeout_s(pe) is None})
+        if unlimited:  # "auto" without an estimate is no limit: a hung training would hold the session
+            events.message(f"no time limit for {', '.join(unlimited)}: timing.timeout_s is \"auto\" and the "
+                           "workload declares no estimated_duration_s, so a training that hangs runs until Ctrl-C; "
+                           "set either")
         events.planned(session_id, len(rows), len(rows) - len(pending), pending)
         return _execute(loaded, session_id, layout, store, pending, options, events, len(rows) - len(pending))
     finally:
