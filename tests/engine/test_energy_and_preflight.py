@@ -83,6 +83,11 @@ def test_unwritable_results_dir_and_missing_script_are_refused(write_plan, toy_d
     with pytest.raises(PreflightError, match=f"cannot be created: {blocked} is a file, not a folder"):
         run_plan(load_plan(plan, Registry.builtin()),
                  SessionOptions(results_dir=blocked / "results", sensors_factory=lambda p: None))
+    loop = tmp_path / "loop"
+    loop.symlink_to(tmp_path / "loop")
+    with pytest.raises(PreflightError, match=f"{loop}: is a symbolic link to .* that leads to no folder"):
+        run_plan(load_plan(plan, Registry.builtin()),
+                 SessionOptions(results_dir=loop, sensors_factory=lambda p: None))
     # `-o FILE` said "not writable (File exists)": the file is named as what it is
     with pytest.raises(PreflightError, match=f"{blocked}: is a file, not a folder"):
         run_plan(load_plan(plan, Registry.builtin()),

@@ -27,6 +27,9 @@ def check_results_dir(results_dir: Path, policy: PreflightPolicy) -> None:
         if is_disk_full(exc):
             raise PreflightError(f"{results_dir}: the file system {filesystem(results_dir)} is full "
                                  "(no space left on device); nothing was started") from None
+        if results_dir.is_symlink() and not results_dir.exists():
+            raise PreflightError(f"{results_dir}: is a symbolic link to {os.readlink(results_dir)!r} that leads to no "
+                                 "folder (broken or looping); pass -o/--results-dir with a folder") from None
         if results_dir.exists() and not results_dir.is_dir():
             raise PreflightError(f"{results_dir}: is a file, not a folder; pass -o/--results-dir with a folder") from None
         blocked = next((p for p in results_dir.parents if p.exists() and not p.is_dir()), None)
