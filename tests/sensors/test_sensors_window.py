@@ -104,6 +104,9 @@ def test_two_grid_steps_in_a_bracket_are_told_apart_by_the_power_readings():
     out = _refine_with_grid(_end_edge_anchors(), 0.1, period_measured=True, curve=curve)
     assert out[1].lo <= 0.1055 <= out[1].hi and out[1].half < 0.01
     assert out[0].lo <= 0.0055 <= out[0].hi and out[0].half < 0.01
+    # readings with a refresh unread between the steps cannot rule a placement out
+    sparse = _PowerCurve(np.array([-0.354, -0.204, 0.446]), np.array([128.9, 128.5, 129.0]))
+    assert _refine_with_grid(_end_edge_anchors(), 0.1, period_measured=True, curve=sparse)[0].half > 0.05
     # readings that allow neither placement (a steady 700 W) leave the anchor as wide as it was
     steady = _PowerCurve(np.array([-0.5, 0.5]), np.array([700.0, 700.0]))
     assert _refine_with_grid(_end_edge_anchors(), 0.1, period_measured=True, curve=steady)[0].half > 0.05

@@ -5,7 +5,8 @@ reads. The schedule therefore phase-locks on the counter's step grid:
 
 - **seek**: read back-to-back until two consecutive reads differ; the step is then bracketed by
   about one read duration. The first lock seeks two steps and so measures the period (again, if
-  the reads between them stalled for half of it: a step could have passed unseen).
+  the reads between them stalled for half of it or the counter moved without a precise bracket:
+  a step could have passed unlocated).
 - **locked**: every `lock_interval_s`, a *targeted* seek starts just before the next predicted
   step and reads until the counter moves: two or three reads, each lock an independent precise
   step that also refines the period and measures the jitter. After `request_edge` (a window edge
@@ -21,7 +22,7 @@ import math
 from dataclasses import dataclass
 
 SEEK, LOCKED, COARSE, FINE = "seek", "locked", "coarse", "fine"
-_MAX_RESTARTS = 5  # after this many stalled first locks, the period is taken as measured
+_MAX_RESTARTS = 5  # after this many stalled first locks, coarse reads (the lock is tried again later)
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class CounterSchedule:
             if hi - lo <= self._precise_width():
                 self._on_step(_Step(0.5 * (lo + hi), 0.5 * (hi - lo)), t)
                 return
+            self._gap_s = math.inf  # a step passed unlocated: the next located one may be two away
         self._after_read(t)
 
     # --- internals -----------------------------------------------------------------------------
@@ -176,7 +178,14 @@ class CounterSchedule:
 
     def _first_lock(self, step: _Step, t: float, gap_s: float) -> None:
         period = step.center - self._last.center if self._last is not None else math.inf
-        stalled = gap_s > period / 2 and self._restarts < _MAX_RESTARTS  # a step may have passed unseen
+        stalled = gap_s > period / 2  # a step may have passed unseen or unlocated between the two
+        if stalled and self._restarts >= _MAX_RESTARTS:  # no clean pair: no period to trust
+            self._last = self._ref = None
+            self._restarts = 0
+            self._seeking = False
+            self._seek_deadline = None
+            self._go_coarse(t)
+            return
         if self._last is None or stalled:  # keep seeking: the next step gives the period
             self._restarts += stalled
             self._last = self._ref = step

@@ -82,7 +82,7 @@ class WindowSlicer:
         if whole.partial:
             return "independent"
         if reads and self._curve is not None:
-            self._anchor_list = grid_anchors(reads, self._period, self._kw["period_s"] is not None,
+            self._anchor_list = grid_anchors(reads, self._period, bool(self._kw["period_s"]),
                                               self._curve)
             e0, e1 = self._edge(self.t0), self._edge(self.t1)
             resets = any(s.error and s.error.startswith(COUNTER_RESET) for s in self._errors)

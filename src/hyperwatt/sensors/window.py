@@ -154,6 +154,8 @@ def window_energy(
     if nominal_interval_s is None:
         nominal_interval_s = float(np.median(np.diff(times))) if times.size >= 2 else 1.0
     gap_s = max(2.5 * nominal_interval_s, 1e-3)
+    if period_s is not None and not (math.isfinite(period_s) and period_s > 0):
+        period_s = None  # a caller's period that is no period: detect it instead
     detected = period_s or detect_update_period(samples, "energy_j")
     base = dict(sensor=info.name, domain=info.domain, duration_s=t1 - t0, update_period_s=detected,
                 **_window_stats(times, t0, t1, gap_s, nominal_interval_s))
@@ -164,7 +166,7 @@ def window_energy(
     lag_s = max(period or 0.0, nominal_interval_s)
     est = None
     if curve is not None and reads:
-        est = _counter_estimate(reads, curve, info, t0, t1, period, period_s is not None, gap_s, lag_s,
+        est = _counter_estimate(reads, curve, info, t0, t1, period, bool(period_s), gap_s, lag_s,
                                 power_rel_err, errors, end_level)
     if est is None and curve is not None:
         est = _trapezoid_estimate(curve, info, t0, t1, gap_s, lag_s, power_rel_err, errors)
@@ -361,11 +363,13 @@ def _power_allows(cand: _Anchor, anchors: list[_Anchor], n: int, curve: _PowerCu
                   rel: float) -> bool:
     """Whether anchor n placed at `cand` makes the mean power to each narrow neighbour anchor one
     the power readings allow (their range two periods either side: they lag; +/- `rel`, and the
-    span's own uncertainty)."""
+    span's own uncertainty). Only where every refresh around the span was read."""
     for m in (n - 1, n + 1):
         if not 0 <= m < len(anchors) or anchors[m].half > _REFERENCE_FRACTION * period:
             continue
         first, last = (anchors[m], cand) if m < n else (cand, anchors[m])
+        if not curve.covers(first.lo - period, last.hi + period, 1.1 * period):
+            continue  # a refresh between them went unread: the readings may not show its power
         span = last.mid - first.mid
         if span <= first.half + last.half:
             return False
