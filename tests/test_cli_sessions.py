@@ -41,14 +41,7 @@ def _project(root: Path) -> None:
 def test_interrupt_hint_resumes_when_pasted_and_counts_agree_after(tmp_path: Path) -> None:
     root = tmp_path
     _project(root)
-    proc = subprocess.Popen([sys.executable, "-m", "hyperwatt", "run", "plan.toml", "-W", "toy.toml", "-o", OUT],
-                            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"})
-    assert wait_for(lambda: _training(root), 60), proc
-    time.sleep(0.3)
-    proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 130, out
+    out = _interrupted_run(root)
     hint = next(line for line in out.splitlines() if "resume with:" in line).split("resume with:", 1)[1].strip()
     assert hint.endswith(f"-o '{OUT}'"), hint
     resumed = pasted(root, hint)
@@ -71,6 +64,19 @@ def test_interrupt_hint_resumes_when_pasted_and_counts_agree_after(tmp_path: Pat
 
     verify = hw(root, "verify", "-o", OUT)  # the latest session, like report
     assert verify.returncode == 0 and sid in verify.stdout, verify.stderr
+
+
+def _interrupted_run(root: Path) -> str:
+    """`hyperwatt run plan.toml` interrupted (SIGINT) while its first training runs; its output."""
+    proc = subprocess.Popen([sys.executable, "-m", "hyperwatt", "run", "plan.toml", "-W", "toy.toml", "-o", OUT],
+                            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"})
+    assert wait_for(lambda: _training(root), 60), proc
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out
+    return out
 
 
 def _training(root: Path) -> bool:
@@ -102,14 +108,7 @@ def test_run_resume_after_the_plan_was_edited_names_the_unfinished_session(tmp_p
     and says so, naming the unfinished session and the pasteable line that finishes it."""
     root = tmp_path
     _project(root)
-    proc = subprocess.Popen([sys.executable, "-m", "hyperwatt", "run", "plan.toml", "-W", "toy.toml", "-o", OUT],
-                            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"})
-    assert wait_for(lambda: _training(root), 60), proc
-    time.sleep(0.3)
-    proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 130, out
+    _interrupted_run(root)
     (old,) = [s["session_id"] for s in json.loads(hw(root, "status", "-o", OUT, "--json").stdout)["sessions"]]
     plan = root / "plan.toml"
     plan.write_text(plan.read_text().replace("sleep = 5.0", "sleep = 0.1"))
