@@ -274,6 +274,7 @@ def _measure(monitor: Monitor, t0: float, t1: float) -> dict[str, Any]:
     counter = monitor.stats().counters.get(name)
     return {**_estimate(est), "timeline": {
         "period_s": counter.period_s if counter is not None and counter.mode in ("locked", "fine") else None,
+        "nominal_interval_s": 1 / monitor.rate_hz,
         "mode": counter.mode if counter is not None else None,
         "samples": [(s.t_mono, s.energy_j, s.power_w, s.read_latency_s, s.error) for s in ctx]}}
 
@@ -636,7 +637,8 @@ def replay(run_dir: Path) -> tuple[list[Trial], str, list[str]]:
     for d, tl in zip(recorded["trials"], timelines):
         samples = [Sample("gpu0", t, 0.0, power_w=p, energy_j=e, read_latency_s=lat, error=err)
                    for t, e, p, lat, err in tl["samples"]]
-        est = window_energy(samples, info, tl["t0"], tl["t1"], period_s=tl["period_s"], nominal_interval_s=0.05)
+        est = window_energy(samples, info, tl["t0"], tl["t1"], period_s=tl["period_s"],
+                           nominal_interval_s=tl.get("nominal_interval_s", 0.05))  # runs before it: 20 Hz
         readings = [Reading(**r) for r in d["readings"]]
         for i, r in enumerate(readings):
             if r.method == "hyperwatt":

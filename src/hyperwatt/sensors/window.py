@@ -318,7 +318,7 @@ def _refine_with_grid(anchors: list[_Anchor], period: float, period_measured: bo
     bracket holds; where it holds two, to the one whose energy to a narrow neighbour anchor is a
     mean power the power readings (`curve`) allow.
     """
-    refs = [a for a in anchors if a.half <= _REFERENCE_FRACTION * period]
+    refs = [a for a in anchors if _is_reference(a, period)]
     pairs = [(a, b, round((b.mid - a.mid) / period)) for a, b in zip(refs, refs[1:])]
     pairs = [(a, b, k) for a, b, k in pairs if 1 <= k <= 50]
     if period_measured:
@@ -336,7 +336,7 @@ def _refine_with_grid(anchors: list[_Anchor], period: float, period_measured: bo
     out = list(anchors)
     ambiguous: dict[int, list[_Anchor]] = {}
     for n, a in enumerate(anchors):
-        if a.half <= _REFERENCE_FRACTION * period:
+        if _is_reference(a, period):
             continue
         i = int(np.searchsorted(mids, a.mid))
         near = min((refs[k] for k in (i - 1, i) if 0 <= k < len(refs)), key=lambda r: abs(r.mid - a.mid))
@@ -359,13 +359,18 @@ def _refine_with_grid(anchors: list[_Anchor], period: float, period_measured: bo
     return out
 
 
+def _is_reference(a: _Anchor, period: float) -> bool:
+    """Located precisely enough to carry the step grid (and to judge a placement's power)."""
+    return a.half <= _REFERENCE_FRACTION * period
+
+
 def _power_allows(cand: _Anchor, anchors: list[_Anchor], n: int, curve: _PowerCurve, period: float,
                   rel: float) -> bool:
     """Whether anchor n placed at `cand` makes the mean power to each narrow neighbour anchor one
     the power readings allow (their range two periods either side: they lag; +/- `rel`, and the
     span's own uncertainty). Only where every refresh around the span was read."""
     for m in (n - 1, n + 1):
-        if not 0 <= m < len(anchors) or anchors[m].half > _REFERENCE_FRACTION * period:
+        if not 0 <= m < len(anchors) or not _is_reference(anchors[m], period):
             continue
         first, last = (anchors[m], cand) if m < n else (cand, anchors[m])
         if not curve.covers(first.lo - period, last.hi + period, 1.1 * period):
