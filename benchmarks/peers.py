@@ -634,6 +634,9 @@ def replay(run_dir: Path) -> tuple[list[Trial], str, list[str]]:
     info = SensorInfo(name="gpu0", domain="gpu", method="nvml-energy-counter", device=recorded["device"],
                       update_period_s=NOMINAL_UPDATE_S, resolution_j=0.001)
     trials = []
+    keys = [[(x["variant"], x["case"], x["repeat"]) for x in xs] for xs in (recorded["trials"], timelines)]
+    if keys[0] != keys[1]:
+        raise SystemExit(f"{run_dir}: peers.json and peers.timelines.json hold different trials (not one run?)")
     for d, tl in zip(recorded["trials"], timelines):
         samples = [Sample("gpu0", t, 0.0, power_w=p, energy_j=e, read_latency_s=lat, error=err)
                    for t, e, p, lat, err in tl["samples"]]
